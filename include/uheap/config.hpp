@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// Build-time configuration of uheap: the block size and the defaults every heap starts with.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+// The block size is fixed when the library is built (CMake option UHEAP_BLOCK_BYTES sets it for
+// the library and everything that links it). MicroPython's reference is four machine words:
+// 16 B on 32-bit targets, 32 B on 64-bit ones.
+#ifndef UHEAP_BLOCK_BYTES
+#define UHEAP_BLOCK_BYTES (4 * sizeof(void*))
+#endif
+
+namespace uheap {
+
+/// Bytes per block. Every object is a run of whole blocks, aligned to this many bytes.
+inline constexpr std::size_t kBlockBytes = UHEAP_BLOCK_BYTES;
+
+/// Bytes per machine word: the unit of conservative scanning.
+inline constexpr std::size_t kWordBytes = sizeof(void*);
+
+/// Words per block.
+inline constexpr std::size_t kBlockWords = kBlockBytes / kWordBytes;
+
+/// Mark-stack entries a heap gets when the host does not choose (each entry is two words).
+inline constexpr std::size_t kDefaultMarkStackEntries = 256;
+
+static_assert((kBlockBytes & (kBlockBytes - 1)) == 0, "UHEAP_BLOCK_BYTES must be a power of two");
+// A free run keeps its index record (four 32-bit fields) in its first block.
+static_assert(kBlockBytes >= 16, "UHEAP_BLOCK_BYTES must be at least 16");
+static_assert(kBlockBytes >= kWordBytes, "a block holds at least one machine word");
+
+}  // namespace uheap

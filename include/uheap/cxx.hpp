@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+// C++ conveniences on the public Heap API: typed make<T>, RAII root and weak handles, and a heap
+// that owns its region. Header-only; nothing here reaches into the heap's internals.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "uheap/heap.hpp"
+
+namespace uheap {
+
+// ---- make<T>: objects whose destructor is their finaliser ------------------------------------
+//
+// A make<T> object of a type with a non-trivial destructor is allocated with kFinaliser and one
+// extra word at the end of its last block holding a "destroy" thunk. cxx_finaliser() reads that
+// word and runs ~T(). make<T> installs cxx_finaliser on a heap that has no finaliser yet; a host
+// with its own finaliser calls run_cxx_finaliser(object) for the objects it made with make<T>.
+
+using DestroyThunk = void (*)(void* object);
+
+/// Runs the destructor recorded by make<T> in the object's last word, once.
+inline void run_cxx_finaliser(Heap& heap, void* object) {
+    std::size_t n_bytes = heap.size_of(object);
+    if (n_bytes < sizeof(DestroyThunk)) return;
+    auto* slot = reinterpret_cast<DestroyThunk*>(static_cast<char*>(object) + n_bytes - sizeof(DestroyThunk));
+    DestroyThunk destroy = *slot;
+    *slot = nullptr;  // a second call (or a resurrected object) destroys nothing
+    if (destroy != nullptr) destroy(object);
+}
+
+/// FinaliserFn for heaps whose finaliser objects all come from make<T>; `user` is the Heap.
+inline void cxx_finaliser(void* user, void* object) {
+    run_cxx_finaliser(*static_cast<Heap*>(user), object);
+}
+
+/// Allocates and constructs a T on `heap` with `extra_flags` (e.g. kNoScan for pointer-free T).
+/// Returns null if the heap cannot allocate (see Heap::alloc). Do not realloc() such objects.
+template <class T, class... Args>
+T* make_with_flags(Heap& heap, unsigned extra_flags, Args&&... args) {
+    static_assert(alignof(T) <= kBlockBytes, "T is more aligned than a block");
+    constexpr bool kNeedsFinaliser = !std::is_trivially_destructible<T>::value;
+    std::size_t n_bytes = sizeof(T);
+    unsigned flags = extra_flags;
+    if constexpr (kNeedsFinaliser) {
+        // Room for the thunk after the object, rounded so the thunk is word-aligned.
+        n_bytes = (n_bytes + sizeof(DestroyThunk) - 1) / sizeof(DestroyThunk) * sizeof(DestroyThunk) +
+                  sizeof(DestroyThunk);
+        flags |= kFinaliser;
+        if (heap.finaliser() == nullptr) heap.set_finaliser(&cxx_finaliser, &heap);
+    }
+    void* memory = heap.alloc(n_bytes, flags);
+    if (memory == nullptr) return nullptr;
+    T* object = ::new (memory) T(std::forward<Args>(args)...);
+    if constexpr (kNeedsFinaliser) {
+        std::size_t whole = heap.size_of(memory);
+        auto* slot = reinterpret_cast<DestroyThunk*>(static_cast<char*>(memory) + whole - sizeof(DestroyThunk));
+        *slot = [](void* p) { static_cast<T*>(p)->~T(); };
+    }
+    return object;
+}
+
+/// Allocates and constructs a T on `heap`; ~T() runs as its finaliser when it is collected.
+template <class T, class... Args>
+T* make(Heap& heap, Args&&... args) {
+    return make_with_flags<T>(heap, 0u, std::forward<Args>(args)...);
+}
+
+// ---- Root<T>: a registered root slot ---------------------------------------------------------
+
+/// Keeps `get()` alive across collections for as long as the Root exists. Registration is O(1)
+/// and allocates nothing. Movable, not copyable (each slot is registered once).
+template <class T>
+class Root {
+public:
+    explicit Root(Heap& heap, T* ptr = nullptr) : heap_(&heap), ptr_(ptr) { attach(); }
+    Root(Root&& other) noexcept : heap_(other.heap_), ptr_(other.ptr_) { attach(); }
+    Root& operator=(Root&& other) noexcept {
+        ptr_ = other.ptr_;
+        return *this;
+    }
+    Root(const Root&) = delete;
+    Root& operator=(const Root&) = delete;
+    ~Root() { heap_->remove_root_range(&node_); }
+
+    T* get() const { return ptr_; }
+    T* operator->() const { return ptr_; }
+    T& operator*() const { return *ptr_; }
+    explicit operator bool() const { return ptr_ != nullptr; }
+    Root& operator=(T* ptr) {
+        ptr_ = ptr;
+        return *this;
+    }
+
+private:
+    void attach() {
+        node_.words = reinterpret_cast<void* const*>(&ptr_);
+        node_.n_words = 1;
+        heap_->add_root_range(&node_);
+    }
+    Heap* heap_;
+    T* ptr_;
+    RootRange node_;
+};
+
+// ---- Weak<T>: a slot the collector clears -----------------------------------------------------
+
+/// Refers to an object without keeping it alive; get() reads null once a collection has found
+/// the object unreachable. Movable, not copyable.
+template <class T>
+class Weak {
+public:
+    explicit Weak(Heap& heap, T* ptr = nullptr) : heap_(&heap), ptr_(ptr) { attach(); }
+    Weak(Weak&& other) noexcept : heap_(other.heap_), ptr_(other.ptr_) { attach(); }
+    Weak& operator=(Weak&& other) noexcept {
+        ptr_ = other.ptr_;
+        return *this;
+    }
+    Weak(const Weak&) = delete;
+    Weak& operator=(const Weak&) = delete;
+    ~Weak() { heap_->remove_weak_slot(&node_); }
+
+    T* get() const { return static_cast<T*>(ptr_); }
+    explicit operator bool() const { return ptr_ != nullptr; }
+    Weak& operator=(T* ptr) {
+        ptr_ = ptr;
+        return *this;
+    }
+
+private:
+    void attach() {
+        node_.slot = &ptr_;
+        heap_->add_weak_slot(&node_);
+    }
+    Heap* heap_;
+    void* ptr_;
+    WeakSlot node_;
+};
+
+// ---- OwnedHeap: "just give me an 8 MB heap" ---------------------------------------------------
+
+/// Allocates a region with new[] and lays a heap over it. This is the only place uheap's C++
+/// layer allocates; the core library never does.
+class OwnedHeap {
+public:
+    explicit OwnedHeap(std::size_t region_bytes, const HeapConfig& config = {})
+        : region_(new (std::nothrow) unsigned char[region_bytes]) {
+        status_ = region_ ? Status::ok : Status::null_region;
+        if (region_) heap_ = Heap::create(region_.get(), region_bytes, config, &status_);
+    }
+    Heap* get() const { return heap_; }
+    Heap* operator->() const { return heap_; }
+    Heap& operator*() const { return *heap_; }
+    explicit operator bool() const { return heap_ != nullptr; }
+    Status status() const { return status_; }
+
+private:
+    std::unique_ptr<unsigned char[]> region_;
+    Heap* heap_ = nullptr;
+    Status status_;
+};
+
+}  // namespace uheap

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+// The Heap: a fixed-block pool over caller memory with a conservative mark-and-sweep collector.
+//
+// A Heap lives inside the first region the host hands to create(): its control data, block
+// tables and mark stack are carved from that region, so the library never calls an allocator.
+// A Heap is not thread-safe; a host with threads wraps every call in its own lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "uheap/config.hpp"
+#include "uheap/events.hpp"
+#include "uheap/mem_info.hpp"
+
+namespace uheap {
+
+/// What an operation did. Operations that return a pointer return null on failure and leave the
+/// reason in Heap::last_status().
+enum class Status : std::uint8_t {
+    ok = 0,
+    null_region,       ///< create()/add_area(): the region pointer is null
+    region_too_small,  ///< create()/add_area(): no room for control data, tables and one block
+    size_overflow,     ///< region end wraps the address space, or a byte count overflows when rounded
+    invalid_argument,  ///< a configuration value out of range (e.g. a mark stack of 0 entries)
+    foreign_pointer,   ///< the pointer is not inside any area of this heap
+    not_object_start,  ///< inside a pool but not the first byte of an object
+    already_free,      ///< the block is free: a double free, or a pointer to freed memory
+    locked,            ///< refused: lock() is held, or a collection / finaliser is running
+    collecting,        ///< refused: a collection is running (collect from a finaliser, nested start)
+    not_collecting,    ///< collect_root()/collect_end() without collect_start()
+    out_of_memory,     ///< no run of blocks large enough, after collecting and growing
+    too_large,         ///< the request exceeds every area and growth is not possible
+    corrupted,         ///< the free-run index disagreed with the block tables and was rebuilt
+    weakly_referenced, ///< free() of an object flagged weak (MicroPython forbids it); nothing freed
+};
+
+/// Static, human-readable name of a status ("ok", "already_free", ...).
+const char* status_name(Status status);
+
+/// Flags for alloc(). Combine with |.
+enum AllocFlag : unsigned {
+    kFinaliser = 1u,  ///< call the finaliser callback once when the object dies (MicroPython's value)
+    kNoScan = 2u,     ///< contents are never read by the collector (pointer-free data)
+    kWeak = 4u,       ///< weakly referenced: report its death to the weak callback (see set_weak)
+};
+
+/// Options fixed when the heap is created.
+struct HeapConfig {
+    /// Entries of the explicit mark stack (two words each), carved from the first region.
+    /// Any value >= 1 is correct; small stacks only cost time (deferred objects are rescanned).
+    std::size_t mark_stack_entries = kDefaultMarkStackEntries;
+    /// Accept pointers into the middle of an object as references (C++ hosts holding member
+    /// pointers). Off: MicroPython's rule, only a pointer to an object's first byte retains it.
+    bool interior_pointers = false;
+    /// Debug aid (Lua's "stress" mode): collect before every allocation.
+    bool collect_on_every_alloc = false;
+};
+
+/// A root range the host registers for as long as it holds it: `n_words` words at `words` are
+/// scanned conservatively at every collection. The node is owned by the host and linked by the
+/// heap (no allocation); unregister it before it goes out of scope.
+struct RootRange {
+    void* const* words = nullptr;
+    std::size_t n_words = 0;
+    RootRange* prev = nullptr;  ///< maintained by the heap
+    RootRange* next = nullptr;  ///< maintained by the heap
+};
+
+/// A weak slot: `*slot` is not a root, and is set to null by a collection that finds its target
+/// unreachable (before any finaliser runs). Host-owned node, linked by the heap.
+struct WeakSlot {
+    void** slot = nullptr;
+    WeakSlot* prev = nullptr;  ///< maintained by the heap
+    WeakSlot* next = nullptr;  ///< maintained by the heap
+};
+
+/// Called once per dead object with the finaliser flag, before anything is freed, in address order.
+using FinaliserFn = void (*)(void* user, void* object);
+/// Called once per dead object with the weak flag, after the finalisers, before the sweep.
+using WeakFreedFn = void (*)(void* user, void* object);
+/// Called at the very end of a collection, after the sweep, when allocation is allowed again.
+using WeakSweepFn = void (*)(void* user);
+/// Called by collect() between collect_start() and collect_end(); reports roots with collect_root().
+using RootFn = void (*)(void* user);
+/// Replaces collect() for automatic collections (out of memory, threshold); must itself call
+/// collect_start(), report roots, and call collect_end(). MicroPython's gc_collect() is one.
+using CollectFn = void (*)(void* user);
+/// Asked for a new area when an allocation fails after a collection. Returns true and fills
+/// `*region` / `*region_bytes` (at least `min_region_bytes`) to grant one.
+using GrowFn = bool (*)(void* user, std::size_t min_region_bytes, void** region, std::size_t* region_bytes);
+/// Receives a grown area back once a sweep finds it empty.
+using ReleaseFn = void (*)(void* user, void* region, std::size_t region_bytes);
+/// Monotonic nanoseconds, for pause times. The default uses the platform clock where there is one.
+using ClockFn = std::uint64_t (*)(void* user);
+
+class Heap {
+public:
+    // ---- creation ------------------------------------------------------------------------
+
+    /// Lays a heap over `region_bytes` bytes at `region` (any alignment).
+    /// Returns the heap, which lives inside the region, or null with `*status` set.
+    /// Fails iff region is null (null_region), its end overflows (size_overflow),
+    /// mark_stack_entries is 0 (invalid_argument), or it cannot hold the control data, the
+    /// tables, the mark stack and one block (region_too_small). On failure nothing is written.
+    /// Complexity: O(region_bytes / kBlockBytes / 64) to clear the tables.
+    static Heap* create(void* region, std::size_t region_bytes, const HeapConfig& config = {},
+                        Status* status = nullptr);
+
+    /// Adds another area over `region`; allocation uses areas in the order they were added.
+    /// Fails iff create() would (except invalid_argument); nothing is written then. Refused
+    /// (collecting) during a collection.
+    Status add_area(void* region, std::size_t region_bytes);
+
+    /// Smallest region that yields an area able to hold one object of `n_bytes` (for grow callbacks).
+    static std::size_t region_bytes_for(std::size_t n_bytes);
+
+    // ---- objects -------------------------------------------------------------------------
+
+    /// Returns a zeroed, kBlockBytes-aligned object of at least `n_bytes`, or null.
+    /// Null without error for n_bytes == 0. Fails iff the heap is locked or collecting (locked),
+    /// n_bytes overflows when rounded or exceeds every area with no grow callback (too_large),
+    /// or no run fits after one collection (if automatic collection is on) and one growth
+    /// attempt (out_of_memory). May collect. `tag` is passed to EventHooks::on_alloc only.
+    /// Complexity: O(1) to find a run (segregated free-run index), plus zeroing.
+    void* alloc(std::size_t n_bytes, unsigned flags = 0, std::uint16_t tag = 0);
+
+    /// Frees the object starting at `ptr` now, without running its finaliser. Null is a no-op (ok).
+    /// Ignored while lock()ed (locked), allowed during a collection (finalisers may free).
+    /// Fails, changing nothing, for foreign_pointer, not_object_start, already_free, and for an
+    /// object flagged weak (weakly_referenced). Complexity: O(1).
+    Status free(void* ptr);
+
+    /// Resizes the object at `ptr`, MicroPython's gc_realloc: null ptr allocates; 0 bytes frees
+    /// and returns null; the same block count returns ptr; shrinking is in place; growing is in
+    /// place when enough free blocks follow (the new bytes zeroed); otherwise the object moves
+    /// only if `allow_move` (contents and flags kept). On failure returns null and the original
+    /// is intact. May collect when it moves; the original stays alive through that collection.
+    void* realloc(void* ptr, std::size_t n_bytes, bool allow_move = true);
+
+    /// Whole-block size of the object starting at `ptr`; 0 for null, foreign, interior or free
+    /// pointers. Complexity: O(object blocks / 64).
+    std::size_t size_of(const void* ptr) const;
+
+    /// The AllocFlag bits the object at `ptr` carries (0 if it is not an object start).
+    /// kNoScan is only kept on objects of two blocks or more: a one-block object is always
+    /// scanned (docs/design.md, "Four bits per block").
+    unsigned flags_of(const void* ptr) const;
+
+    /// Flags the object at `ptr` as weakly referenced (MicroPython's gc_weakref_mark): when it
+    /// dies, the weak-freed callback receives it. Fails like free() for a non-object.
+    Status set_weak(void* ptr);
+
+    // ---- collection ----------------------------------------------------------------------
+
+    /// A full collection: collect_start(), registered root ranges, the root callback, the C
+    /// stack (if set_stack_base() was called), collect_end(). Refused (collecting) inside a
+    /// finaliser or while a collection runs. Objects freed: counters().last_collect_freed.
+    Status collect();
+
+    /// The three-step form for hosts that report roots themselves (MicroPython's ports).
+    /// collect_start() also scans the registered root ranges.
+    Status collect_start();
+    /// Treats `n_words` words as possible pointers; each that points at an object's first byte
+    /// (or anywhere inside, with interior_pointers) marks it and everything it reaches.
+    void collect_root(void* const* words, std::size_t n_words);
+    /// Scans this thread's callee-saved registers and C stack, from here to set_stack_base().
+    void collect_stack();
+    /// Finishes marking, runs finalisers, reports weak deaths, sweeps, then calls the weak-sweep
+    /// callback. Fails (not_collecting) without a collection in progress.
+    Status collect_end();
+
+    /// A collection with no roots: every finaliser runs and every object is freed.
+    Status sweep_all();
+
+    /// Records the base (highest address) of the calling thread's stack for collect_stack().
+    void set_stack_base(const void* stack_base);
+
+    void add_root_range(RootRange* range);     ///< registers a host-owned range (O(1))
+    void remove_root_range(RootRange* range);  ///< unregisters it (O(1))
+    void add_weak_slot(WeakSlot* slot);        ///< registers a host-owned weak slot (O(1))
+    void remove_weak_slot(WeakSlot* slot);     ///< unregisters it (O(1))
+
+    // ---- control -------------------------------------------------------------------------
+
+    void lock();                    ///< nestable; while held alloc returns null and free is ignored
+    void unlock();                  ///< undoes one lock(); extra unlocks are ignored
+    bool is_locked() const;         ///< lock() held, or a collection running (MicroPython's rule)
+    unsigned lock_depth() const;
+    bool is_collecting() const;
+
+    void set_auto_collect(bool enabled);  ///< off: allocation that does not fit fails at once
+    bool auto_collect() const;
+    /// Collect before an allocation once `n_bytes` have been allocated since the last
+    /// collection started (0 = off). Counted in whole blocks.
+    void set_threshold(std::size_t n_bytes);
+    std::size_t threshold() const;             ///< the threshold in bytes (whole blocks), 0 = off
+    std::size_t allocated_since_collect() const;  ///< bytes allocated since the last collection
+
+    // ---- callbacks (each optional; `user` is passed back unchanged) --------------------------
+
+    void set_root_callback(RootFn fn, void* user);
+    void set_finaliser(FinaliserFn fn, void* user);
+    FinaliserFn finaliser() const;
+    void set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* user);
+    void set_collect_callback(CollectFn fn, void* user);
+    void set_grow_callback(GrowFn grow, ReleaseFn release, void* user);
+    void set_clock(ClockFn fn, void* user);
+    void set_event_hooks(const EventHooks& hooks);  ///< copied; pass EventHooks{} to clear
+
+    // ---- statistics and checks -----------------------------------------------------------
+
+    /// Exact statistics, computed word-at-a-time over the block tables. O(blocks / 64).
+    Info info() const;
+    /// total, used and free only (MicroPython's gc_info_fast); other fields zero. O(areas).
+    Info info_fast() const;
+    /// Running counters. O(1).
+    Counters counters() const;
+    /// MicroPython's two-line summary ("GC: total: ..., used: ..., free: ...").
+    void dump_info(PrintFn print, void* print_user) const;
+    /// MicroPython's block map: one character per block, 64 per line, free lines collapsed.
+    /// `letter` picks the character of each head (null: 'h'; marked heads print 'm').
+    void dump_alloc_table(PrintFn print, void* print_user, LetterFn letter = nullptr,
+                          void* letter_user = nullptr) const;
+    /// Checks every invariant (I1..I7 in docs/design.md) and reports the first broken one.
+    /// O(blocks + free runs).
+    VerifyReport verify() const;
+
+    /// Status of the most recent operation that can fail.
+    Status last_status() const;
+
+    /// True iff `ptr` lies inside a block pool of this heap.
+    bool contains(const void* ptr) const;
+
+    Heap(const Heap&) = delete;
+    Heap& operator=(const Heap&) = delete;
+
+protected:
+    Heap() = default;
+    ~Heap() = default;
+};
+
+}  // namespace uheap

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+// Allocation: finding a free run through the index, alloc / free / realloc / size_of.
+#include <cstring>
+
+#include "heap_impl.hpp"
+
+namespace uheap::detail {
+
+Area* HeapImpl::area_containing(std::uintptr_t address) const {
+    for (Area* a = first_area; a != nullptr; a = a->next) {
+        if (a->contains(address)) return a;
+    }
+    return nullptr;
+}
+
+// Classifies a pointer the host passed in, so each kind of bad pointer gets its own status.
+ObjectRef HeapImpl::find_object(const void* ptr, Status* why) const {
+    auto address = reinterpret_cast<std::uintptr_t>(ptr);
+    Area* area = area_containing(address);
+    if (area == nullptr) {
+        *why = Status::foreign_pointer;
+        return {};
+    }
+    if ((address - area->pool_begin) % kBlockBytes != 0) {
+        *why = Status::not_object_start;
+        return {};
+    }
+    std::size_t block = area->block_of(address);
+    if (area->tables.is_free(block)) {
+        *why = Status::already_free;
+        return {};
+    }
+    if (!area->tables.is_head(block)) {
+        *why = Status::not_object_start;
+        return {};
+    }
+    *why = Status::ok;
+    return ObjectRef{area, block};
+}
+
+void HeapImpl::repair_index(Area& area) {
+    index_rebuild(area.indexed());
+    ++stats.index_repairs;
+    status = Status::corrupted;
+}
+
+// Marks [start, start + n) as one object with `flags`, zeroes it, and books it.
+void HeapImpl::commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags) {
+    BlockTables& t = area.tables;
+    set_bit(t.head, start);
+    set_bits(t.tail, start + 1, start + n_blocks);
+    if (flags & kFinaliser) set_bit(t.tail, start);             // a head's tail bit = finaliser
+    if (flags & kWeak) set_bit(t.flag, start);                  // a head's flag bit = weak
+    if ((flags & kNoScan) && n_blocks >= 2) set_bit(t.flag, start + 1);  // first tail's flag = no-scan
+    std::memset(area.ptr_of(start), 0, n_blocks * kBlockBytes);
+    area.used_blocks += n_blocks;
+    if (start + n_blocks > area.high_water) area.high_water = start + n_blocks;
+    blocks_since_collect += n_blocks;
+    stats.allocations += 1;
+    stats.bytes_allocated += n_blocks * kBlockBytes;
+    stats.used_bytes += n_blocks * kBlockBytes;
+    if (stats.used_bytes > stats.peak_used_bytes) stats.peak_used_bytes = stats.used_bytes;
+}
+
+// Areas are tried in the order they were added, so the first area fills before later ones and
+// grown areas empty out first (and can be handed back).
+void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
+    for (Area* a = first_area; a != nullptr; a = a->next) {
+        if (n_blocks > a->index.free_blocks) continue;
+        std::size_t start = 0;
+        FitResult fit = index_take(a->indexed(), n_blocks, &start);
+        if (fit == FitResult::corrupted) {
+            repair_index(*a);
+            fit = index_take(a->indexed(), n_blocks, &start);
+        }
+        if (fit == FitResult::found) {
+            commit_object(*a, start, n_blocks, flags);
+            return a->ptr_of(start);
+        }
+    }
+    return nullptr;
+}
+
+// Returns freed blocks (already cleared in the tables) to the index, merged with the free runs
+// on either side so the index keeps only maximal runs (I5). During a collection the sweep
+// rebuilds the whole index, so there is nothing to do.
+void HeapImpl::release_blocks(Area& area, std::size_t start, std::size_t n_blocks) {
+    if (collecting) return;
+    const BlockTables& t = area.tables;
+    IndexedPool p = area.indexed();
+    std::size_t run_start = start;
+    std::size_t run_end = start + n_blocks;
+    if (run_start > 0 && t.is_free(run_start - 1)) {
+        std::size_t left = 0;
+        if (!run_ending_at(p, run_start, &left)) return repair_index(area);
+        index_remove(p, left);
+        run_start = left;
+    }
+    if (run_end < t.n_blocks && t.is_free(run_end)) {
+        std::size_t right_n = 0;
+        if (!run_length_at(p, run_end, &right_n)) return repair_index(area);
+        index_remove(p, run_end);
+        run_end += right_n;
+    }
+    if (!index_insert(p, run_start, run_end - run_start)) return repair_index(area);
+    // Everything from high_water up was free; if this run reaches it, so is everything from here.
+    if (run_end >= area.high_water && run_start < area.high_water) area.high_water = run_start;
+}
+
+void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
+    BlockTables& t = area.tables;
+    std::size_t end = t.object_end(head);
+    std::size_t n_blocks = end - head;
+    if (hooks.on_free != nullptr) hooks.on_free(hooks.user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
+    clear_bit(t.head, head);
+    clear_bit(t.mark, head);
+    clear_bits(t.tail, head, end);
+    clear_bits(t.flag, head, end);
+    area.used_blocks -= n_blocks;
+    stats.used_bytes -= n_blocks * kBlockBytes;
+    stats.frees += 1;
+    release_blocks(area, head, n_blocks);
+}
+
+// Asks the host for an area big enough for n blocks (MicroPython's split-heap-auto: the request
+// roughly doubles the heap, and is never less than what the failed allocation needs).
+bool HeapImpl::grow_for(std::size_t n_blocks) {
+    if (grow_fn == nullptr || collecting) return false;
+    std::size_t total_bytes = 0;
+    for (const Area* a = first_area; a != nullptr; a = a->next) total_bytes += a->pool_bytes;
+    std::size_t need = Heap::region_bytes_for(n_blocks * kBlockBytes);
+    std::size_t want = total_bytes > need ? total_bytes : need;
+    void* region = nullptr;
+    std::size_t region_bytes = 0;
+    if (!grow_fn(grow_user, want, &region, &region_bytes) || region == nullptr) return false;
+    Status area_status;
+    Area* area = lay_out_area(region, region_bytes, 0, nullptr, &area_status);
+    if (area == nullptr) return false;
+    area->grown = true;
+    append_area(area);
+    ++stats.areas_grown;
+    return true;
+}
+
+bool HeapImpl::run_automatic_collection() {
+    if (collect_fn != nullptr) {
+        collect_fn(collect_user);
+    } else {
+        collect();
+    }
+    return true;
+}
+
+}  // namespace uheap::detail
+
+namespace uheap {
+
+using detail::Area;
+using detail::HeapImpl;
+using detail::ObjectRef;
+
+void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (n_bytes == 0) {
+        self.status = Status::ok;
+        return nullptr;
+    }
+    if (self.locks > 0 || self.collecting) {
+        self.status = Status::locked;
+        return nullptr;
+    }
+    std::size_t n_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
+    if (n_blocks > self.largest_area_blocks() && self.grow_fn == nullptr) {
+        ++self.stats.out_of_memory;
+        self.status = Status::too_large;
+        return nullptr;
+    }
+    bool collected = !self.auto_collect_enabled;
+    if (!collected && (self.config.collect_on_every_alloc ||
+                       (self.threshold_blocks != 0 && self.blocks_since_collect >= self.threshold_blocks))) {
+        collected = self.run_automatic_collection();
+    }
+    self.status = Status::ok;
+    void* ptr = self.allocate_blocks(n_blocks, flags);
+    if (ptr == nullptr && !collected) {
+        self.run_automatic_collection();
+        self.status = Status::ok;
+        ptr = self.allocate_blocks(n_blocks, flags);
+    }
+    if (ptr == nullptr && self.grow_for(n_blocks)) ptr = self.allocate_blocks(n_blocks, flags);
+    if (ptr == nullptr) {
+        ++self.stats.out_of_memory;
+        if (self.hooks.on_out_of_memory != nullptr) self.hooks.on_out_of_memory(self.hooks.user, n_bytes);
+        self.status = Status::out_of_memory;
+        return nullptr;
+    }
+    if (self.hooks.on_alloc != nullptr) self.hooks.on_alloc(self.hooks.user, ptr, n_blocks * kBlockBytes, flags, tag);
+    return ptr;
+}
+
+Status Heap::free(void* ptr) {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (ptr == nullptr) return self.status = Status::ok;
+    // MicroPython: ignored while locked; allowed while only collecting, so finalisers may free.
+    if (self.locks > 0) return self.status = Status::locked;
+    Status why;
+    ObjectRef obj = self.find_object(ptr, &why);
+    if (!obj) return self.status = why;
+    if (obj.area->tables.is_weak(obj.block)) return self.status = Status::weakly_referenced;
+    self.status = Status::ok;
+    self.release_object(*obj.area, obj.block, FreeReason::explicit_free);
+    return self.status;
+}
+
+std::size_t Heap::size_of(const void* ptr) const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    if (ptr == nullptr) return 0;
+    Status why;
+    ObjectRef obj = self.find_object(ptr, &why);
+    if (!obj) return 0;
+    return (obj.area->tables.object_end(obj.block) - obj.block) * kBlockBytes;
+}
+
+unsigned Heap::flags_of(const void* ptr) const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    Status why;
+    ObjectRef obj = self.find_object(ptr, &why);
+    if (!obj) return 0;
+    const detail::BlockTables& t = obj.area->tables;
+    unsigned flags = 0;
+    if (t.has_finaliser(obj.block)) flags |= kFinaliser;
+    if (t.is_weak(obj.block)) flags |= kWeak;
+    if (t.is_no_scan(obj.block, t.object_end(obj.block))) flags |= kNoScan;
+    return flags;
+}
+
+Status Heap::set_weak(void* ptr) {
+    HeapImpl& self = HeapImpl::of(*this);
+    Status why;
+    ObjectRef obj = self.find_object(ptr, &why);
+    if (!obj) return self.status = why;
+    detail::set_bit(obj.area->tables.flag, obj.block);
+    return self.status = Status::ok;
+}
+
+// MicroPython's gc_realloc, case by case. The original is pinned while a move allocates, so a
+// collection triggered by that allocation cannot free it.
+void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (ptr == nullptr) return alloc(n_bytes);
+    if (n_bytes == 0) {
+        free(ptr);
+        return nullptr;
+    }
+    if (self.locks > 0 || self.collecting) {
+        self.status = Status::locked;
+        return nullptr;
+    }
+    Status why;
+    ObjectRef obj = self.find_object(ptr, &why);
+    if (!obj) {
+        self.status = why;
+        return nullptr;
+    }
+    Area& area = *obj.area;
+    detail::BlockTables& t = area.tables;
+    std::size_t head = obj.block;
+    std::size_t old_end = t.object_end(head);
+    std::size_t old_blocks = old_end - head;
+    std::size_t new_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
+    self.status = Status::ok;
+    auto report = [&](void* new_ptr) {
+        if (self.hooks.on_realloc != nullptr) {
+            self.hooks.on_realloc(self.hooks.user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
+        }
+        return new_ptr;
+    };
+    if (new_blocks == old_blocks) return report(ptr);
+    if (new_blocks < old_blocks) {
+        std::size_t new_end = head + new_blocks;
+        detail::clear_bits(t.tail, new_end, old_end);
+        detail::clear_bits(t.flag, new_end, old_end);  // a one-block object loses no-scan (see flags_of)
+        area.used_blocks -= old_blocks - new_blocks;
+        self.stats.used_bytes -= (old_blocks - new_blocks) * kBlockBytes;
+        self.release_blocks(area, new_end, old_blocks - new_blocks);
+        return report(ptr);
+    }
+    // Grow in place into the free run that follows, if it is long enough.
+    std::size_t extra = new_blocks - old_blocks;
+    std::size_t run_n = 0;
+    if (old_end < t.n_blocks && t.is_free(old_end)) {
+        detail::IndexedPool p = area.indexed();
+        if (!detail::run_length_at(p, old_end, &run_n)) {
+            self.repair_index(area);
+            detail::run_length_at(p, old_end, &run_n);
+        }
+        if (run_n >= extra && t.free_run_length(old_end, old_end + extra) == extra &&
+            detail::index_take_from(p, old_end, run_n, extra)) {
+            detail::set_bits(t.tail, old_end, old_end + extra);
+            std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
+            area.used_blocks += extra;
+            self.stats.used_bytes += extra * kBlockBytes;
+            if (self.stats.used_bytes > self.stats.peak_used_bytes) self.stats.peak_used_bytes = self.stats.used_bytes;
+            if (old_end + extra > area.high_water) area.high_water = old_end + extra;
+            self.blocks_since_collect += extra;
+            return report(ptr);
+        }
+    }
+    if (!allow_move) {
+        self.status = Status::out_of_memory;
+        return nullptr;
+    }
+    unsigned flags = flags_of(ptr);
+    self.pinned = ptr;
+    void* moved = alloc(n_bytes, flags & ~static_cast<unsigned>(kWeak));
+    self.pinned = nullptr;
+    if (moved == nullptr) return nullptr;  // status from alloc; the original is intact
+    // A collection inside alloc() cannot have freed the pinned original, and objects never move,
+    // so `area` and `head` still describe it.
+    std::memcpy(moved, ptr, old_blocks * kBlockBytes);
+    self.release_object(area, head, FreeReason::moved);
+    if (flags & kWeak) set_weak(moved);  // the weak flag travels with the object
+    self.status = Status::ok;
+    return report(moved);
+}
+
+}  // namespace uheap

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+// The per-block bitmaps and the word-at-a-time operations on them.
+//
+// Glossary (one word per concept, used everywhere in uheap):
+//   block     kBlockBytes of pool memory, the unit of allocation.
+//   object    a run of whole blocks handed out by alloc(); its first block is its head.
+//   head      the first block of an object.
+//   tail      every later block of an object.
+//   free run  a maximal run of free blocks (neither head nor tail).
+//   area      one region handed in by the host: control data, tables, and one pool.
+//   pool      the block-aligned array of blocks inside an area.
+//   root      a word outside the heap that may point at an object (stack, registers, host data).
+//   live      reachable from a root at the last mark; dead = not live, freed by the sweep.
+//   mark      the per-collection "reached" bit of a head.
+//
+// Four bitmaps, one bit per block each: 4 bits of metadata per block for every feature.
+// A block's kind comes from `head` and `tail`; the spare bits of each kind carry the flags:
+//
+//   kind          head  tail        mark                 flag
+//   free           0     0          0                    0
+//   head           1     finaliser  marked (collection)  weak
+//   first tail     0     1          0                    no-scan (of its object)
+//   later tail     0     1          0                    0
+//
+// Why this encoding: a head needs mark + finaliser + weak + no-scan (16 states) and free/tail
+// need two more, 18 states in all, which four per-block bits cannot hold. Heads keep the two flags
+// MicroPython itself has (finaliser, weak) so every object can carry them; no-scan, which only
+// pays off for buffers, lives on the object's first tail. A one-block object therefore cannot be
+// no-scan: it is scanned, which costs reading its own 2-4 words.
+//
+// Invariants (checked by verify(), numbered as in docs/design.md):
+//   I1 every block is exactly one of free, head, tail (by the table above; bits past the last
+//      block of an area are zero in all four tables).
+//   I2 a tail is preceded by a head or a tail of the same area (no tail follows a free block).
+//   I3 outside a collection no mark bit is set; during one, only heads are marked.
+//   I4 flag bits only as the table allows: `flag` on heads (weak) and first tails (no-scan);
+//      `mark` never on tails or free blocks.
+//   I5 the free-run index holds exactly the maximal free runs, each once, with correct lengths.
+//   I6 used + free == total in every area, and the O(1) counters agree with a full scan.
+//   I7 every block at or above an area's high-water mark is free.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace uheap::detail {
+
+using Word = std::uintptr_t;
+inline constexpr std::size_t kWordBits = sizeof(Word) * 8;
+
+inline std::size_t word_index(std::size_t block) { return block / kWordBits; }
+inline Word bit_mask(std::size_t block) { return Word(1) << (block % kWordBits); }
+inline std::size_t words_for_blocks(std::size_t n_blocks) { return (n_blocks + kWordBits - 1) / kWordBits; }
+
+inline unsigned count_trailing_zeros(Word w) { return static_cast<unsigned>(__builtin_ctzll(static_cast<unsigned long long>(w))); }
+inline unsigned count_ones(Word w) { return static_cast<unsigned>(__builtin_popcountll(static_cast<unsigned long long>(w))); }
+inline unsigned highest_bit(Word w) { return static_cast<unsigned>(63 - __builtin_clzll(static_cast<unsigned long long>(w))); }
+
+/// Mask of bits [from, kWordBits) of a word (from < kWordBits).
+inline Word bits_from(unsigned from) { return ~Word(0) << from; }
+/// Mask of bits [0, to) of a word (to <= kWordBits).
+inline Word bits_below(unsigned to) { return to >= kWordBits ? ~Word(0) : (Word(1) << to) - 1; }
+
+inline bool test_bit(const Word* table, std::size_t block) { return (table[word_index(block)] & bit_mask(block)) != 0; }
+inline void set_bit(Word* table, std::size_t block) { table[word_index(block)] |= bit_mask(block); }
+inline void clear_bit(Word* table, std::size_t block) { table[word_index(block)] &= ~bit_mask(block); }
+
+/// Sets bits [begin, end) of a table, a word at a time.
+void set_bits(Word* table, std::size_t begin, std::size_t end);
+/// Clears bits [begin, end) of a table, a word at a time.
+void clear_bits(Word* table, std::size_t begin, std::size_t end);
+
+/// The four tables of one area. All have `n_words` words; bits past `n_blocks` stay zero.
+struct BlockTables {
+    Word* head = nullptr;
+    Word* tail = nullptr;
+    Word* mark = nullptr;
+    Word* flag = nullptr;
+    std::size_t n_blocks = 0;
+    std::size_t n_words = 0;
+
+    bool is_head(std::size_t b) const { return test_bit(head, b); }
+    bool is_tail(std::size_t b) const { return !test_bit(head, b) && test_bit(tail, b); }
+    bool is_free(std::size_t b) const { return ((head[word_index(b)] | tail[word_index(b)]) & bit_mask(b)) == 0; }
+    bool is_marked(std::size_t b) const { return test_bit(mark, b); }
+    /// For a head: the finaliser flag (the head's `tail` bit).
+    bool has_finaliser(std::size_t head_block) const { return test_bit(tail, head_block); }
+    /// For a head: the weak flag (the head's `flag` bit).
+    bool is_weak(std::size_t head_block) const { return test_bit(flag, head_block); }
+
+    /// Tail blocks of word `w` (a head's tail bit is its finaliser flag, not a tail).
+    Word tails_in(std::size_t w) const { return tail[w] & ~head[w]; }
+    /// Free blocks of word `w`, only those below n_blocks.
+    Word free_in(std::size_t w) const { return ~(head[w] | tail[w]) & valid_in(w); }
+    /// Bits of word `w` that are real blocks.
+    Word valid_in(std::size_t w) const {
+        std::size_t first = w * kWordBits;
+        return n_blocks - first >= kWordBits ? ~Word(0) : bits_below(static_cast<unsigned>(n_blocks - first));
+    }
+
+    /// One past the last block of the object whose head is `head_block`: the first block after
+    /// it that is not a tail. O(object blocks / 64).
+    std::size_t object_end(std::size_t head_block) const;
+    /// Length of the free run starting at `b` (0 if `b` is not free), bounded by `limit`.
+    std::size_t free_run_length(std::size_t b, std::size_t limit) const;
+    /// True iff the object at `head_block` is two blocks or more and flagged no-scan.
+    bool is_no_scan(std::size_t head_block, std::size_t end) const {
+        return end - head_block >= 2 && test_bit(flag, head_block + 1);
+    }
+    /// The head of the object containing block `b`, or n_blocks if `b` is free.
+    /// O(distance / 64) backwards.
+    std::size_t head_containing(std::size_t b) const;
+};
+
+}  // namespace uheap::detail

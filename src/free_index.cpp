@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+// Segregated lists of free runs, with every record checked against the block tables.
+#include "free_index.hpp"
+
+#include <cstring>
+
+#include "uheap/config.hpp"
+
+namespace uheap::detail {
+namespace {
+
+// Records are read and written with memcpy: the pool is plain bytes the host also uses.
+FreeRunRecord read_record(const IndexedPool& p, std::size_t block) {
+    FreeRunRecord r;
+    std::memcpy(&r, p.pool + block * kBlockBytes, sizeof r);
+    return r;
+}
+
+void write_record(const IndexedPool& p, std::size_t block, const FreeRunRecord& r) {
+    std::memcpy(p.pool + block * kBlockBytes, &r, sizeof r);
+}
+
+void write_next(const IndexedPool& p, std::size_t block, std::uint32_t next) {
+    std::memcpy(p.pool + block * kBlockBytes + offsetof(FreeRunRecord, next), &next, sizeof next);
+}
+
+void write_prev(const IndexedPool& p, std::size_t block, std::uint32_t prev) {
+    std::memcpy(p.pool + block * kBlockBytes + offsetof(FreeRunRecord, prev), &prev, sizeof prev);
+}
+
+std::uint32_t read_start_tag(const IndexedPool& p, std::size_t block) {
+    std::uint32_t start;
+    std::memcpy(&start, p.pool + block * kBlockBytes + offsetof(FreeRunRecord, start), sizeof start);
+    return start;
+}
+
+void set_class_bit(FreeIndex& index, unsigned c) { index.nonempty[c / kWordBits] |= Word(1) << (c % kWordBits); }
+void clear_class_bit(FreeIndex& index, unsigned c) { index.nonempty[c / kWordBits] &= ~(Word(1) << (c % kWordBits)); }
+
+/// True iff block b begins a free run according to the tables.
+bool is_run_start(const BlockTables& t, std::size_t b) {
+    return b < t.n_blocks && t.is_free(b) && (b == 0 || !t.is_free(b - 1));
+}
+
+/// Smallest non-empty class >= c, or kClasses.
+unsigned first_nonempty_class_from(const FreeIndex& index, unsigned c) {
+    if (c >= kClasses) return kClasses;
+    unsigned w = c / static_cast<unsigned>(kWordBits);
+    Word bits = index.nonempty[w] & bits_from(c % kWordBits);
+    while (bits == 0) {
+        if (++w >= kClassWords) return kClasses;
+        bits = index.nonempty[w];
+    }
+    unsigned found = w * static_cast<unsigned>(kWordBits) + count_trailing_zeros(bits);
+    return found < kClasses ? found : kClasses;
+}
+
+/// Links a new record into its class; at the front (first = it) or the back (before first).
+/// Fails, writing nothing, if the class's first record does not validate.
+bool link(const IndexedPool& p, std::size_t start, std::size_t n, bool at_front) {
+    FreeIndex& index = *p.index;
+    unsigned c = size_class(n);
+    FreeRunRecord r{kNoBlock, kNoBlock, static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(start)};
+    std::uint32_t first = index.first[c];
+    if (first != kNoBlock && !record_is_valid(p, first)) return false;
+    if (first == kNoBlock) {
+        r.next = r.prev = static_cast<std::uint32_t>(start);
+        index.first[c] = static_cast<std::uint32_t>(start);
+        set_class_bit(index, c);
+    } else {
+        std::uint32_t last = read_record(p, first).prev;
+        r.next = first;
+        r.prev = last;
+        write_next(p, last, static_cast<std::uint32_t>(start));
+        write_prev(p, first, static_cast<std::uint32_t>(start));
+        if (at_front) index.first[c] = static_cast<std::uint32_t>(start);
+    }
+    write_record(p, start, r);
+    // The start tag in the last block lets a neighbour freed later find this run in O(1).
+    std::uint32_t tag = static_cast<std::uint32_t>(start);
+    std::memcpy(p.pool + (start + n - 1) * kBlockBytes + offsetof(FreeRunRecord, start), &tag, sizeof tag);
+    index.free_blocks += n;
+    index.n_runs += 1;
+    return true;
+}
+
+}  // namespace
+
+unsigned size_class(std::size_t n_blocks) {
+    if (n_blocks <= kExactClasses) return static_cast<unsigned>(n_blocks - 1);
+    unsigned top = highest_bit(static_cast<Word>(n_blocks));  // >= 4
+    unsigned sub = static_cast<unsigned>(n_blocks >> (top - 2)) & (kSubClassesPerPower - 1);
+    return kExactClasses + (top - 4) * kSubClassesPerPower + sub;
+}
+
+void index_clear(const IndexedPool& p) {
+    for (auto& f : p.index->first) f = kNoBlock;
+    for (auto& w : p.index->nonempty) w = 0;
+    p.index->free_blocks = 0;
+    p.index->n_runs = 0;
+}
+
+bool index_insert(const IndexedPool& p, std::size_t start, std::size_t n) { return link(p, start, n, true); }
+bool index_append(const IndexedPool& p, std::size_t start, std::size_t n) { return link(p, start, n, false); }
+
+void index_remove(const IndexedPool& p, std::size_t start) {
+    FreeIndex& index = *p.index;
+    FreeRunRecord r = read_record(p, start);
+    unsigned c = size_class(r.n_blocks);
+    if (r.next == start) {
+        index.first[c] = kNoBlock;
+        clear_class_bit(index, c);
+    } else {
+        write_next(p, r.prev, r.next);
+        write_prev(p, r.next, r.prev);
+        if (index.first[c] == start) index.first[c] = r.next;
+    }
+    index.free_blocks -= r.n_blocks;
+    index.n_runs -= 1;
+}
+
+// Structural checks only, O(1): enough that following the record's links and rewriting its
+// neighbours never touches a block that is not free. Whether the blocks a caller is about to
+// hand out are really free is checked separately, over exactly those blocks (index_take).
+bool record_is_valid(const IndexedPool& p, std::size_t start) {
+    const BlockTables& t = *p.tables;
+    if (start >= t.n_blocks || !t.is_free(start)) return false;
+    if (start > 0 && t.is_free(start - 1)) return false;
+    FreeRunRecord r = read_record(p, start);
+    if (r.start != start || r.n_blocks == 0 || r.n_blocks > t.n_blocks - start) return false;
+    std::size_t end = start + r.n_blocks;
+    if (!t.is_free(end - 1) || (end < t.n_blocks && t.is_free(end))) return false;
+    if (read_start_tag(p, end - 1) != start) return false;
+    return is_run_start(t, r.next) && is_run_start(t, r.prev);
+}
+
+bool run_length_at(const IndexedPool& p, std::size_t start, std::size_t* n) {
+    if (!record_is_valid(p, start)) return false;
+    *n = read_record(p, start).n_blocks;
+    return true;
+}
+
+bool run_ending_at(const IndexedPool& p, std::size_t end, std::size_t* start) {
+    if (end == 0 || end > p.tables->n_blocks) return false;
+    std::size_t s = read_start_tag(p, end - 1);
+    std::size_t n = 0;
+    if (s >= end || !run_length_at(p, s, &n) || s + n != end) return false;
+    *start = s;
+    return true;
+}
+
+bool index_take_from(const IndexedPool& p, std::size_t run_start, std::size_t run_n, std::size_t n) {
+    index_remove(p, run_start);
+    return run_n <= n || index_insert(p, run_start + n, run_n - n);
+}
+
+FitResult index_take(const IndexedPool& p, std::size_t n, std::size_t* start) {
+    const FreeIndex& index = *p.index;
+    unsigned own = size_class(n);
+    bool own_class_is_exact = n <= kExactClasses;
+    std::size_t found = kNoBlock;
+    std::size_t found_n = 0;
+    // Runs in the request's own class may be shorter than n (unless the class is exact).
+    auto look_in_own_class = [&](std::size_t budget) -> bool {
+        std::uint32_t b = index.first[own];
+        for (std::size_t i = 0; b != kNoBlock && i < budget; ++i) {
+            std::size_t len = 0;
+            if (!run_length_at(p, b, &len)) return false;
+            if (len >= n) {
+                found = b;
+                found_n = len;
+                return true;
+            }
+            b = read_record(p, b).next;
+            if (b == index.first[own]) break;
+        }
+        return true;
+    };
+    if (!own_class_is_exact && !look_in_own_class(8)) return FitResult::corrupted;
+    if (found == kNoBlock) {
+        unsigned c = first_nonempty_class_from(index, own_class_is_exact ? own : own + 1);
+        if (c < kClasses) {
+            found = index.first[c];
+            if (!run_length_at(p, found, &found_n) || found_n < n) return FitResult::corrupted;
+        }
+    }
+    if (found == kNoBlock && !own_class_is_exact && !look_in_own_class(~std::size_t(0))) {
+        return FitResult::corrupted;
+    }
+    if (found == kNoBlock) return FitResult::none;
+    // Never hand out a block the tables say is in use, whatever a record claims.
+    if (p.tables->free_run_length(found, found + n) != n) return FitResult::corrupted;
+    if (!index_take_from(p, found, found_n, n)) return FitResult::corrupted;
+    *start = found;
+    return FitResult::found;
+}
+
+std::size_t index_rebuild(const IndexedPool& p) {
+    const BlockTables& t = *p.tables;
+    index_clear(p);
+    std::size_t largest = 0;
+    for (std::size_t w = 0; w < t.n_words; ++w) {
+        Word free_bits = t.free_in(w);
+        while (free_bits != 0) {
+            std::size_t start = w * kWordBits + count_trailing_zeros(free_bits);
+            std::size_t n = t.free_run_length(start, t.n_blocks);
+            index_append(p, start, n);
+            if (n > largest) largest = n;
+            std::size_t end = start + n;
+            if (word_index(end) != w) {
+                // The run crossed into later words: continue from the word it ends in.
+                w = word_index(end);
+                if (w >= t.n_words) return largest;
+                free_bits = t.free_in(w) & bits_from(static_cast<unsigned>(end % kWordBits));
+                continue;
+            }
+            free_bits &= bits_from(static_cast<unsigned>(end % kWordBits));
+        }
+    }
+    return largest;
+}
+
+}  // namespace uheap::detail

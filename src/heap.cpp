@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// The Heap's control surface: locks, automatic collection, thresholds, callbacks, root and weak
+// registrations, and status names.
+#include "heap_impl.hpp"
+
+namespace uheap {
+
+using detail::HeapImpl;
+
+const char* status_name(Status status) {
+    switch (status) {
+        case Status::ok: return "ok";
+        case Status::null_region: return "null_region";
+        case Status::region_too_small: return "region_too_small";
+        case Status::size_overflow: return "size_overflow";
+        case Status::invalid_argument: return "invalid_argument";
+        case Status::foreign_pointer: return "foreign_pointer";
+        case Status::not_object_start: return "not_object_start";
+        case Status::already_free: return "already_free";
+        case Status::locked: return "locked";
+        case Status::collecting: return "collecting";
+        case Status::not_collecting: return "not_collecting";
+        case Status::out_of_memory: return "out_of_memory";
+        case Status::too_large: return "too_large";
+        case Status::corrupted: return "corrupted";
+        case Status::weakly_referenced: return "weakly_referenced";
+    }
+    return "unknown";
+}
+
+void Heap::lock() { ++HeapImpl::of(*this).locks; }
+
+void Heap::unlock() {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (self.locks > 0) --self.locks;
+}
+
+bool Heap::is_locked() const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    return self.locks > 0 || self.collecting;
+}
+
+unsigned Heap::lock_depth() const { return HeapImpl::of(*this).locks; }
+bool Heap::is_collecting() const { return HeapImpl::of(*this).collecting; }
+
+void Heap::set_auto_collect(bool enabled) { HeapImpl::of(*this).auto_collect_enabled = enabled; }
+bool Heap::auto_collect() const { return HeapImpl::of(*this).auto_collect_enabled; }
+
+void Heap::set_threshold(std::size_t n_bytes) { HeapImpl::of(*this).threshold_blocks = n_bytes / kBlockBytes; }
+std::size_t Heap::threshold() const { return HeapImpl::of(*this).threshold_blocks * kBlockBytes; }
+std::size_t Heap::allocated_since_collect() const { return HeapImpl::of(*this).blocks_since_collect * kBlockBytes; }
+
+void Heap::set_root_callback(RootFn fn, void* user) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.root_fn = fn;
+    self.root_user = user;
+}
+
+void Heap::set_finaliser(FinaliserFn fn, void* user) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.finaliser_fn = fn;
+    self.finaliser_user = user;
+}
+
+FinaliserFn Heap::finaliser() const { return HeapImpl::of(*this).finaliser_fn; }
+
+void Heap::set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* user) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.weak_freed_fn = freed;
+    self.weak_sweep_fn = after_sweep;
+    self.weak_user = user;
+}
+
+void Heap::set_collect_callback(CollectFn fn, void* user) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.collect_fn = fn;
+    self.collect_user = user;
+}
+
+void Heap::set_grow_callback(GrowFn grow, ReleaseFn release, void* user) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.grow_fn = grow;
+    self.release_fn = release;
+    self.grow_user = user;
+}
+
+void Heap::set_clock(ClockFn fn, void* user) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.clock_fn = fn;
+    self.clock_user = user;
+}
+
+void Heap::set_event_hooks(const EventHooks& hooks) { HeapImpl::of(*this).hooks = hooks; }
+
+// Root ranges and weak slots are intrusive doubly linked lists of host-owned nodes: O(1) either
+// way and no allocation.
+void Heap::add_root_range(RootRange* range) {
+    HeapImpl& self = HeapImpl::of(*this);
+    range->prev = nullptr;
+    range->next = self.roots;
+    if (self.roots != nullptr) self.roots->prev = range;
+    self.roots = range;
+}
+
+void Heap::remove_root_range(RootRange* range) {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (range->prev != nullptr) {
+        range->prev->next = range->next;
+    } else if (self.roots == range) {
+        self.roots = range->next;
+    }
+    if (range->next != nullptr) range->next->prev = range->prev;
+    range->prev = range->next = nullptr;
+}
+
+void Heap::add_weak_slot(WeakSlot* slot) {
+    HeapImpl& self = HeapImpl::of(*this);
+    slot->prev = nullptr;
+    slot->next = self.weak_slots;
+    if (self.weak_slots != nullptr) self.weak_slots->prev = slot;
+    self.weak_slots = slot;
+}
+
+void Heap::remove_weak_slot(WeakSlot* slot) {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (slot->prev != nullptr) {
+        slot->prev->next = slot->next;
+    } else if (self.weak_slots == slot) {
+        self.weak_slots = slot->next;
+    }
+    if (slot->next != nullptr) slot->next->prev = slot->prev;
+    slot->prev = slot->next = nullptr;
+}
+
+Status Heap::last_status() const { return HeapImpl::of(*this).status; }
+
+bool Heap::contains(const void* ptr) const {
+    return HeapImpl::of(*this).area_containing(reinterpret_cast<std::uintptr_t>(ptr)) != nullptr;
+}
+
+Counters Heap::counters() const { return HeapImpl::of(*this).stats; }
+
+}  // namespace uheap

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+// Statistics: exact info() word-at-a-time, info_fast(), and MicroPython's two text reports
+// printed through the host's callback (no stdio in the core).
+#include "heap_impl.hpp"
+
+namespace uheap::detail {
+namespace {
+
+/// Longest run of set bits across a stream of words (lowest bit of each word first).
+struct LongestRun {
+    std::size_t current = 0;
+    std::size_t longest = 0;
+
+    void feed(Word bits) {
+        if (bits == ~Word(0)) {
+            current += kWordBits;
+            return;
+        }
+        current += count_trailing_zeros(~bits);  // the low bits continue the run from before
+        if (current > longest) longest = current;
+        // Runs wholly inside this word matter only while the longest is shorter than a word.
+        if (longest < kWordBits) {
+            unsigned inside = 0;
+            for (Word x = bits; x != 0; x &= x >> 1) ++inside;
+            if (inside > longest) longest = inside;
+        }
+        current = kWordBits - 1 - highest_bit(~bits);  // the high bits start the next run
+    }
+    std::size_t finish() const { return current > longest ? current : longest; }
+};
+
+/// Buffered text output through the host's PrintFn, with the few conversions the reports need.
+class Printer {
+public:
+    Printer(PrintFn fn, void* user) : fn_(fn), user_(user) {}
+    ~Printer() { flush(); }
+    void put(char c) {
+        if (used_ == sizeof buffer_) flush();
+        buffer_[used_++] = c;
+    }
+    void text(const char* s) {
+        while (*s != '\0') put(*s++);
+    }
+    void unsigned_decimal(std::size_t value) { digits(value, 10, 0); }
+    /// Lowercase hex, zero-padded to `width` digits (MicroPython's %08x, and %p without prefix).
+    void hex(std::uintptr_t value, unsigned width) { digits(value, 16, width); }
+    void flush() {
+        if (used_ > 0 && fn_ != nullptr) fn_(user_, buffer_, used_);
+        used_ = 0;
+    }
+
+private:
+    void digits(std::uintptr_t value, unsigned base, unsigned width) {
+        char reversed[32];
+        unsigned n = 0;
+        do {
+            reversed[n++] = "0123456789abcdef"[value % base];
+            value /= base;
+        } while (value != 0);
+        while (n < width && n < sizeof reversed) reversed[n++] = '0';
+        while (n > 0) put(reversed[--n]);
+    }
+    PrintFn fn_;
+    void* user_;
+    char buffer_[256];
+    std::size_t used_ = 0;
+};
+
+char block_char(const Area& a, std::size_t b, LetterFn letter, void* letter_user) {
+    const BlockTables& t = a.tables;
+    if (t.is_free(b)) return '.';
+    if (!t.is_head(b)) return '=';
+    if (t.is_marked(b)) return 'm';
+    return letter != nullptr ? letter(letter_user, a.ptr_of(b)) : 'h';
+}
+
+}  // namespace
+}  // namespace uheap::detail
+
+namespace uheap {
+
+using detail::Area;
+using detail::HeapImpl;
+using detail::Word;
+using detail::kWordBits;
+
+// One pass over each area's tables. For every word: used and object counts by popcount; one- and
+// two-block objects as heads whose next (and next-but-one) block is not a tail, using the tail
+// bits shifted down with the next word's low bits carried in; longest free run and longest tail
+// run with LongestRun; free runs as free bits whose predecessor is not free.
+Info Heap::info() const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    Info info;
+    std::size_t free_blocks = 0;
+    std::size_t used_blocks = 0;
+    std::size_t longest_tail_run = 0;
+    for (const Area* a = self.first_area; a != nullptr; a = a->next) {
+        const detail::BlockTables& t = a->tables;
+        info.total += a->pool_bytes;
+        ++info.areas;
+        detail::LongestRun free_run;
+        detail::LongestRun tail_run;
+        Word previous_free_top = 0;
+        Word tails = t.n_words > 0 ? t.tails_in(0) : 0;
+        for (std::size_t w = 0; w < t.n_words; ++w) {
+            Word next_tails = w + 1 < t.n_words ? t.tails_in(w + 1) : 0;
+            Word heads = t.head[w];
+            Word free_bits = t.free_in(w);
+            Word tail_after = (tails >> 1) | (next_tails << (kWordBits - 1));
+            Word tail_after_two = (tails >> 2) | (next_tails << (kWordBits - 2));
+            used_blocks += detail::count_ones(heads | tails);
+            free_blocks += detail::count_ones(free_bits);
+            info.objects += detail::count_ones(heads);
+            info.num_1block += detail::count_ones(heads & ~tail_after);
+            info.num_2block += detail::count_ones(heads & tail_after & ~tail_after_two);
+            info.free_runs += detail::count_ones(free_bits & ~((free_bits << 1) | previous_free_top));
+            previous_free_top = free_bits >> (kWordBits - 1);
+            free_run.feed(free_bits);
+            tail_run.feed(tails);
+            tails = next_tails;
+        }
+        if (free_run.finish() > info.max_free) info.max_free = free_run.finish();
+        if (tail_run.finish() > longest_tail_run) longest_tail_run = tail_run.finish();
+    }
+    info.used = used_blocks * kBlockBytes;
+    info.free = free_blocks * kBlockBytes;
+    info.max_block = info.objects > 0 ? longest_tail_run + 1 : 0;
+    info.metadata_bytes = self.metadata_bytes;
+    if (info.free > 0) {
+        info.fragmentation_permille =
+            static_cast<unsigned>(1000 - info.max_free * kBlockBytes * 1000 / info.free);
+    }
+    return info;
+}
+
+Info Heap::info_fast() const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    Info info;
+    for (const Area* a = self.first_area; a != nullptr; a = a->next) {
+        info.total += a->pool_bytes;
+        info.used += a->used_blocks * kBlockBytes;
+    }
+    info.free = info.total - info.used;
+    return info;
+}
+
+void Heap::dump_info(PrintFn print, void* print_user) const {
+    Info i = info();
+    detail::Printer out(print, print_user);
+    out.text("GC: total: ");
+    out.unsigned_decimal(i.total);
+    out.text(", used: ");
+    out.unsigned_decimal(i.used);
+    out.text(", free: ");
+    out.unsigned_decimal(i.free);
+    out.text("\n No. of 1-blocks: ");
+    out.unsigned_decimal(i.num_1block);
+    out.text(", 2-blocks: ");
+    out.unsigned_decimal(i.num_2block);
+    out.text(", max blk sz: ");
+    out.unsigned_decimal(i.max_block);
+    out.text(", max free sz: ");
+    out.unsigned_decimal(i.max_free);
+    out.text("\n");
+}
+
+// MicroPython's layout: per area a header, then lines of 64 blocks prefixed by the byte offset;
+// where two or more whole lines from a line start are free, one "(N lines all free)" replaces them.
+void Heap::dump_alloc_table(PrintFn print, void* print_user, LetterFn letter, void* letter_user) const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    constexpr std::size_t kBlocksPerLine = 64;
+    detail::Printer out(print, print_user);
+    for (const Area* a = self.first_area; a != nullptr; a = a->next) {
+        const std::size_t n = a->tables.n_blocks;
+        out.text("GC memory layout; from ");
+        out.hex(a->pool_begin, 0);
+        out.text(":");
+        for (std::size_t b = 0; b < n; ++b) {
+            if (b % kBlocksPerLine == 0) {
+                std::size_t free_end = b + a->tables.free_run_length(b, n);
+                if (free_end - b >= 2 * kBlocksPerLine) {
+                    out.text("\n       (");
+                    out.unsigned_decimal((free_end - b) / kBlocksPerLine);
+                    out.text(" lines all free)");
+                    b = free_end & ~(kBlocksPerLine - 1);
+                    if (b >= n) break;
+                }
+                out.text("\n");
+                out.hex(static_cast<std::uintptr_t>(static_cast<std::uint32_t>(b * kBlockBytes)), 8);
+                out.text(": ");
+            }
+            out.put(detail::block_char(*a, b, letter, letter_user));
+        }
+        out.text("\n");
+    }
+}
+
+const char* invariant_name(Invariant id) {
+    switch (id) {
+        case Invariant::none: return "none";
+        case Invariant::I1_block_kind: return "I1_block_kind";
+        case Invariant::I2_extent: return "I2_extent";
+        case Invariant::I3_no_marks: return "I3_no_marks";
+        case Invariant::I4_flags_on_heads: return "I4_flags_on_heads";
+        case Invariant::I5_free_index: return "I5_free_index";
+        case Invariant::I6_accounting: return "I6_accounting";
+        case Invariant::I7_high_water: return "I7_high_water";
+    }
+    return "unknown";
+}
+
+}  // namespace uheap

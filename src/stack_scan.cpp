@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+// Conservative scanning of the calling thread's registers and C stack.
+//
+// Callee-saved registers may hold the only pointer to an object, so they are spilled into this
+// frame first (__builtin_unwind_init forces the compiler to save them all; setjmp stores them
+// again in a buffer on the stack for good measure). Then every word from the innermost frame up
+// to the base the host recorded is treated as a possible pointer.
+#include <csetjmp>
+#include <cstdint>
+
+#include "heap_impl.hpp"
+
+namespace uheap::detail {
+namespace {
+
+// The stack holds other frames' padding and sanitizer redzones; reading them is the point, so
+// AddressSanitizer must not instrument these loads.
+__attribute__((no_sanitize("address"), noinline)) void scan_stack_words(HeapImpl& heap, const void* lo,
+                                                                         const void* hi) {
+    auto begin = reinterpret_cast<std::uintptr_t>(lo) & ~static_cast<std::uintptr_t>(sizeof(void*) - 1);
+    auto end = reinterpret_cast<std::uintptr_t>(hi);
+    for (std::uintptr_t at = begin; at + sizeof(void*) <= end; at += sizeof(void*)) {
+        void* word = *reinterpret_cast<void* const volatile*>(at);
+        heap.mark_root_words(&word, 1);
+    }
+}
+
+__attribute__((noinline)) void spill_registers_and_scan(HeapImpl& heap, const void* stack_base) {
+    __builtin_unwind_init();
+    std::jmp_buf registers;
+    setjmp(registers);
+    const void* innermost = __builtin_frame_address(0);
+    // The jmp_buf lives in this frame; scan from whichever is lower so it is included.
+    if (static_cast<const void*>(&registers) < innermost) innermost = &registers;
+    if (innermost < stack_base) {
+        scan_stack_words(heap, innermost, stack_base);
+    } else {
+        scan_stack_words(heap, stack_base, innermost);  // a stack that grows upwards
+    }
+}
+
+}  // namespace
+}  // namespace uheap::detail
+
+namespace uheap {
+
+void Heap::set_stack_base(const void* stack_base) { detail::HeapImpl::of(*this).stack_base = stack_base; }
+
+void Heap::collect_stack() {
+    detail::HeapImpl& self = detail::HeapImpl::of(*this);
+    if (!self.collecting) {
+        self.status = Status::not_collecting;
+        return;
+    }
+    if (self.stack_base == nullptr || !self.scanning_roots_allowed) return;
+    detail::spill_registers_and_scan(self, self.stack_base);
+}
+
+}  // namespace uheap
