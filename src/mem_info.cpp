@@ -195,6 +195,42 @@ void Heap::dump_alloc_table(PrintFn print, void* print_user, LetterFn letter, vo
     }
 }
 
+// Objects come from the head bits (their ends from object_end); free runs from the free bits.
+// Both are walked in one merged pass so spans arrive in address order.
+void Heap::walk(WalkFn fn, void* user) const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    std::size_t ai = 0;
+    for (const Area* a = self.first_area; a != nullptr; a = a->next, ++ai) {
+        const detail::BlockTables& t = a->tables;
+        std::size_t b = 0;
+        while (b < t.n_blocks) {
+            HeapSpan span;
+            span.area = ai;
+            span.first_block = b;
+            if (t.is_free(b)) {
+                span.n_blocks = t.free_run_length(b, t.n_blocks);
+            } else {
+                std::size_t end = t.object_end(b);
+                span.n_blocks = end - b;
+                span.object = a->ptr_of(b);
+                span.flags = (t.has_finaliser(b) ? kFinaliser : 0u) | (t.is_weak(b) ? kWeak : 0u) |
+                             (t.is_no_scan(b, end) ? kNoScan : 0u);
+            }
+            fn(user, span);
+            b += span.n_blocks;
+        }
+    }
+}
+
+std::size_t Heap::area_count() const { return HeapImpl::of(*this).n_areas; }
+
+AreaPool Heap::area_pool(std::size_t index) const {
+    const Area* a = HeapImpl::of(*this).first_area;
+    for (; a != nullptr && index > 0; a = a->next) --index;
+    if (a == nullptr) return AreaPool{};
+    return AreaPool{a->pool, a->tables.n_blocks};
+}
+
 const char* invariant_name(Invariant id) {
     switch (id) {
         case Invariant::none: return "none";

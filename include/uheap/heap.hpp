@@ -222,6 +222,12 @@ public:
     /// `letter` picks the character of each head (null: 'h'; marked heads print 'm').
     void dump_alloc_table(PrintFn print, void* print_user, LetterFn letter = nullptr,
                           void* letter_user = nullptr) const;
+    /// Calls `fn` for every object and every free run, area by area in address order.
+    /// `fn` must not change the heap. O(blocks / 64 + objects + free runs).
+    void walk(WalkFn fn, void* user) const;
+    /// Number of areas, and where the pool of area `index` lies (empty AreaPool if out of range).
+    std::size_t area_count() const;
+    AreaPool area_pool(std::size_t index) const;
     /// Checks every invariant (I1..I7 in docs/design.md) and reports the first broken one.
     /// O(blocks + free runs).
     VerifyReport verify() const;

@@ -73,6 +73,24 @@ struct VerifyReport {
 /// Name of an invariant ("I5_free_index"...), static text.
 const char* invariant_name(Invariant id);
 
+/// One stretch of a pool seen by Heap::walk(): an object, or a maximal free run.
+struct HeapSpan {
+    std::size_t area = 0;         ///< index of the area (0 = the first)
+    std::size_t first_block = 0;  ///< block number inside the area
+    std::size_t n_blocks = 0;
+    void* object = nullptr;       ///< the object's first byte; null for a free run
+    unsigned flags = 0;           ///< AllocFlag bits of the object (kNoScan only on 2+ blocks)
+};
+
+/// Where an area's pool lies (Heap::area_pool()).
+struct AreaPool {
+    const void* begin = nullptr;  ///< first block
+    std::size_t n_blocks = 0;
+};
+
+/// Receives each span of Heap::walk() in address order.
+using WalkFn = void (*)(void* user, const HeapSpan& span);
+
 /// Output callback for dump_info() / dump_alloc_table(): `len` bytes of text (not NUL-terminated).
 using PrintFn = void (*)(void* user, const char* text, std::size_t len);
 
