@@ -88,7 +88,7 @@ public:
 
     T* get() const { return ptr_; }
     T* operator->() const { return ptr_; }
-    T& operator*() const { return *ptr_; }
+    std::add_lvalue_reference_t<T> operator*() const { return *ptr_; }  // not for T = void
     explicit operator bool() const { return ptr_ != nullptr; }
     Root& operator=(T* ptr) {
         ptr_ = ptr;
