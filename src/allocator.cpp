@@ -170,7 +170,7 @@ void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
         return nullptr;
     }
     std::size_t n_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
-    if (n_blocks > self.largest_area_blocks() && self.grow_fn == nullptr) {
+    if (n_blocks > detail::kMaxAreaBlocks || (n_blocks > self.largest_area_blocks() && self.grow_fn == nullptr)) {
         ++self.stats.out_of_memory;
         self.status = Status::too_large;
         return nullptr;
@@ -294,8 +294,12 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
             self.repair_index(area);
             detail::run_length_at(p, old_end, &run_n);
         }
-        if (run_n >= extra && t.free_run_length(old_end, old_end + extra) == extra &&
-            detail::index_take_from(p, old_end, run_n, extra)) {
+        bool fits = run_n >= extra && t.free_run_length(old_end, old_end + extra) == extra;
+        if (fits && !detail::index_take_from(p, old_end, run_n, extra)) {
+            self.repair_index(area);  // the tables still show the run free: it is re-indexed
+            fits = false;
+        }
+        if (fits) {
             detail::set_bits(t.tail, old_end, old_end + extra);
             std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
             area.used_blocks += extra;
