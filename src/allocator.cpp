@@ -81,30 +81,19 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
     return nullptr;
 }
 
-// Returns freed blocks (already cleared in the tables) to the index, merged with the free runs
-// on either side so the index keeps only maximal runs (I5). During a collection the sweep
+// Indexes blocks an object is about to give up, merged with the free runs on either side so the
+// index keeps only maximal runs (I5). Called while the tables still show the blocks in use, so
+// every neighbour's record is validated against a consistent picture; the caller clears the
+// tables next, then repairs the index if this returned false. During a collection the sweep
 // rebuilds the whole index, so there is nothing to do.
-void HeapImpl::release_blocks(Area& area, std::size_t start, std::size_t n_blocks) {
-    if (collecting) return;
-    const BlockTables& t = area.tables;
-    IndexedPool p = area.indexed();
-    std::size_t run_start = start;
-    std::size_t run_end = start + n_blocks;
-    if (run_start > 0 && t.is_free(run_start - 1)) {
-        std::size_t left = 0;
-        if (!run_ending_at(p, run_start, &left)) return repair_index(area);
-        index_remove(p, left);
-        run_start = left;
-    }
-    if (run_end < t.n_blocks && t.is_free(run_end)) {
-        std::size_t right_n = 0;
-        if (!run_length_at(p, run_end, &right_n)) return repair_index(area);
-        index_remove(p, run_end);
-        run_end += right_n;
-    }
-    if (!index_insert(p, run_start, run_end - run_start)) return repair_index(area);
+bool HeapImpl::index_freed_blocks(Area& area, std::size_t start, std::size_t n_blocks) {
+    if (collecting) return true;
+    std::size_t run_begin = 0;
+    std::size_t run_end = 0;
+    if (!index_release(area.indexed(), start, n_blocks, &run_begin, &run_end)) return false;
     // Everything from high_water up was free; if this run reaches it, so is everything from here.
-    if (run_end >= area.high_water && run_start < area.high_water) area.high_water = run_start;
+    if (run_end >= area.high_water && run_begin < area.high_water) area.high_water = run_begin;
+    return true;
 }
 
 void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
@@ -112,6 +101,7 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     std::size_t end = t.object_end(head);
     std::size_t n_blocks = end - head;
     if (hooks.on_free != nullptr) hooks.on_free(hooks.user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
+    bool indexed = index_freed_blocks(area, head, n_blocks);
     clear_bit(t.head, head);
     clear_bit(t.mark, head);
     clear_bits(t.tail, head, end);
@@ -119,7 +109,7 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     area.used_blocks -= n_blocks;
     stats.used_bytes -= n_blocks * kBlockBytes;
     stats.frees += 1;
-    release_blocks(area, head, n_blocks);
+    if (!indexed) repair_index(area);
 }
 
 // Asks the host for an area big enough for n blocks (MicroPython's split-heap-auto: the request
@@ -278,28 +268,23 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     if (new_blocks == old_blocks) return report(ptr);
     if (new_blocks < old_blocks) {
         std::size_t new_end = head + new_blocks;
+        bool indexed = self.index_freed_blocks(area, new_end, old_blocks - new_blocks);
         detail::clear_bits(t.tail, new_end, old_end);
         detail::clear_bits(t.flag, new_end, old_end);  // a one-block object loses no-scan (see flags_of)
         area.used_blocks -= old_blocks - new_blocks;
         self.stats.used_bytes -= (old_blocks - new_blocks) * kBlockBytes;
-        self.release_blocks(area, new_end, old_blocks - new_blocks);
+        if (!indexed) self.repair_index(area);
         return report(ptr);
     }
     // Grow in place into the free run that follows, if it is long enough.
     std::size_t extra = new_blocks - old_blocks;
-    std::size_t run_n = 0;
     if (old_end < t.n_blocks && t.is_free(old_end)) {
-        detail::IndexedPool p = area.indexed();
-        if (!detail::run_length_at(p, old_end, &run_n)) {
-            self.repair_index(area);
-            detail::run_length_at(p, old_end, &run_n);
-        }
-        bool fits = run_n >= extra && t.free_run_length(old_end, old_end + extra) == extra;
-        if (fits && !detail::index_take_from(p, old_end, run_n, extra)) {
+        detail::FitResult fit = detail::index_take_at(area.indexed(), old_end, extra);
+        if (fit == detail::FitResult::corrupted) {
             self.repair_index(area);  // the tables still show the run free: it is re-indexed
-            fits = false;
+            fit = detail::index_take_at(area.indexed(), old_end, extra);
         }
-        if (fits) {
+        if (fit == detail::FitResult::found) {
             detail::set_bits(t.tail, old_end, old_end + extra);
             std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
             area.used_blocks += extra;

@@ -189,6 +189,26 @@ void HeapImpl::finalise_dead() {
     }
 }
 
+// Finds every block of every dead object in one word of the tables at once. Seeds sit just after
+// each dead head (D << 1), plus bit 0 when a dead object runs on from the previous word. Adding
+// the seeds to the tail-only bits Q carries through exactly the tail run that starts at a seed,
+// flipping it to zero; (Q + seeds) ^ Q, masked by Q, is those tails. A run of Q has one head
+// before it, so it meets at most one seed, and a carry leaving a run lands on a head or free
+// block, which is not in Q, so it stops there. A carry out of the top bit continues the last
+// dead object into the next word.
+struct DeadBlocks {
+    Word blocks;     ///< dead heads and their tails
+    bool runs_on;    ///< the last dead object continues into the next word
+};
+
+static DeadBlocks dead_blocks_in(Word dead_heads, Word tails, bool continued) {
+    Word seeds = (dead_heads << 1) | (continued ? 1 : 0);
+    Word sum = 0;
+    bool carry = __builtin_add_overflow(tails, seeds, &sum);
+    bool head_at_top = (dead_heads >> (kWordBits - 1)) != 0;
+    return DeadBlocks{dead_heads | ((sum ^ tails) & tails), carry || head_at_top};
+}
+
 void HeapImpl::sweep() {
     std::size_t freed_objects = 0;
     std::size_t freed_blocks = 0;
@@ -196,22 +216,19 @@ void HeapImpl::sweep() {
         BlockTables& t = a->tables;
         std::size_t n_words = words_for_blocks(a->high_water);
         std::size_t area_freed_blocks = 0;
+        bool carry = false;
         for (std::size_t w = 0; w < n_words; ++w) {
             Word dead = t.head[w] & ~t.mark[w];
             t.mark[w] = 0;
-            while (dead != 0) {
-                std::size_t head = w * kWordBits + count_trailing_zeros(dead);
-                dead &= dead - 1;
-                std::size_t end = t.object_end(head);
-                if (hooks.on_free != nullptr) {
-                    hooks.on_free(hooks.user, a->ptr_of(head), (end - head) * kBlockBytes, FreeReason::swept);
-                }
-                clear_bit(t.head, head);
-                clear_bits(t.tail, head, end);
-                clear_bits(t.flag, head, end);
-                ++freed_objects;
-                area_freed_blocks += end - head;
-            }
+            if (dead == 0 && !carry) continue;
+            if (hooks.on_free != nullptr) report_swept(*a, w, dead);
+            DeadBlocks freed = dead_blocks_in(dead, t.tails_in(w), carry);
+            carry = freed.runs_on;
+            t.head[w] &= ~dead;
+            t.tail[w] &= ~freed.blocks;
+            t.flag[w] &= ~freed.blocks;
+            freed_objects += count_ones(dead);
+            area_freed_blocks += count_ones(freed.blocks);
         }
         a->used_blocks -= area_freed_blocks;
         freed_blocks += area_freed_blocks;
@@ -222,6 +239,16 @@ void HeapImpl::sweep() {
     last_collect_freed_bytes = freed_blocks * kBlockBytes;
     stats.objects_collected += freed_objects;
     stats.last_collect_freed = freed_objects;
+}
+
+// Only when an observer listens: each dead object of word `w`, with its size, before it goes.
+void HeapImpl::report_swept(Area& area, std::size_t w, Word dead) {
+    while (dead != 0) {
+        std::size_t head = w * kWordBits + count_trailing_zeros(dead);
+        dead &= dead - 1;
+        std::size_t n_bytes = (area.tables.object_end(head) - head) * kBlockBytes;
+        hooks.on_free(hooks.user, area.ptr_of(head), n_bytes, FreeReason::swept);
+    }
 }
 
 void HeapImpl::release_empty_areas() {

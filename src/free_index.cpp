@@ -84,6 +84,27 @@ bool link(const IndexedPool& p, std::size_t start, std::size_t n, bool at_front)
     return true;
 }
 
+void take_from_current(FreeIndex& index, std::size_t n) {
+    index.current_begin += static_cast<std::uint32_t>(n);
+    index.free_blocks -= n;
+    if (index.current_begin == index.current_end) {
+        index.current_begin = index.current_end = 0;
+        index.n_runs -= 1;
+    }
+}
+
+/// Puts what is left of the current run back into the lists (the counts move with it).
+bool retire_current(const IndexedPool& p) {
+    FreeIndex& index = *p.index;
+    std::size_t begin = index.current_begin;
+    std::size_t n = index.current_end - index.current_begin;
+    if (n == 0) return true;
+    index.current_begin = index.current_end = 0;
+    index.free_blocks -= n;
+    index.n_runs -= 1;
+    return index_insert(p, begin, n);
+}
+
 }  // namespace
 
 unsigned size_class(std::size_t n_blocks) {
@@ -96,6 +117,7 @@ unsigned size_class(std::size_t n_blocks) {
 void index_clear(const IndexedPool& p) {
     for (auto& f : p.index->first) f = kNoBlock;
     for (auto& w : p.index->nonempty) w = 0;
+    p.index->current_begin = p.index->current_end = 0;
     p.index->free_blocks = 0;
     p.index->n_runs = 0;
 }
@@ -155,7 +177,12 @@ bool index_take_from(const IndexedPool& p, std::size_t run_start, std::size_t ru
 }
 
 FitResult index_take(const IndexedPool& p, std::size_t n, std::size_t* start) {
-    const FreeIndex& index = *p.index;
+    FreeIndex& index = *p.index;
+    if (index.current_end - index.current_begin >= n) {  // the fast path
+        *start = index.current_begin;
+        take_from_current(index, n);
+        return FitResult::found;
+    }
     unsigned own = size_class(n);
     bool own_class_is_exact = n <= kExactClasses;
     std::size_t found = kNoBlock;
@@ -190,9 +217,71 @@ FitResult index_take(const IndexedPool& p, std::size_t n, std::size_t* start) {
     if (found == kNoBlock) return FitResult::none;
     // Never hand out a block the tables say is in use, whatever a record claims.
     if (p.tables->free_run_length(found, found + n) != n) return FitResult::corrupted;
-    if (!index_take_from(p, found, found_n, n)) return FitResult::corrupted;
+    // The found run becomes the current run; the old current run goes back to the lists.
+    index_remove(p, found);
+    if (!retire_current(p)) return FitResult::corrupted;
+    index.current_begin = static_cast<std::uint32_t>(found);
+    index.current_end = static_cast<std::uint32_t>(found + found_n);
+    index.free_blocks += found_n;
+    index.n_runs += 1;
     *start = found;
+    take_from_current(index, n);
     return FitResult::found;
+}
+
+FitResult index_take_at(const IndexedPool& p, std::size_t start, std::size_t n) {
+    FreeIndex& index = *p.index;
+    if (index.current_begin != index.current_end && start == index.current_begin) {
+        if (index.current_end - index.current_begin < n) return FitResult::none;
+        take_from_current(index, n);
+        return FitResult::found;
+    }
+    std::size_t run_n = 0;
+    if (!run_length_at(p, start, &run_n)) return FitResult::corrupted;
+    if (run_n < n) return FitResult::none;
+    if (p.tables->free_run_length(start, start + n) != n) return FitResult::corrupted;
+    return index_take_from(p, start, run_n, n) ? FitResult::found : FitResult::corrupted;
+}
+
+// Merging with the current run keeps it current (it only grows), so a free right after an
+// allocation from the current run costs no list operation at all.
+bool index_release(const IndexedPool& p, std::size_t start, std::size_t n, std::size_t* run_begin,
+                   std::size_t* run_end) {
+    FreeIndex& index = *p.index;
+    const BlockTables& t = *p.tables;
+    bool has_current = index.current_begin != index.current_end;
+    bool joins_current = false;
+    std::size_t begin = start;
+    std::size_t end = start + n;
+    if (begin > 0 && t.is_free(begin - 1)) {
+        if (has_current && index.current_end == begin) {
+            joins_current = true;
+            begin = index.current_begin;
+        } else {
+            std::size_t left = 0;
+            if (!run_ending_at(p, begin, &left)) return false;
+            index_remove(p, left);
+            begin = left;
+        }
+    }
+    if (end < t.n_blocks && t.is_free(end)) {
+        if (has_current && index.current_begin == end) {
+            joins_current = true;
+            end = index.current_end;
+        } else {
+            std::size_t right_n = 0;
+            if (!run_length_at(p, end, &right_n)) return false;
+            index_remove(p, end);
+            end += right_n;
+        }
+    }
+    *run_begin = begin;
+    *run_end = end;
+    if (!joins_current) return index_insert(p, begin, end - begin);
+    index.free_blocks += (end - begin) - (index.current_end - index.current_begin);
+    index.current_begin = static_cast<std::uint32_t>(begin);
+    index.current_end = static_cast<std::uint32_t>(end);
+    return true;
 }
 
 std::size_t index_rebuild(const IndexedPool& p) {

@@ -42,8 +42,14 @@ static_assert(sizeof(FreeRunRecord) == 16, "the record must fit the smallest blo
 struct FreeIndex {
     std::uint32_t first[kClasses];   ///< head of each class's circular list, kNoBlock if empty
     Word nonempty[kClassWords];      ///< bit c set iff class c has a run
-    std::size_t free_blocks;         ///< blocks in all indexed runs
-    std::size_t n_runs;              ///< runs indexed
+    /// The current run [current_begin, current_end): one maximal free run detached from the
+    /// lists. Allocations carve blocks from its start with no list operation, which is the
+    /// allocation fast path; it goes back into the lists when a request does not fit in it.
+    /// Its blocks keep no record (it is found through these two fields only).
+    std::uint32_t current_begin;
+    std::uint32_t current_end;
+    std::size_t free_blocks;         ///< blocks in listed runs and the current run
+    std::size_t n_runs;              ///< listed runs, plus one if the current run is not empty
 };
 
 /// The index operations need the pool and the tables of their area.
@@ -77,14 +83,24 @@ bool run_ending_at(const IndexedPool& p, std::size_t end, std::size_t* start);
 
 /// Outcome of a search.
 enum class FitResult { found, none, corrupted };
-/// Finds a run of at least n blocks (good fit: the smallest class that surely fits, after a
-/// short look in the request's own class), removes it and puts back what is left after the
-/// first n blocks. `*start` receives the first block. O(1) unless only the request's own class
-/// has a fit, when its list is walked.
+/// Takes n blocks. Fast path: the first n blocks of the current run. Otherwise finds a listed
+/// run of at least n blocks (good fit: the smallest class that surely fits, after a short look
+/// in the request's own class), returns the old current run to the lists, and makes what is left
+/// of the found run the new current run. `*start` receives the first block. O(1) unless only
+/// the request's own class has a fit, when its list is walked.
 FitResult index_take(const IndexedPool& p, std::size_t n, std::size_t* start);
+/// Takes exactly the n blocks starting at `start`, which must begin the current run or a listed
+/// run (realloc growing in place). `none` if that run is shorter than n.
+FitResult index_take_at(const IndexedPool& p, std::size_t start, std::size_t n);
 /// Removes the run at `run_start` (length run_n, validated) and takes its first n blocks,
 /// re-indexing the rest. False if re-indexing met a bad record.
 bool index_take_from(const IndexedPool& p, std::size_t run_start, std::size_t run_n, std::size_t n);
+/// Indexes the blocks [start, start + n), about to be freed in the tables (still marked used
+/// while this runs, so neighbours validate against a consistent picture), merged with the free runs
+/// on either side (which may be the current run) so only maximal runs are kept (I5). The merged
+/// run is returned in *run_begin / *run_end. False if a neighbour's record is bad.
+bool index_release(const IndexedPool& p, std::size_t start, std::size_t n, std::size_t* run_begin,
+                   std::size_t* run_end);
 
 /// Rebuilds the index from the block tables, runs in address order. Returns the largest run.
 std::size_t index_rebuild(const IndexedPool& p);

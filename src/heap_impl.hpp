@@ -108,7 +108,7 @@ struct HeapImpl final : Heap {
     ObjectRef find_object(const void* ptr, Status* why) const;
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
     void commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
-    void release_blocks(Area& area, std::size_t start, std::size_t n_blocks);
+    bool index_freed_blocks(Area& area, std::size_t start, std::size_t n_blocks);
     void release_object(Area& area, std::size_t head, FreeReason reason);
     bool grow_for(std::size_t n_blocks);
     void repair_index(Area& area);
@@ -124,6 +124,7 @@ struct HeapImpl final : Heap {
     void clear_dead_weak_slots();
     void finalise_dead();
     void sweep();
+    void report_swept(Area& area, std::size_t word, Word dead_heads);
     void release_empty_areas();
     bool run_automatic_collection();
     Area* area_containing(std::uintptr_t address) const;

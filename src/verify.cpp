@@ -77,6 +77,15 @@ bool check_index(Checker& c, Area& a, std::size_t ai, std::size_t table_free, st
             if (b == first) break;
         }
     }
+    if (a.index.current_begin != a.index.current_end) {
+        std::size_t begin = a.index.current_begin;
+        std::size_t n = a.index.current_end - begin;
+        if (t.free_run_length(begin, t.n_blocks) != n || (begin > 0 && t.is_free(begin - 1))) {
+            return c.fail(Invariant::I5_free_index, ai, begin, "current run is not a maximal free run");
+        }
+        listed_blocks += n;
+        listed_runs += 1;
+    }
     if (listed_runs != table_runs || listed_blocks != table_free) {
         return c.fail(Invariant::I5_free_index, ai, 0, "index misses free runs");
     }
