@@ -44,15 +44,23 @@ void HeapImpl::repair_index(Area& area) {
     status = Status::corrupted;
 }
 
-// Marks [start, start + n) as one object with `flags`, zeroes it, and books it.
-void HeapImpl::commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags) {
+// Marks [start, start + n) as one object with `flags`, zeroes it, and books it. Inlined into
+// both allocation paths; the common one-block, no-flag case touches one table word.
+inline void HeapImpl::commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags) {
     BlockTables& t = area.tables;
     set_bit(t.head, start);
-    set_bits(t.tail, start + 1, start + n_blocks);
-    if (flags & kFinaliser) set_bit(t.tail, start);             // a head's tail bit = finaliser
-    if (flags & kWeak) set_bit(t.flag, start);                  // a head's flag bit = weak
-    if ((flags & kNoScan) && n_blocks >= 2) set_bit(t.flag, start + 1);  // first tail's flag = no-scan
-    std::memset(area.ptr_of(start), 0, n_blocks * kBlockBytes);
+    void* object = area.ptr_of(start);
+    if (n_blocks == 1) {
+        std::memset(object, 0, kBlockBytes);
+    } else {
+        set_bits(t.tail, start + 1, start + n_blocks);
+        std::memset(object, 0, n_blocks * kBlockBytes);
+    }
+    if (flags != 0) {
+        if (flags & kFinaliser) set_bit(t.tail, start);                      // a head's tail bit
+        if (flags & kWeak) set_bit(t.flag, start);                           // a head's flag bit
+        if ((flags & kNoScan) && n_blocks >= 2) set_bit(t.flag, start + 1);  // first tail's flag
+    }
     area.used_blocks += n_blocks;
     if (start + n_blocks > area.high_water) area.high_water = start + n_blocks;
     blocks_since_collect += n_blocks;
@@ -151,6 +159,23 @@ using detail::ObjectRef;
 
 void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
+    // Fast path: nothing to check (see refresh_fast_path) and the first area's current run has
+    // room. n_bytes - 1 wraps for 0, which therefore takes the slow path.
+    constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
+    if (n_bytes - 1 < kFastPathMaxBytes && self.blocks_since_collect < self.fast_path_limit) {
+        std::size_t n_blocks = (n_bytes + kBlockBytes - 1) / kBlockBytes;
+        Area& area = *self.first_area;
+        detail::FreeIndex& index = area.index;
+        if (index.current_end - index.current_begin >= n_blocks) {
+            std::size_t start = index.current_begin;
+            detail::take_from_current(index, n_blocks);
+            self.commit_object(area, start, n_blocks, flags);
+            void* ptr = area.ptr_of(start);
+            if (self.hooks.on_alloc != nullptr) self.hooks.on_alloc(self.hooks.user, ptr, n_blocks * kBlockBytes, flags, tag);
+            self.status = Status::ok;
+            return ptr;
+        }
+    }
     if (n_bytes == 0) {
         self.status = Status::ok;
         return nullptr;
@@ -160,7 +185,7 @@ void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
         return nullptr;
     }
     std::size_t n_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
-    if (n_blocks > detail::kMaxAreaBlocks || (n_blocks > self.largest_area_blocks() && self.grow_fn == nullptr)) {
+    if (n_blocks > detail::kMaxAreaBlocks || (n_blocks > self.max_area_blocks && self.grow_fn == nullptr)) {
         ++self.stats.out_of_memory;
         self.status = Status::too_large;
         return nullptr;

@@ -53,7 +53,19 @@ inline Word bit_mask(std::size_t block) { return Word(1) << (block % kWordBits);
 inline std::size_t words_for_blocks(std::size_t n_blocks) { return (n_blocks + kWordBits - 1) / kWordBits; }
 
 inline unsigned count_trailing_zeros(Word w) { return static_cast<unsigned>(__builtin_ctzll(static_cast<unsigned long long>(w))); }
-inline unsigned count_ones(Word w) { return static_cast<unsigned>(__builtin_popcountll(static_cast<unsigned long long>(w))); }
+/// Set bits of a word. Without a popcount instruction (baseline x86-64) the builtin calls into
+/// libgcc; the SWAR sum is as fast and stays inline.
+inline unsigned count_ones(Word w) {
+#if defined(__POPCNT__) || defined(__ARM_NEON) || defined(__aarch64__)
+    return static_cast<unsigned>(__builtin_popcountll(static_cast<unsigned long long>(w)));
+#else
+    std::uint64_t x = w;
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return static_cast<unsigned>((x * 0x0101010101010101ull) >> 56);
+#endif
+}
 inline unsigned highest_bit(Word w) { return static_cast<unsigned>(63 - __builtin_clzll(static_cast<unsigned long long>(w))); }
 
 /// Mask of bits [from, kWordBits) of a word (from < kWordBits).

@@ -261,6 +261,10 @@ void HeapImpl::release_empty_areas() {
         }
         *link = area->next;
         --n_areas;
+        max_area_blocks = 0;
+        for (const Area* a = first_area; a != nullptr; a = a->next) {
+            if (a->tables.n_blocks > max_area_blocks) max_area_blocks = a->tables.n_blocks;
+        }
         metadata_bytes -= area->region_bytes - area->pool_bytes;
         ++stats.areas_released;
         void* region = area->region;
@@ -280,6 +284,7 @@ Status Heap::collect_start() {
     HeapImpl& self = HeapImpl::of(*this);
     if (self.collecting) return self.status = Status::collecting;
     self.collecting = true;
+    self.refresh_fast_path();
     self.collect_started_ns = self.now_ns();
     self.mark_depth = 0;
     self.overflows_this_collection = 0;
@@ -315,6 +320,7 @@ Status Heap::collect_end() {
     self.sweep();
     self.release_empty_areas();
     self.collecting = false;
+    self.refresh_fast_path();
 
     std::uint64_t pause = self.now_ns() - self.collect_started_ns;
     Counters& c = self.stats;

@@ -84,15 +84,6 @@ bool link(const IndexedPool& p, std::size_t start, std::size_t n, bool at_front)
     return true;
 }
 
-void take_from_current(FreeIndex& index, std::size_t n) {
-    index.current_begin += static_cast<std::uint32_t>(n);
-    index.free_blocks -= n;
-    if (index.current_begin == index.current_end) {
-        index.current_begin = index.current_end = 0;
-        index.n_runs -= 1;
-    }
-}
-
 /// Puts what is left of the current run back into the lists (the counts move with it).
 bool retire_current(const IndexedPool& p) {
     FreeIndex& index = *p.index;

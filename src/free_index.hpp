@@ -81,6 +81,16 @@ bool run_length_at(const IndexedPool& p, std::size_t start, std::size_t* n);
 /// Finds the start of the free run that ends just before `end` (block end-1 is free), validated.
 bool run_ending_at(const IndexedPool& p, std::size_t end, std::size_t* start);
 
+/// Takes the first n blocks of the current run, which must hold at least n.
+inline void take_from_current(FreeIndex& index, std::size_t n) {
+    index.current_begin += static_cast<std::uint32_t>(n);
+    index.free_blocks -= n;
+    if (index.current_begin == index.current_end) {
+        index.current_begin = index.current_end = 0;
+        index.n_runs -= 1;
+    }
+}
+
 /// Outcome of a search.
 enum class FitResult { found, none, corrupted };
 /// Takes n blocks. Fast path: the first n blocks of the current run. Otherwise finds a listed

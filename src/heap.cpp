@@ -28,11 +28,34 @@ const char* status_name(Status status) {
     return "unknown";
 }
 
-void Heap::lock() { ++HeapImpl::of(*this).locks; }
+}  // namespace uheap
+
+namespace uheap::detail {
+
+void HeapImpl::refresh_fast_path() {
+    if (locks > 0 || collecting || (auto_collect_enabled && config.collect_on_every_alloc)) {
+        fast_path_limit = 0;
+    } else if (auto_collect_enabled && threshold_blocks != 0) {
+        fast_path_limit = threshold_blocks;
+    } else {
+        fast_path_limit = SIZE_MAX;
+    }
+}
+
+}  // namespace uheap::detail
+
+namespace uheap {
+
+void Heap::lock() {
+    HeapImpl& self = HeapImpl::of(*this);
+    ++self.locks;
+    self.refresh_fast_path();
+}
 
 void Heap::unlock() {
     HeapImpl& self = HeapImpl::of(*this);
     if (self.locks > 0) --self.locks;
+    self.refresh_fast_path();
 }
 
 bool Heap::is_locked() const {
@@ -43,10 +66,18 @@ bool Heap::is_locked() const {
 unsigned Heap::lock_depth() const { return HeapImpl::of(*this).locks; }
 bool Heap::is_collecting() const { return HeapImpl::of(*this).collecting; }
 
-void Heap::set_auto_collect(bool enabled) { HeapImpl::of(*this).auto_collect_enabled = enabled; }
+void Heap::set_auto_collect(bool enabled) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.auto_collect_enabled = enabled;
+    self.refresh_fast_path();
+}
 bool Heap::auto_collect() const { return HeapImpl::of(*this).auto_collect_enabled; }
 
-void Heap::set_threshold(std::size_t n_bytes) { HeapImpl::of(*this).threshold_blocks = n_bytes / kBlockBytes; }
+void Heap::set_threshold(std::size_t n_bytes) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.threshold_blocks = n_bytes / kBlockBytes;
+    self.refresh_fast_path();
+}
 std::size_t Heap::threshold() const { return HeapImpl::of(*this).threshold_blocks * kBlockBytes; }
 std::size_t Heap::allocated_since_collect() const { return HeapImpl::of(*this).blocks_since_collect * kBlockBytes; }
 

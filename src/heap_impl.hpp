@@ -75,6 +75,11 @@ struct HeapImpl final : Heap {
     bool auto_collect_enabled = true;
     std::size_t threshold_blocks = 0;    ///< 0 = off
     std::size_t blocks_since_collect = 0;
+    /// alloc() may skip its lock, threshold and stress checks while blocks_since_collect is below
+    /// this (0 forces every allocation through them). Recomputed by refresh_fast_path() whenever
+    /// one of those inputs changes, so the fast path tests one number (Lua's "GC debt" idea).
+    std::size_t fast_path_limit = 0;
+    std::size_t max_area_blocks = 0;     ///< blocks of the largest area
     const void* stack_base = nullptr;
     const void* pinned = nullptr;        ///< kept alive through a collection realloc triggers
     RootRange* roots = nullptr;
@@ -104,6 +109,9 @@ struct HeapImpl final : Heap {
                               void** prefix, Status* status);
     void append_area(Area* area);
 
+    // heap.cpp
+    void refresh_fast_path();
+
     // allocator.cpp
     ObjectRef find_object(const void* ptr, Status* why) const;
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
@@ -112,7 +120,6 @@ struct HeapImpl final : Heap {
     void release_object(Area& area, std::size_t head, FreeReason reason);
     bool grow_for(std::size_t n_blocks);
     void repair_index(Area& area);
-    std::size_t largest_area_blocks() const;
 
     // collector.cpp
     template <bool kInteriorPointers>

@@ -101,14 +101,7 @@ void HeapImpl::append_area(Area* area) {
     *link = area;
     ++n_areas;
     metadata_bytes += area->region_bytes - area->pool_bytes;
-}
-
-std::size_t HeapImpl::largest_area_blocks() const {
-    std::size_t largest = 0;
-    for (const Area* a = first_area; a != nullptr; a = a->next) {
-        if (a->tables.n_blocks > largest) largest = a->tables.n_blocks;
-    }
-    return largest;
+    if (area->tables.n_blocks > max_area_blocks) max_area_blocks = area->tables.n_blocks;
 }
 
 }  // namespace uheap::detail
@@ -140,6 +133,7 @@ Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& con
     heap->mark_stack = reinterpret_cast<MarkRange*>(static_cast<unsigned char*>(prefix) + heap_bytes);
     heap->mark_capacity = config.mark_stack_entries;
     heap->append_area(area);
+    heap->refresh_fast_path();
     return heap;
 }
 
