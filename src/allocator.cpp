@@ -95,7 +95,10 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
 // tables next, then repairs the index if this returned false. During a collection the sweep
 // rebuilds the whole index, so there is nothing to do.
 bool HeapImpl::index_freed_blocks(Area& area, std::size_t start, std::size_t n_blocks) {
-    if (collecting) return true;
+    if (collecting) {
+        area.index_stale = true;
+        return true;
+    }
     std::size_t run_begin = 0;
     std::size_t run_end = 0;
     if (!index_release(area.indexed(), start, n_blocks, &run_begin, &run_end)) return false;

@@ -233,7 +233,10 @@ void HeapImpl::sweep() {
         a->used_blocks -= area_freed_blocks;
         freed_blocks += area_freed_blocks;
         a->high_water = last_used_block_end(t, a->high_water);
-        index_rebuild(a->indexed());
+        // An area where nothing died keeps its index as it is: still exact, and rebuilding it
+        // would touch every free run of the pool for nothing.
+        if (area_freed_blocks != 0 || a->index_stale) index_rebuild(a->indexed());
+        a->index_stale = false;
     }
     stats.used_bytes -= freed_blocks * kBlockBytes;
     last_collect_freed_bytes = freed_blocks * kBlockBytes;

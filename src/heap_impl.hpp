@@ -38,6 +38,7 @@ struct Area {
     void* region = nullptr;          ///< what the host handed in, for release
     std::size_t region_bytes = 0;
     bool grown = false;              ///< came from the grow callback (handed back when empty)
+    bool index_stale = false;        ///< blocks were freed during a collection: sweep must rebuild
 
     IndexedPool indexed() { return IndexedPool{&index, &tables, pool}; }
     bool contains(std::uintptr_t address) const { return address - pool_begin < pool_bytes; }
