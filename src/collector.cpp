@@ -147,17 +147,23 @@ void HeapImpl::scan_deferred() {
     }
 }
 
+// A slot is cleared only when it names an object (its first byte, or any byte of it with
+// interior pointers) that the mark did not reach. Anything else it may hold (null, a tagged
+// integer that happens to fall inside a pool, a pointer outside the heap) is left alone.
 void HeapImpl::clear_dead_weak_slots() {
     for (WeakSlot* s = weak_slots; s != nullptr; s = s->next) {
         auto target = reinterpret_cast<std::uintptr_t>(*s->slot);
         Area* area = target != 0 ? area_containing(target) : nullptr;
-        if (area == nullptr) continue;  // null, or not ours: nothing to clear
+        if (area == nullptr) continue;
+        const BlockTables& t = area->tables;
         std::size_t block = area->block_of(target);
-        if (config.interior_pointers) block = area->tables.head_containing(block);
-        bool live = block < area->tables.n_blocks && area->tables.is_head(block) &&
-                    area->tables.is_marked(block) &&
-                    (config.interior_pointers || (target - area->pool_begin) % kBlockBytes == 0);
-        if (!live) *s->slot = nullptr;
+        if (config.interior_pointers) {
+            block = t.head_containing(block);
+            if (block >= t.n_blocks) continue;
+        } else if ((target - area->pool_begin) % kBlockBytes != 0 || !t.is_head(block)) {
+            continue;
+        }
+        if (!t.is_marked(block)) *s->slot = nullptr;
     }
 }
 

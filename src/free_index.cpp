@@ -182,8 +182,12 @@ FitResult index_take(const IndexedPool& p, std::size_t n, std::size_t* start) {
     auto look_in_own_class = [&](std::size_t budget) -> bool {
         std::uint32_t b = index.first[own];
         for (std::size_t i = 0; b != kNoBlock && i < budget; ++i) {
+            // A list holds only runs of its own class, at most n_runs of them: a forged link
+            // to another class's run (or a cycle that never returns to the first) is corruption,
+            // not a reason to walk forever.
+            if (i > index.n_runs) return false;
             std::size_t len = 0;
-            if (!run_length_at(p, b, &len)) return false;
+            if (!run_length_at(p, b, &len) || size_class(len) != own) return false;
             if (len >= n) {
                 found = b;
                 found_n = len;

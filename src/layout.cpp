@@ -66,6 +66,9 @@ Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t
     std::size_t usable = available > slack ? available - slack : 0;
     std::size_t n_blocks = usable / per_8_blocks * 8 + usable % per_8_blocks * 8 / per_8_blocks;
     while (n_blocks > 0 && !fits(tables_at, end, n_blocks)) --n_blocks;
+    // The estimate can also fall a block or two short (the slack covers the worst alignment);
+    // settle upwards too, so region_bytes_for() sizes are honoured at any alignment.
+    while (n_blocks < kMaxAreaBlocks && fits(tables_at, end, n_blocks + 1)) ++n_blocks;
     if (n_blocks > kMaxAreaBlocks) n_blocks = kMaxAreaBlocks;
     if (n_blocks == 0) {
         *status = Status::region_too_small;

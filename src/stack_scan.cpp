@@ -7,22 +7,57 @@
 // to the base the host recorded is treated as a possible pointer.
 #include <csetjmp>
 #include <cstdint>
+#include <cstring>
 
 #include "heap_impl.hpp"
+
+// Under AddressSanitizer with use-after-return detection, locals live in "fake stack" frames
+// outside the real stack, and the real stack holds pointers to them: those frames are scanned too.
+#if defined(__SANITIZE_ADDRESS__)
+#define UHEAP_ASAN_FAKE_STACK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UHEAP_ASAN_FAKE_STACK 1
+#endif
+#endif
+#ifdef UHEAP_ASAN_FAKE_STACK
+extern "C" void* __asan_get_current_fake_stack();
+extern "C" void* __asan_addr_is_in_fake_stack(void* fake_stack, void* address, void** begin, void** end);
+#endif
 
 namespace uheap::detail {
 namespace {
 
 // The stack holds other frames' padding and sanitizer redzones; reading them is the point, so
 // AddressSanitizer must not instrument these loads.
-__attribute__((no_sanitize("address"), noinline)) void scan_stack_words(HeapImpl& heap, const void* lo,
-                                                                         const void* hi) {
-    auto begin = reinterpret_cast<std::uintptr_t>(lo) & ~static_cast<std::uintptr_t>(sizeof(void*) - 1);
-    auto end = reinterpret_cast<std::uintptr_t>(hi);
+__attribute__((no_sanitize("address"), noinline)) void scan_words_unchecked(HeapImpl& heap, std::uintptr_t begin,
+                                                                             std::uintptr_t end) {
+    begin &= ~static_cast<std::uintptr_t>(sizeof(void*) - 1);
     for (std::uintptr_t at = begin; at + sizeof(void*) <= end; at += sizeof(void*)) {
         void* word = *reinterpret_cast<void* const volatile*>(at);
         heap.mark_root_words(&word, 1);
     }
+}
+
+__attribute__((no_sanitize("address"), noinline)) void scan_stack_words(HeapImpl& heap, const void* lo,
+                                                                         const void* hi) {
+    auto begin = reinterpret_cast<std::uintptr_t>(lo);
+    auto end = reinterpret_cast<std::uintptr_t>(hi);
+    scan_words_unchecked(heap, begin, end);
+#ifdef UHEAP_ASAN_FAKE_STACK
+    if (void* fake_stack = __asan_get_current_fake_stack()) {
+        begin &= ~static_cast<std::uintptr_t>(sizeof(void*) - 1);
+        for (std::uintptr_t at = begin; at + sizeof(void*) <= end; at += sizeof(void*)) {
+            void* word = *reinterpret_cast<void* const volatile*>(at);
+            void* frame_begin = nullptr;
+            void* frame_end = nullptr;
+            if (__asan_addr_is_in_fake_stack(fake_stack, word, &frame_begin, &frame_end) != nullptr) {
+                scan_words_unchecked(heap, reinterpret_cast<std::uintptr_t>(frame_begin),
+                                     reinterpret_cast<std::uintptr_t>(frame_end));
+            }
+        }
+    }
+#endif
 }
 
 __attribute__((noinline)) void spill_registers_and_scan(HeapImpl& heap, const void* stack_base) {
@@ -43,6 +78,13 @@ __attribute__((noinline)) void spill_registers_and_scan(HeapImpl& heap, const vo
 }  // namespace uheap::detail
 
 namespace uheap {
+
+// alloca places the zeroed bytes just below this frame, where the host's dead frames were.
+__attribute__((noinline)) void clear_stack(std::size_t n_bytes) {
+    void* below = __builtin_alloca(n_bytes);
+    std::memset(below, 0, n_bytes);
+    __asm__ __volatile__("" : : "r"(below) : "memory");  // the stores must happen
+}
 
 void Heap::set_stack_base(const void* stack_base) { detail::HeapImpl::of(*this).stack_base = stack_base; }
 

@@ -59,7 +59,9 @@ struct HeapConfig {
 
 /// A root range the host registers for as long as it holds it: `n_words` words at `words` are
 /// scanned conservatively at every collection. The node is owned by the host and linked by the
-/// heap (no allocation); unregister it before it goes out of scope.
+/// heap (no allocation); unregister it before it goes out of scope. The host may change `words`
+/// and `n_words` at any time outside a collection (a VM stack growing and shrinking): each
+/// collection reads them afresh.
 struct RootRange {
     void* const* words = nullptr;
     std::size_t n_words = 0;
@@ -67,8 +69,11 @@ struct RootRange {
     RootRange* next = nullptr;  ///< maintained by the heap
 };
 
-/// A weak slot: `*slot` is not a root, and is set to null by a collection that finds its target
-/// unreachable (before any finaliser runs). Host-owned node, linked by the heap.
+/// A weak slot: `*slot` is not a root, and is set to null by a collection that finds the object
+/// it names unreachable (before any finaliser runs). Values that do not name an object are left
+/// as they are. Host-owned node, linked by the heap. The node may itself live inside a heap
+/// object (e.g. a kNoScan | kFinaliser weak-reference object) if that object's finaliser
+/// unregisters it: slots are cleared before finalisers run, and the memory goes at the sweep.
 struct WeakSlot {
     void** slot = nullptr;
     WeakSlot* prev = nullptr;  ///< maintained by the heap
@@ -93,6 +98,11 @@ using GrowFn = bool (*)(void* user, std::size_t min_region_bytes, void** region,
 using ReleaseFn = void (*)(void* user, void* region, std::size_t region_bytes);
 /// Monotonic nanoseconds, for pause times. The default uses the platform clock where there is one.
 using ClockFn = std::uint64_t (*)(void* user);
+
+/// Overwrites `n_bytes` of the calling thread's stack below the current frame with zeros.
+/// Conservative stack scanning sees stale words that dead frames left behind; a host calls this
+/// at quiet points (after start-up, between REPL lines) so old pointers cannot retain garbage.
+void clear_stack(std::size_t n_bytes);
 
 class Heap {
 public:

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+// uheap-scheme: command line, heap creation, the script runner and the REPL.
+//
+//   uheap-scheme [--heap SIZE] [--stats] [script.scm] [args...]
+//
+// The heap is a uheap::OwnedHeap of SIZE bytes (256K by default, like a microcontroller). main()
+// records its frame as the stack base, so every collection scans the C stack conservatively.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "value.hpp"
+
+namespace scheme {
+namespace {
+
+/// "256K", "8M", "1G" or plain bytes; 0 if malformed.
+std::size_t parse_size(const char* text) {
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(text, &end, 10);
+    if (end == text) return 0;
+    switch (std::toupper(static_cast<unsigned char>(*end))) {
+    case 'K': n <<= 10; ++end; break;
+    case 'M': n <<= 20; ++end; break;
+    case 'G': n <<= 30; ++end; break;
+    default: break;
+    }
+    if (std::toupper(static_cast<unsigned char>(*end)) == 'B') ++end;
+    return *end == '\0' ? static_cast<std::size_t>(n) : 0;
+}
+
+void report_error(std::FILE* out) {
+    std::fflush(stdout);
+    Value raised = vm.roots.raised;
+    if (has_type(raised, Type::error)) {
+        print_value(out, raised, false);
+    } else {
+        std::fputs("uncaught raise: ", out);
+        print_value(out, raised, true);
+    }
+    std::fputc('\n', out);
+    std::fflush(out);
+    vm.roots.raised = 0;
+    pop_to(0);
+}
+
+/// The whole file, or false if it cannot be read. Host-side text, not a language object.
+bool read_file(const char* path, std::string* text) {
+    std::FILE* fp = std::fopen(path, "rb");
+    if (fp == nullptr) return false;
+    char chunk[4096];
+    for (std::size_t got; (got = std::fread(chunk, 1, sizeof chunk, fp)) > 0;) text->append(chunk, got);
+    std::fclose(fp);
+    return true;
+}
+
+int run_file(const char* path) {
+    std::string text;
+    if (!read_file(path, &text)) {
+        std::fprintf(stderr, "uheap-scheme: cannot open %s\n", path);
+        return 2;
+    }
+    std::size_t pos = 0;
+    for (;;) {
+        try {
+            Value datum = read_datum(text.data(), text.size(), &pos);
+            if (datum == kEof) return 0;
+            vm.roots.current_datum = datum;
+            eval(datum, kNil);
+        } catch (SchemeError&) {
+            report_error(stderr);
+            return 1;
+        } catch (Incomplete&) {
+            std::fprintf(stderr, "SyntaxError: unexpected end of file\n");
+            return 1;
+        }
+        vm.roots.current_datum = 0;
+        clear_dead_stack();
+    }
+}
+
+// Why the REPL unlocks the heap after an error: like MicroPython's REPL, a program that raised
+// while holding heap-lock must not leave the interpreter unable to allocate.
+void recover_at_top_level() {
+    while (vm.heap->lock_depth() > 0) vm.heap->unlock();
+    clear_dead_stack();
+}
+
+int repl() {
+    bool interactive = isatty(0) != 0;
+    std::string buffer;  // host-side: text typed so far that does not yet form a whole datum
+    char line[4096];
+    for (;;) {
+        if (interactive) {
+            std::fputs(buffer.empty() ? "> " : "... ", stdout);
+            std::fflush(stdout);
+        }
+        if (std::fgets(line, sizeof line, stdin) == nullptr) break;
+        buffer += line;
+        std::size_t pos = 0;
+        for (;;) {
+            std::size_t start = pos;
+            try {
+                Value datum = read_datum(buffer.data(), buffer.size(), &pos);
+                if (datum == kEof) {
+                    buffer.clear();
+                    break;
+                }
+                vm.roots.current_datum = datum;
+                Value result = eval(datum, kNil);
+                vm.roots.current_datum = 0;
+                if (result != kUnspecified) {
+                    print_value(stdout, result, true);
+                    std::fputc('\n', stdout);
+                }
+            } catch (Incomplete&) {
+                buffer.erase(0, start);
+                break;
+            } catch (SchemeError&) {
+                report_error(stdout);
+                recover_at_top_level();
+                buffer.clear();
+                break;
+            }
+            clear_dead_stack();
+        }
+    }
+    if (interactive) std::fputc('\n', stdout);
+    return 0;
+}
+
+std::size_t stack_limit_bytes() {
+    rlimit limit{};
+    std::size_t bytes = 8u << 20;
+    if (getrlimit(RLIMIT_STACK, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) bytes = limit.rlim_cur;
+    if (bytes > (256u << 20)) bytes = 256u << 20;
+    return bytes / 4 * 3;  // leave a quarter for primitives, the collector and the C library
+}
+
+int usage() {
+    std::fprintf(stderr, "usage: uheap-scheme [--heap SIZE] [--stats] [script.scm] [args...]\n"
+                         "  --heap SIZE  heap size in bytes, K or M suffix (default 256K)\n"
+                         "  --stats      print the heap counters at exit (to stderr)\n");
+    return 2;
+}
+
+}  // namespace
+}  // namespace scheme
+
+int main(int argc, char** argv) {
+    using namespace scheme;
+    std::size_t heap_bytes = 256u << 10;
+    bool stats = false;
+    int arg = 1;
+    for (; arg < argc && argv[arg][0] == '-' && argv[arg][1] != '\0'; ++arg) {
+        if (std::strcmp(argv[arg], "--heap") == 0 && arg + 1 < argc) {
+            heap_bytes = parse_size(argv[++arg]);
+            if (heap_bytes == 0) return usage();
+        } else if (std::strcmp(argv[arg], "--stats") == 0) {
+            stats = true;
+        } else {
+            return usage();
+        }
+    }
+    uheap::OwnedHeap heap(heap_bytes);
+    if (!heap) {
+        std::fprintf(stderr, "uheap-scheme: cannot create a %zu-byte heap: %s\n", heap_bytes,
+                     uheap::status_name(heap.status()));
+        return 2;
+    }
+    heap->set_stack_base(__builtin_frame_address(0));
+    vm.stack_base = static_cast<const char*>(__builtin_frame_address(0));
+    vm.stack_limit_bytes = stack_limit_bytes();
+
+    int code = 0;
+    try {
+        init_vm(heap.get());
+        init_eval();
+        init_builtins();
+        init_gc_builtins();
+        std::size_t base = vm.sp;
+        for (int i = arg; i < argc; ++i) push(make_string(argv[i]));
+        vm.roots.command_line = list_from_stack(base);
+    } catch (SchemeError&) {
+        std::fprintf(stderr, "uheap-scheme: a %zu-byte heap is too small for the interpreter\n", heap_bytes);
+        return 2;
+    }
+    // Start the program on a clean stack: stale words left by initialisation would otherwise
+    // point at blocks that later hold the program's objects, and keep those alive.
+    clear_dead_stack();
+    try {
+        code = arg < argc ? run_file(argv[arg]) : repl();
+    } catch (ExitRequest& request) {
+        code = request.code;
+    }
+    std::fflush(stdout);
+    if (stats) print_heap_stats(stderr);
+    // Every object dies now: finalisers close the files the program forgot.
+    heap->sweep_all();
+    heap->remove_root_range(&vm.stack_node);
+    heap->remove_root_range(&vm.roots_node);
+    return code;
+}

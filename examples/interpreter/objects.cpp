@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: MIT
+// Object construction on the uheap heap: allocation (out of memory becomes MemoryError), pairs,
+// strings, symbols, vectors, errors, weak references, hash tables, and the finaliser.
+#include <cstdarg>
+#include <cstring>
+
+#include "value.hpp"
+
+namespace scheme {
+
+Vm vm;
+
+namespace {
+
+constexpr std::size_t kInitialSymbolBuckets = 256;
+
+std::uintptr_t hash_bytes(const char* bytes, std::size_t length) {
+    std::uintptr_t h = 14695981039346656037ull & UINTPTR_MAX;  // FNV-1a
+    for (std::size_t i = 0; i < length; ++i) h = (h ^ static_cast<unsigned char>(bytes[i])) * 1099511628211ull;
+    return h & (UINTPTR_MAX >> 8);  // fits in a header's aux field
+}
+
+/// Hash of a hash-table key: strings and symbols by content (stable across runs and builds,
+/// so iteration order is deterministic), everything else by its bits (addresses never move).
+std::uintptr_t hash_key(Value key) {
+    if (is_string(key)) return hash_bytes(as<String>(key)->chars(), as<String>(key)->length);
+    if (is_symbol(key)) return aux_of(key);
+    return (key >> 3) * 2654435761u;
+}
+
+bool same_key(Value a, Value b) {
+    if (a == b) return true;
+    return is_string(a) && is_string(b) && equal_values(a, b);
+}
+
+Value symbol_name_matches(Value bucket, const char* name, std::size_t length) {
+    for (; bucket != kNil; bucket = cdr(bucket)) {
+        auto* s = as<String>(as<Symbol>(car(bucket))->name);
+        if (s->length == length && std::memcmp(s->chars(), name, length) == 0) return car(bucket);
+    }
+    return 0;
+}
+
+// Why rehash: the symbol table is an ordinary heap vector, so growing it is an allocation that may
+// collect; the old table stays rooted until the new one replaces it.
+void grow_symbol_table() {
+    Value old = vm.roots.symbol_table;
+    std::size_t n_old = as<Vector>(old)->length;
+    Value fresh = make_vector(n_old * 2, kNil);
+    for (std::size_t i = 0; i < n_old; ++i) {
+        for (Value b = as<Vector>(old)->items()[i]; b != kNil;) {
+            Value next = cdr(b);
+            std::size_t slot = aux_of(car(b)) % (n_old * 2);
+            as<Pair>(b)->cdr = as<Vector>(fresh)->items()[slot];  // relink the same pair: no allocation
+            as<Vector>(fresh)->items()[slot] = b;
+            b = next;
+        }
+    }
+    vm.roots.symbol_table = fresh;
+}
+
+}  // namespace
+
+// Why one entry point: every allocation of the interpreter goes through here, so running out of
+// memory (or a locked heap) is turned into the language's MemoryError in exactly one place. The
+// error objects are preallocated because raising must not allocate.
+void* allocate(Type type, std::size_t n_bytes, unsigned flags, std::uintptr_t aux) {
+    void* memory = vm.heap->alloc(n_bytes, flags, static_cast<std::uint16_t>(type));
+    if (memory == nullptr) {
+        raise(vm.heap->last_status() == uheap::Status::locked ? vm.roots.locked_error : vm.roots.memory_error);
+    }
+    *static_cast<std::uintptr_t*>(memory) = static_cast<std::uintptr_t>(type) | (aux << 8);
+    return memory;
+}
+
+Value cons(Value a, Value d) {
+    auto* p = static_cast<Pair*>(allocate(Type::pair, sizeof(Pair)));
+    p->car = a;
+    p->cdr = d;
+    return value_of(p);
+}
+
+Value make_string(const char* bytes, std::size_t length) {
+    auto* s = static_cast<String*>(allocate(Type::string, sizeof(String) + length + 1, uheap::kNoScan));
+    s->length = length;
+    if (length > 0) std::memcpy(s->chars(), bytes, length);
+    return value_of(s);
+}
+
+Value make_string(const char* text) { return make_string(text, std::strlen(text)); }
+
+// Why the name is copied before the symbol is made: both allocations may collect, and until the
+// symbol is linked into the table only C++ locals (seen by the stack scan) hold them.
+Value intern(const char* name, std::size_t length) {
+    Value table = vm.roots.symbol_table;
+    std::uintptr_t hash = hash_bytes(name, length);
+    Value* bucket = &as<Vector>(table)->items()[hash % as<Vector>(table)->length];
+    if (Value found = symbol_name_matches(*bucket, name, length)) return found;
+    Value name_string = make_string(name, length);
+    auto* sym = static_cast<Symbol*>(allocate(Type::symbol, sizeof(Symbol), 0, hash));
+    sym->name = name_string;
+    sym->global = kUnbound;
+    Value symbol = value_of(sym);
+    Value link = cons(symbol, kNil);
+    table = vm.roots.symbol_table;  // re-read: nothing above moves it, but stay obviously correct
+    bucket = &as<Vector>(table)->items()[hash % as<Vector>(table)->length];
+    as<Pair>(link)->cdr = *bucket;
+    *bucket = link;
+    if (++vm.symbol_count > 2 * as<Vector>(table)->length) grow_symbol_table();
+    return symbol;
+}
+
+Value intern(const char* name) { return intern(name, std::strlen(name)); }
+
+Value make_vector(std::size_t length, Value fill) {
+    if (length > (SIZE_MAX - sizeof(Vector)) / sizeof(Value)) fail("MemoryError", "vector too large");
+    auto* v = static_cast<Vector*>(allocate(Type::vector, sizeof(Vector) + length * sizeof(Value)));
+    v->length = length;
+    for (std::size_t i = 0; i < length; ++i) v->items()[i] = fill;
+    return value_of(v);
+}
+
+Value make_error(const char* kind, Value message, Value irritants) {
+    Value kind_symbol = intern(kind);
+    auto* e = static_cast<Error*>(allocate(Type::error, sizeof(Error)));
+    e->kind = kind_symbol;
+    e->message = message;
+    e->irritants = irritants;
+    return value_of(e);
+}
+
+// Why a WeakSlot per reference: the heap nulls `target` in the same collection that finds it
+// unreachable, before any finaliser runs, so a program can never observe a half-dead object.
+Value make_weakref(Value target) {
+    auto* w = static_cast<WeakRef*>(allocate(Type::weakref, sizeof(WeakRef), uheap::kNoScan | uheap::kFinaliser));
+    if (is_object(target)) {
+        w->target = target;
+    } else {
+        w->immediate = target;
+    }
+    w->node.slot = reinterpret_cast<void**>(&w->target);
+    vm.heap->add_weak_slot(&w->node);
+    return value_of(w);
+}
+
+Value weakref_get(Value weak) {
+    auto* w = as<WeakRef>(weak);
+    return w->immediate != 0 ? w->immediate : w->target;
+}
+
+Value list_from_stack(std::size_t base, Value tail) {
+    Value list = tail;
+    for (std::size_t i = vm.sp; i > base; --i) list = cons(vm.stack[i - 1], list);
+    pop_to(base);
+    return list;
+}
+
+std::size_t list_length(Value list) {
+    std::size_t n = 0;
+    for (; is_pair(list); list = cdr(list)) ++n;
+    return list == kNil ? n : SIZE_MAX;
+}
+
+void raise(Value error) {
+    vm.roots.raised = error;
+    throw SchemeError{};
+}
+
+void fail(const char* kind, const char* format, ...) {
+    char text[256];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(text, sizeof text, format, args);
+    va_end(args);
+    Value message = make_string(text);
+    raise(make_error(kind, message, kNil));
+}
+
+void type_error(const char* expected, Value got) {
+    Value message = make_string(expected);
+    Value irritants = cons(got, kNil);
+    raise(make_error("TypeError", message, irritants));
+}
+
+// Why: a conservative scan of the C stack only sees the live part, but the frames that later grow
+// into the dead part keep whatever stale words their slots held. After an error unwinds a deep
+// computation, zeroing the dead stack stops its stale pointers from keeping garbage alive (the
+// same trick as Boehm GC's GC_clear_stack).
+void clear_dead_stack() { uheap::clear_stack(32 * 1024); }
+
+void init_vm(uheap::Heap* heap) {
+    vm.heap = heap;
+    vm.roots_node.words = reinterpret_cast<void* const*>(&vm.roots);
+    vm.roots_node.n_words = sizeof(Roots) / sizeof(Value);
+    heap->add_root_range(&vm.roots_node);
+    vm.stack_node.words = reinterpret_cast<void* const*>(vm.stack);
+    vm.stack_node.n_words = 0;
+    heap->add_root_range(&vm.stack_node);
+    heap->set_finaliser(&finalise_object, nullptr);
+
+    // The symbol table must exist before intern(); build it by hand (make_vector does not intern).
+    vm.roots.symbol_table = make_vector(kInitialSymbolBuckets, kNil);
+    Value message = make_string("memory allocation failed");
+    vm.roots.memory_error = make_error("MemoryError", message, kNil);
+    message = make_string("memory allocation failed, heap is locked");
+    vm.roots.locked_error = make_error("MemoryError", message, kNil);
+}
+
+// Why a single finaliser for the heap: it dispatches on the object's type, so output ports close
+// their file and weak references unlink their slot. It runs during a collection, before anything
+// is freed: it may read other dead objects (the port's path) but must not allocate.
+void finalise_object(void*, void* object) {
+    Value v = value_of(object);
+    switch (type_of(v)) {
+    case Type::file:
+        if (as<File>(v)->fp != nullptr) {
+            std::fprintf(stderr, "finaliser: closing forgotten file %s\n", as<String>(as<File>(v)->path)->chars());
+            close_file(v);
+        }
+        break;
+    case Type::weakref:
+        vm.heap->remove_weak_slot(&as<WeakRef>(v)->node);
+        break;
+    default:
+        break;
+    }
+}
+
+void close_file(Value file) {
+    auto* f = as<File>(file);
+    if (f->fp == nullptr) return;
+    std::fclose(f->fp);
+    f->fp = nullptr;
+    --vm.open_files;
+}
+
+// ---- hash tables -------------------------------------------------------------------------------
+
+Value make_table(bool weak_values) {
+    Value buckets = make_vector(8, kNil);
+    auto* t = static_cast<Table*>(allocate(Type::table, sizeof(Table)));
+    t->buckets = buckets;
+    t->weak_values = weak_values ? 1 : 0;
+    return value_of(t);
+}
+
+static Value find_entry(Value table, Value key) {
+    auto* buckets = as<Vector>(as<Table>(table)->buckets);
+    for (Value b = buckets->items()[hash_key(key) % buckets->length]; b != kNil; b = cdr(b)) {
+        if (same_key(car(car(b)), key)) return car(b);
+    }
+    return 0;
+}
+
+Value table_ref(Value table, Value key, Value missing) {
+    Value entry = find_entry(table, key);
+    if (entry == 0) return missing;
+    if (!as<Table>(table)->weak_values) return cdr(entry);
+    Value target = weakref_get(cdr(entry));
+    return target != 0 ? target : missing;  // collected: as if never there
+}
+
+// Why resize by relinking: the bucket lists' pairs are reused, so only the new bucket vector is
+// allocated, and a collection during that allocation sees the old table intact.
+static void grow_table(Value table) {
+    std::size_t n_old = as<Vector>(as<Table>(table)->buckets)->length;
+    Value fresh = make_vector(n_old * 2, kNil);
+    Value old = as<Table>(table)->buckets;
+    for (std::size_t i = 0; i < n_old; ++i) {
+        for (Value b = as<Vector>(old)->items()[i]; b != kNil;) {
+            Value next = cdr(b);
+            std::size_t slot = hash_key(car(car(b))) % (n_old * 2);
+            as<Pair>(b)->cdr = as<Vector>(fresh)->items()[slot];
+            as<Vector>(fresh)->items()[slot] = b;
+            b = next;
+        }
+    }
+    as<Table>(table)->buckets = fresh;
+}
+
+void table_set(Value table, Value key, Value value) {
+    if (as<Table>(table)->weak_values) value = make_weakref(value);
+    if (Value entry = find_entry(table, key)) {
+        as<Pair>(entry)->cdr = value;
+        return;
+    }
+    Value entry = cons(key, value);
+    Value link = cons(entry, kNil);
+    auto* t = as<Table>(table);
+    auto* buckets = as<Vector>(t->buckets);
+    Value* bucket = &buckets->items()[hash_key(key) % buckets->length];
+    as<Pair>(link)->cdr = *bucket;
+    *bucket = link;
+    if (++t->count > 2 * buckets->length) grow_table(table);
+}
+
+bool table_delete(Value table, Value key) {
+    auto* t = as<Table>(table);
+    auto* buckets = as<Vector>(t->buckets);
+    Value* link = &buckets->items()[hash_key(key) % buckets->length];
+    for (; *link != kNil; link = &as<Pair>(*link)->cdr) {
+        if (same_key(car(car(*link)), key)) {
+            *link = cdr(*link);
+            --t->count;
+            return true;
+        }
+    }
+    return false;
+}
+
+std::size_t table_prune(Value table) {
+    auto* t = as<Table>(table);
+    if (!t->weak_values) return t->count;
+    auto* buckets = as<Vector>(t->buckets);
+    for (std::size_t i = 0; i < buckets->length; ++i) {
+        Value* link = &buckets->items()[i];
+        while (*link != kNil) {
+            if (weakref_get(cdr(car(*link))) == 0) {
+                *link = cdr(*link);  // the value was collected: the entry disappears
+                --t->count;
+            } else {
+                link = &as<Pair>(*link)->cdr;
+            }
+        }
+    }
+    return t->count;
+}
+
+}  // namespace scheme
