@@ -122,6 +122,7 @@ void Heap::set_clock(ClockFn fn, void* user) {
 }
 
 void Heap::set_event_hooks(const EventHooks& hooks) { HeapImpl::of(*this).hooks = hooks; }
+EventHooks Heap::event_hooks() const { return HeapImpl::of(*this).hooks; }
 
 // Root ranges and weak slots are intrusive doubly linked lists of host-owned nodes: O(1) either
 // way and no allocation.

@@ -38,7 +38,9 @@ struct EventHooks {
     void (*on_alloc)(void* user, void* ptr, std::size_t n_bytes, unsigned flags, std::uint16_t tag) = nullptr;
     /// Before an object's blocks are released. `n_bytes` is its whole-block size.
     void (*on_free)(void* user, void* ptr, std::size_t n_bytes, FreeReason reason) = nullptr;
-    /// After realloc() resized an object (in place when old_ptr == new_ptr).
+    /// After realloc() resized an object (in place when old_ptr == new_ptr). A move is reported
+    /// as three events, in this order: on_alloc for the new copy (tag 0), on_free with
+    /// FreeReason::moved for the old one, then on_realloc linking the two.
     void (*on_realloc)(void* user, void* old_ptr, void* new_ptr, std::size_t old_bytes, std::size_t new_bytes) = nullptr;
     /// When a collection starts (before any root is scanned).
     void (*on_collect_start)(void* user) = nullptr;

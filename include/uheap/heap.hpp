@@ -217,6 +217,7 @@ public:
     void set_grow_callback(GrowFn grow, ReleaseFn release, void* user);
     void set_clock(ClockFn fn, void* user);
     void set_event_hooks(const EventHooks& hooks);  ///< copied; pass EventHooks{} to clear
+    EventHooks event_hooks() const;                 ///< the hooks in force (to chain or restore them)
 
     // ---- statistics and checks -----------------------------------------------------------
 

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+// The memory profiler: per-tag tables, a per-collection timeline, a size histogram, leak
+// suspects, alarms, and JSON/CSV export with a heap snapshot. A separate component (target
+// uheap::profiler) built on the public EventHooks; unlike the core it allocates (STL, malloc).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "uheap/heap.hpp"
+
+namespace uheap {
+
+/// Knobs fixed when the profiler is made (all can also be changed later with set_config()).
+struct ProfilerConfig {
+    /// An object is a leak suspect once it has survived this many collections.
+    std::uint64_t leak_min_age = 3;
+    /// How many leak suspects (largest first) reports and leak_suspects() list.
+    std::size_t leak_limit = 10;
+    /// Keep at most this many timeline samples (the oldest are dropped first); 0 = all.
+    std::size_t timeline_limit = 0;
+    /// Keep at most this many fired alarms in the alarm log (the first ones are kept); 0 = none.
+    std::size_t alarm_log_limit = 256;
+};
+
+/// What the profiler knows about one tag (the small number a host passes to Heap::alloc()).
+struct TagStats {
+    std::uint16_t tag = 0;
+    std::uint64_t live_objects = 0;     ///< objects of this tag alive now
+    std::uint64_t live_bytes = 0;       ///< their whole-block bytes
+    std::uint64_t peak_live_bytes = 0;  ///< most live_bytes ever seen
+    std::uint64_t allocations = 0;      ///< objects allocated, cumulative (realloc moves excluded)
+    std::uint64_t bytes_allocated = 0;  ///< bytes of those, plus growth by realloc(), cumulative
+    std::uint64_t reallocs = 0;         ///< realloc() calls that resized an object of this tag
+    std::uint64_t frees = 0;            ///< objects released by free() / realloc(p, 0)
+    std::uint64_t swept = 0;            ///< objects released by collections
+};
+
+/// One sample of the timeline, taken when a collection finishes (from CollectionStats).
+struct TimelineSample {
+    std::uint64_t collection = 0;        ///< the heap's collection index (1 = its first)
+    std::size_t used_bytes = 0;
+    std::size_t free_bytes = 0;
+    std::size_t largest_free_bytes = 0;  ///< the longest free run, in bytes
+    double fragmentation = 0.0;          ///< 1 - largest_free / free (0 when nothing is free)
+    std::size_t objects_freed = 0;
+    std::size_t bytes_freed = 0;
+    std::size_t live_objects = 0;
+    std::uint64_t pause_ns = 0;
+};
+
+/// Allocations whose size in blocks lies in [min_blocks, max_blocks] (a power-of-two bucket).
+struct SizeBucket {
+    std::size_t min_blocks = 0;
+    std::size_t max_blocks = 0;
+    std::uint64_t count = 0;
+    std::uint64_t bytes = 0;
+};
+
+/// An object that has survived at least ProfilerConfig::leak_min_age collections.
+struct LeakSuspect {
+    std::size_t area = 0;     ///< index of the area holding it
+    std::size_t offset = 0;   ///< bytes from the start of that area's pool (not an address)
+    std::size_t block = 0;    ///< offset / kBlockBytes
+    std::uint16_t tag = 0;
+    std::size_t bytes = 0;    ///< whole-block size
+    std::uint64_t age = 0;    ///< collections survived since it was allocated (or first seen)
+};
+
+/// Which alarm fired.
+enum class AlarmKind : std::uint8_t {
+    large_alloc,    ///< an allocation of at least the threshold in blocks
+    low_free_run,   ///< the largest free run fell below the threshold in blocks
+};
+
+/// What an alarm callback receives.
+struct AlarmEvent {
+    AlarmKind kind = AlarmKind::large_alloc;
+    std::uint64_t collection = 0;        ///< collections completed when it fired
+    std::size_t n_blocks = 0;            ///< large_alloc: the object's size; low_free_run: the largest free run
+    std::size_t threshold_blocks = 0;    ///< the configured threshold
+    std::uint16_t tag = 0;               ///< large_alloc: the object's tag
+    bool on_out_of_memory = false;       ///< low_free_run: seen at an out-of-memory, not a collection end
+};
+
+/// Called when an alarm fires. It runs inside a heap operation: it may read the heap (info,
+/// counters, size_of) but must not allocate, free or collect on it.
+using AlarmFn = std::function<void(const AlarmEvent&)>;
+
+/// One span of a heap snapshot: an object or a maximal free run (see Heap::walk()).
+struct SnapshotSpan {
+    std::size_t first_block = 0;
+    std::size_t n_blocks = 0;
+    bool object = false;   ///< false: a free run
+    unsigned flags = 0;    ///< AllocFlag bits of the object
+    std::int32_t tag = -1; ///< the object's tag if the profiler saw it allocated, else -1
+};
+
+/// One area of a snapshot: its pool size and every span, in address order.
+struct SnapshotArea {
+    std::size_t pool_blocks = 0;
+    std::vector<SnapshotSpan> spans;
+};
+
+/// The heap's block map at one moment, taken with Profiler::take_snapshot().
+struct HeapSnapshot {
+    bool taken = false;
+    std::uint64_t collection = 0;   ///< collections completed when it was taken
+    std::vector<SnapshotArea> areas;
+};
+
+/// Tables exported by write_csv().
+enum class CsvTable : std::uint8_t { tags, timeline, histogram, leaks, alarms };
+
+/// Observes one heap through its EventHooks and keeps the statistics above.
+///
+/// Not thread-safe (like the Heap). While attached, the profiler owns the heap's EventHooks: a
+/// host that wants its own hooks as well must chain them itself. Detach (or destroy the profiler)
+/// before the heap's memory is released.
+class Profiler {
+public:
+    explicit Profiler(const ProfilerConfig& config = {});
+    ~Profiler();  ///< detaches
+    Profiler(const Profiler&) = delete;
+    Profiler& operator=(const Profiler&) = delete;
+
+    // ---- attaching ----------------------------------------------------------------------
+
+    /// Installs the profiler's EventHooks on `heap` (detaching from any previous heap first) and
+    /// starts from empty statistics (tag names and alarms are kept). Objects already on the heap
+    /// are recorded as tag 0, born now. O(blocks / 64 + objects).
+    void attach(Heap& heap);
+    /// Restores an empty EventHooks{} on the heap; the statistics stay readable. No-op if detached.
+    void detach();
+    bool attached() const;
+    Heap* heap() const;  ///< the heap attached to, or null
+
+    /// Forgets every statistic (tag names and alarms are kept). Objects on an attached heap are
+    /// re-recorded as in attach().
+    void reset();
+    void set_config(const ProfilerConfig& config);
+    const ProfilerConfig& config() const;
+
+    // ---- tags and alarms ----------------------------------------------------------------
+
+    /// Names a tag in reports ("list", "str"...). Empty name: forget it.
+    void set_tag_name(std::uint16_t tag, const std::string& name);
+    /// The name of `tag`, or "" if none was set.
+    const std::string& tag_name(std::uint16_t tag) const;
+
+    /// Calls `fn` for every allocation of at least `min_blocks` blocks (0 or an empty fn: off).
+    void set_large_alloc_alarm(std::size_t min_blocks, AlarmFn fn);
+    /// Calls `fn` when the largest free run is seen below `below_blocks` blocks: at a collection
+    /// end, and at an out-of-memory if `check_on_out_of_memory`. Edge-triggered: it fires once,
+    /// then re-arms when a collection sees the run back at or above the threshold. 0: off.
+    void set_low_free_run_alarm(std::size_t below_blocks, AlarmFn fn, bool check_on_out_of_memory = true);
+
+    // ---- what it recorded ---------------------------------------------------------------
+
+    /// Every tag that has been seen or named, in tag order.
+    std::vector<TagStats> tags() const;
+    /// The statistics of one tag (all zero if never seen).
+    TagStats tag_stats(std::uint16_t tag) const;
+    /// One sample per collection, oldest first.
+    const std::vector<TimelineSample>& timeline() const;
+    /// Allocation sizes in power-of-two buckets of blocks, from 1 block up to the largest
+    /// non-empty bucket (empty vector if nothing was allocated).
+    std::vector<SizeBucket> histogram() const;
+    /// Objects alive for at least config().leak_min_age collections, largest first (ties: older
+    /// first, then lower address), at most config().leak_limit of them. O(tracked objects).
+    std::vector<LeakSuspect> leak_suspects() const;
+    /// The alarms that fired, in order (at most config().alarm_log_limit).
+    const std::vector<AlarmEvent>& alarm_log() const;
+    /// Collections the heap had completed at the last event the profiler saw.
+    std::uint64_t collection_index() const;
+    /// Objects the profiler tracks now (its view of the live set).
+    std::size_t tracked_objects() const;
+
+    /// Walks the attached heap now and keeps the result as the snapshot that write_json()
+    /// embeds. No-op when detached. O(blocks / 64 + objects + free runs).
+    void take_snapshot();
+    const HeapSnapshot& snapshot() const;
+
+    // ---- export (docs/profiling.md describes every field) ---------------------------------
+
+    /// The whole profile as JSON (format "uheap-profile", version 1). Deterministic: no
+    /// addresses, only offsets; the snapshot is the last take_snapshot() (null if none).
+    void write_json(std::ostream& out) const;
+    std::string json() const;
+    /// One table as CSV: a header line, then one row per entry.
+    void write_csv(std::ostream& out, CsvTable table) const;
+    std::string csv(CsvTable table) const;
+    /// For a host's exit path: take_snapshot(), then write_json() to `path`. Returns false if
+    /// the file cannot be written.
+    bool save_json(const std::string& path);
+
+    struct State;  ///< the implementation (profiler/profiler_state.hpp)
+
+private:
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace uheap

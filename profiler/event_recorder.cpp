@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// The profiler's EventHooks: what each heap event changes in the tables, timeline and alarms.
+#include <algorithm>
+#include <cstdint>
+
+#include "profiler_state.hpp"
+
+namespace uheap {
+
+using profiling::bucket_of;
+using profiling::ObjectRecord;
+
+namespace {
+
+Profiler::State& state_of(void* user) { return *static_cast<Profiler::State*>(user); }
+
+std::uintptr_t address_of(const void* ptr) { return reinterpret_cast<std::uintptr_t>(ptr); }
+
+void note_peak(TagStats& t) {
+    if (t.live_bytes > t.peak_live_bytes) t.peak_live_bytes = t.live_bytes;
+}
+
+}  // namespace
+
+// The hooks are plain functions taking the State as `user`: the heap calls them with one
+// indirect call each, and the State outlives every hook because detach() runs in ~Profiler.
+EventHooks Profiler::State::hooks() {
+    EventHooks h;
+    h.user = this;
+    h.on_alloc = [](void* user, void* ptr, std::size_t n_bytes, unsigned, std::uint16_t tag) {
+        state_of(user).allocated(ptr, n_bytes, tag);
+    };
+    h.on_free = [](void* user, void* ptr, std::size_t, FreeReason reason) { state_of(user).freed(ptr, reason); };
+    h.on_realloc = [](void* user, void* old_ptr, void* new_ptr, std::size_t old_bytes, std::size_t new_bytes) {
+        state_of(user).reallocated(old_ptr, new_ptr, old_bytes, new_bytes);
+    };
+    h.on_collect_end = [](void* user, const CollectionStats& stats) { state_of(user).collection_ended(stats); };
+    h.on_out_of_memory = [](void* user, std::size_t n_bytes) { state_of(user).out_of_memory(n_bytes); };
+    return h;
+}
+
+TagStats& Profiler::State::tag_of(std::uint16_t tag) {
+    if (tag >= tag_table.size()) {
+        tag_table.resize(static_cast<std::size_t>(tag) + 1);
+        tag_seen.resize(static_cast<std::size_t>(tag) + 1, false);
+    }
+    if (!tag_seen[tag]) {
+        tag_seen[tag] = true;
+        tag_table[tag].tag = tag;
+    }
+    return tag_table[tag];
+}
+
+void Profiler::State::fire(const AlarmEvent& event, const AlarmFn& fn) {
+    if (alarm_log.size() < config.alarm_log_limit) alarm_log.push_back(event);
+    if (fn) fn(event);
+}
+
+void Profiler::State::allocated(void* ptr, std::size_t n_bytes, std::uint16_t tag) {
+    objects.put(ObjectRecord{address_of(ptr), static_cast<std::uint32_t>(n_bytes / kBlockBytes),
+                             static_cast<std::uint32_t>(epoch), tag});
+    TagStats& t = tag_of(tag);
+    if (tag == 0) {
+        last_zero_alloc = address_of(ptr);
+        zero_peak_before = t.peak_live_bytes;
+    }
+    t.live_objects += 1;
+    t.live_bytes += n_bytes;
+    t.allocations += 1;
+    t.bytes_allocated += n_bytes;
+    note_peak(t);
+    std::size_t n_blocks = n_bytes / kBlockBytes;
+    std::size_t bucket = bucket_of(n_blocks);
+    histogram_count[bucket] += 1;
+    histogram_bytes[bucket] += n_bytes;
+    if (large_alarm_blocks != 0 && n_blocks >= large_alarm_blocks) {
+        AlarmEvent event;
+        event.kind = AlarmKind::large_alloc;
+        event.collection = epoch;
+        event.n_blocks = n_blocks;
+        event.threshold_blocks = large_alarm_blocks;
+        event.tag = tag;
+        fire(event, large_alarm_fn);
+    }
+}
+
+void Profiler::State::freed(void* ptr, FreeReason reason) {
+    ObjectRecord record;
+    if (!objects.take(address_of(ptr), &record)) {
+        ++untracked_events;
+        return;
+    }
+    TagStats& t = tag_of(record.tag);
+    t.live_objects -= 1;
+    t.live_bytes -= std::uint64_t{record.n_blocks} * kBlockBytes;
+    switch (reason) {
+        case FreeReason::explicit_free: t.frees += 1; break;
+        case FreeReason::swept: t.swept += 1; break;
+        case FreeReason::moved:
+            move_pending = true;
+            moved = record;
+            break;
+    }
+}
+
+// In place, the object just changes size. After a move, on_alloc has already recorded the new
+// copy as a fresh tag-0 allocation; that is undone and the copy inherits the original's tag and
+// birth, so a moved object keeps its identity (and its age for leak detection).
+void Profiler::State::reallocated(void* old_ptr, void* new_ptr, std::size_t old_bytes, std::size_t new_bytes) {
+    ObjectRecord* record = objects.find(address_of(new_ptr));
+    if (record == nullptr) {
+        ++untracked_events;  // an object attach() never saw: only if the host reused the hooks
+        return;
+    }
+    if (old_ptr != new_ptr) {
+        if (!move_pending) return;  // the original was unknown: keep the copy as tag 0
+        move_pending = false;
+        TagStats& fresh = tag_of(record->tag);
+        fresh.live_objects -= 1;
+        fresh.live_bytes -= new_bytes;
+        fresh.allocations -= 1;
+        fresh.bytes_allocated -= new_bytes;
+        if (record->tag == 0 && record->address == last_zero_alloc) {
+            fresh.peak_live_bytes = std::max(zero_peak_before, fresh.live_bytes);
+        }
+        std::size_t bucket = bucket_of(new_bytes / kBlockBytes);
+        histogram_count[bucket] -= 1;
+        histogram_bytes[bucket] -= new_bytes;
+        record->tag = moved.tag;
+        record->birth = moved.birth;
+        TagStats& t = tag_of(record->tag);
+        t.live_objects += 1;
+        t.live_bytes += old_bytes;  // on_free(moved) took the old size away; the delta follows
+    }
+    TagStats& t = tag_of(record->tag);
+    t.reallocs += 1;
+    t.live_bytes = t.live_bytes - old_bytes + new_bytes;
+    if (new_bytes > old_bytes) t.bytes_allocated += new_bytes - old_bytes;
+    note_peak(t);
+    record->n_blocks = static_cast<std::uint32_t>(new_bytes / kBlockBytes);
+}
+
+void Profiler::State::collection_ended(const CollectionStats& stats) {
+    epoch = stats.index;
+    TimelineSample s;
+    s.collection = stats.index;
+    s.used_bytes = stats.used_bytes;
+    s.free_bytes = stats.free_bytes;
+    s.largest_free_bytes = stats.largest_free_bytes;
+    s.fragmentation = stats.free_bytes == 0
+                          ? 0.0
+                          : 1.0 - static_cast<double>(stats.largest_free_bytes) / static_cast<double>(stats.free_bytes);
+    s.objects_freed = stats.objects_freed;
+    s.bytes_freed = stats.bytes_freed;
+    s.live_objects = stats.objects_live;
+    s.pause_ns = stats.pause_ns;
+    timeline.push_back(s);
+    if (config.timeline_limit != 0 && timeline.size() > config.timeline_limit) {
+        // Drop a batch, not one, so a long run costs O(1) amortised per collection.
+        std::size_t drop = timeline.size() - config.timeline_limit / 2;
+        if (config.timeline_limit < 2) drop = timeline.size() - config.timeline_limit;
+        timeline.erase(timeline.begin(), timeline.begin() + static_cast<std::ptrdiff_t>(drop));
+    }
+    if (low_alarm_blocks == 0) return;
+    std::size_t largest_blocks = stats.largest_free_bytes / kBlockBytes;
+    if (largest_blocks >= low_alarm_blocks) {
+        low_alarm_armed = true;
+    } else if (low_alarm_armed) {
+        low_alarm_armed = false;
+        AlarmEvent event;
+        event.kind = AlarmKind::low_free_run;
+        event.collection = epoch;
+        event.n_blocks = largest_blocks;
+        event.threshold_blocks = low_alarm_blocks;
+        fire(event, low_alarm_fn);
+    }
+}
+
+void Profiler::State::out_of_memory(std::size_t) {
+    ++out_of_memory_events;
+    if (low_alarm_blocks == 0 || !low_alarm_on_oom || !low_alarm_armed || heap == nullptr) return;
+    std::size_t largest_blocks = heap->info().max_free;
+    if (largest_blocks >= low_alarm_blocks) return;
+    low_alarm_armed = false;
+    AlarmEvent event;
+    event.kind = AlarmKind::low_free_run;
+    event.collection = epoch;
+    event.n_blocks = largest_blocks;
+    event.threshold_blocks = low_alarm_blocks;
+    event.on_out_of_memory = true;
+    fire(event, low_alarm_fn);
+}
+
+}  // namespace uheap

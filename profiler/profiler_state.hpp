@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// The profiler's internal state and the EventHooks that feed it; the map of profiler/*.cpp.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "object_table.hpp"
+#include "uheap/profiler.hpp"
+
+namespace uheap {
+
+struct Profiler::State {
+    static constexpr std::size_t kBuckets = 64;  ///< bucket i: sizes in [2^i, 2^(i+1)) blocks
+
+    ProfilerConfig config;
+    Heap* heap = nullptr;
+
+    profiling::ObjectTable objects;
+    std::vector<TagStats> tag_table;  ///< indexed by tag, grown on first use
+    std::vector<bool> tag_seen;       ///< tag_table[i] has been touched
+    std::map<std::uint16_t, std::string> names;
+    std::vector<TimelineSample> timeline;
+    std::array<std::uint64_t, kBuckets> histogram_count{};
+    std::array<std::uint64_t, kBuckets> histogram_bytes{};
+    std::vector<AlarmEvent> alarm_log;
+    HeapSnapshot snapshot;
+
+    std::size_t large_alarm_blocks = 0;
+    AlarmFn large_alarm_fn;
+    std::size_t low_alarm_blocks = 0;
+    AlarmFn low_alarm_fn;
+    bool low_alarm_on_oom = true;
+    bool low_alarm_armed = true;
+
+    std::uint64_t epoch = 0;  ///< collections completed, as of the last event
+    std::uint64_t untracked_events = 0;  ///< frees / reallocs of objects never seen allocated
+    std::uint64_t out_of_memory_events = 0;
+    /// realloc() that moves reports on_alloc(new), on_free(old, moved), on_realloc(old, new):
+    /// the old record waits here for on_realloc to hand its tag and birth to the new object.
+    bool move_pending = false;
+    profiling::ObjectRecord moved;
+    /// The last tag-0 allocation and tag 0's peak before it, so undoing a move's transient
+    /// tag-0 record also undoes the peak it may have raised.
+    std::uintptr_t last_zero_alloc = 0;
+    std::uint64_t zero_peak_before = 0;
+
+    TagStats& tag_of(std::uint16_t tag);
+    /// Collections an object has survived (births are kept mod 2^32, ages are exact below that).
+    std::uint64_t age_of(const profiling::ObjectRecord& r) const {
+        return static_cast<std::uint32_t>(static_cast<std::uint32_t>(epoch) - r.birth);
+    }
+    void record_existing_objects();
+    void clear_statistics();
+    void fire(const AlarmEvent& event, const AlarmFn& fn);
+    std::vector<AreaPool> area_pools() const;
+
+    // Event handlers (profiler.cpp).
+    void allocated(void* ptr, std::size_t n_bytes, std::uint16_t tag);
+    void freed(void* ptr, FreeReason reason);
+    void reallocated(void* old_ptr, void* new_ptr, std::size_t old_bytes, std::size_t new_bytes);
+    void collection_ended(const CollectionStats& stats);
+    void out_of_memory(std::size_t n_bytes);
+
+    EventHooks hooks();
+};
+
+namespace profiling {
+
+/// Index of the power-of-two bucket holding `n_blocks` (>= 1): floor(log2(n_blocks)).
+inline std::size_t bucket_of(std::size_t n_blocks) {
+    std::size_t bucket = 0;
+    while (n_blocks > 1) {
+        n_blocks >>= 1;
+        ++bucket;
+    }
+    return bucket;
+}
+
+/// Where `address` lies among `pools`: its area index and byte offset; false if in none.
+bool locate(const std::vector<AreaPool>& pools, std::uintptr_t address, std::size_t* area, std::size_t* offset);
+
+}  // namespace profiling
+}  // namespace uheap

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: MIT
+// The profiler's tables: per-tag counts, histogram, leak suspects, alarms, CSV, attach/detach.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "profiler_support.hpp"
+#include "uheap/profiler.hpp"
+
+namespace uheap {
+namespace {
+
+using testing::TestHeap;
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+TEST(Profiler, PerTagLiveCumulativeAndPeak) {
+    TestHeap heap(64 * 1024);
+    Profiler prof;
+    prof.attach(*heap);
+    prof.set_tag_name(1, "int");
+    prof.set_tag_name(9, "unused");
+    heap.roots[0] = heap->alloc(kBlockBytes, 0, 1);
+    void* b = heap->alloc(kBlockBytes, 0, 1);
+    heap->alloc(kBlockBytes, 0, 1);  // garbage
+    heap.roots[1] = heap->alloc(3 * kBlockBytes, 0, 2);
+    heap->alloc(3 * kBlockBytes, 0, 2);  // garbage
+    heap->free(b);
+    heap->collect();
+
+    TagStats t1 = prof.tag_stats(1);
+    EXPECT_EQ(t1.allocations, 3u);
+    EXPECT_EQ(t1.bytes_allocated, 3 * kBlockBytes);
+    EXPECT_EQ(t1.live_objects, 1u);
+    EXPECT_EQ(t1.live_bytes, kBlockBytes);
+    EXPECT_EQ(t1.peak_live_bytes, 3 * kBlockBytes);
+    EXPECT_EQ(t1.frees, 1u);
+    EXPECT_EQ(t1.swept, 1u);
+    TagStats t2 = prof.tag_stats(2);
+    EXPECT_EQ(t2.allocations, 2u);
+    EXPECT_EQ(t2.live_objects, 1u);
+    EXPECT_EQ(t2.live_bytes, 3 * kBlockBytes);
+    EXPECT_EQ(t2.peak_live_bytes, 6 * kBlockBytes);
+    EXPECT_EQ(t2.swept, 1u);
+
+    std::vector<TagStats> tags = prof.tags();
+    ASSERT_EQ(tags.size(), 3u);  // 1, 2, and the named but unused 9
+    EXPECT_EQ(tags[0].tag, 1);
+    EXPECT_EQ(tags[1].tag, 2);
+    EXPECT_EQ(tags[2].tag, 9);
+    EXPECT_EQ(tags[2].allocations, 0u);
+    EXPECT_EQ(prof.tag_name(1), "int");
+    EXPECT_EQ(prof.tag_name(3), "");
+    EXPECT_EQ(prof.tracked_objects(), 2u);
+}
+
+TEST(Profiler, ReallocKeepsTagAndBirthAcrossMoves) {
+    TestHeap heap(64 * 1024);
+    Profiler prof;
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(kBlockBytes, 0, 5);
+    heap->collect();
+    heap->collect();
+    heap.roots[1] = heap->alloc(kBlockBytes, 0, 6);  // blocks growth in place
+    heap.roots[0] = heap->realloc(heap.roots[0], 8 * kBlockBytes);
+    heap.roots[1] = heap->realloc(heap.roots[1], 2 * kBlockBytes);  // grows in place (free run follows)
+    TagStats t5 = prof.tag_stats(5);
+    EXPECT_EQ(t5.allocations, 1u);
+    EXPECT_EQ(t5.reallocs, 1u);
+    EXPECT_EQ(t5.live_objects, 1u);
+    EXPECT_EQ(t5.live_bytes, 8 * kBlockBytes);
+    EXPECT_EQ(t5.bytes_allocated, 8 * kBlockBytes);
+    EXPECT_EQ(prof.tag_stats(0).allocations, 0u);
+    EXPECT_EQ(prof.tag_stats(0).live_objects, 0u);
+    TagStats t6 = prof.tag_stats(6);
+    EXPECT_EQ(t6.live_bytes, 2 * kBlockBytes);
+    EXPECT_EQ(t6.reallocs, 1u);
+    std::vector<SizeBucket> h = prof.histogram();
+    ASSERT_EQ(h.size(), 1u);  // the moved copy is not a new allocation
+    EXPECT_EQ(h[0].count, 2u);
+
+    ProfilerConfig config;
+    config.leak_min_age = 2;
+    prof.set_config(config);
+    std::vector<LeakSuspect> leaks = prof.leak_suspects();
+    ASSERT_EQ(leaks.size(), 1u);
+    EXPECT_EQ(leaks[0].tag, 5);
+    EXPECT_EQ(leaks[0].age, 2u);
+    EXPECT_EQ(leaks[0].offset, heap.offset_of(heap.roots[0]));
+}
+
+TEST(Profiler, HistogramUsesPowerOfTwoBlockBuckets) {
+    TestHeap heap(64 * 1024);
+    Profiler prof;
+    prof.attach(*heap);
+    for (std::size_t blocks : {1, 2, 3, 4, 5, 7, 8, 9, 16}) heap->alloc(blocks * kBlockBytes, 0, 1);
+    std::vector<SizeBucket> h = prof.histogram();
+    ASSERT_EQ(h.size(), 5u);
+    std::size_t expected_count[] = {1, 2, 3, 2, 1};
+    std::size_t expected_blocks[] = {1, 2 + 3, 4 + 5 + 7, 8 + 9, 16};
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        EXPECT_EQ(h[i].min_blocks, std::size_t{1} << i);
+        EXPECT_EQ(h[i].max_blocks, (std::size_t{2} << i) - 1);
+        EXPECT_EQ(h[i].count, expected_count[i]) << "bucket " << i;
+        EXPECT_EQ(h[i].bytes, expected_blocks[i] * kBlockBytes) << "bucket " << i;
+    }
+}
+
+TEST(Profiler, LeakSuspectsAreOldLargestFirst) {
+    TestHeap heap(64 * 1024);
+    ProfilerConfig config;
+    config.leak_min_age = 3;
+    config.leak_limit = 2;
+    Profiler prof(config);
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(2 * kBlockBytes, 0, 1);  // old, small
+    heap.roots[1] = heap->alloc(6 * kBlockBytes, 0, 2);  // old, large
+    heap.roots[2] = heap->alloc(4 * kBlockBytes, 0, 3);  // old, middle
+    heap->collect();
+    heap.roots[3] = heap->alloc(40 * kBlockBytes, 0, 4);  // big but young
+    heap->collect();
+    heap->collect();
+    EXPECT_EQ(prof.collection_index(), 3u);
+    std::vector<LeakSuspect> leaks = prof.leak_suspects();
+    ASSERT_EQ(leaks.size(), 2u);
+    EXPECT_EQ(leaks[0].tag, 2);
+    EXPECT_EQ(leaks[0].bytes, 6 * kBlockBytes);
+    EXPECT_EQ(leaks[0].age, 3u);
+    EXPECT_EQ(leaks[0].area, 0u);
+    EXPECT_EQ(leaks[0].offset, heap.offset_of(heap.roots[1]));
+    EXPECT_EQ(leaks[0].block, leaks[0].offset / kBlockBytes);
+    EXPECT_EQ(leaks[1].tag, 3);
+    heap->collect();  // now the young one is old enough too, and the largest
+    leaks = prof.leak_suspects();
+    ASSERT_EQ(leaks.size(), 2u);
+    EXPECT_EQ(leaks[0].tag, 4);
+    EXPECT_EQ(leaks[0].age, 3u);
+    EXPECT_EQ(leaks[1].tag, 2);
+    EXPECT_EQ(leaks[1].age, 4u);
+}
+
+TEST(Profiler, LargeAllocAlarmFiresAtThreshold) {
+    TestHeap heap(64 * 1024);
+    Profiler prof;
+    std::vector<AlarmEvent> fired;
+    prof.set_large_alloc_alarm(8, [&](const AlarmEvent& e) { fired.push_back(e); });
+    prof.attach(*heap);
+    heap->alloc(7 * kBlockBytes, 0, 1);
+    EXPECT_TRUE(fired.empty());
+    heap->alloc(8 * kBlockBytes - 1, 0, 3);
+    ASSERT_EQ(fired.size(), 1u);
+    EXPECT_EQ(fired[0].kind, AlarmKind::large_alloc);
+    EXPECT_EQ(fired[0].n_blocks, 8u);
+    EXPECT_EQ(fired[0].threshold_blocks, 8u);
+    EXPECT_EQ(fired[0].tag, 3);
+    heap->alloc(20 * kBlockBytes, 0, 4);
+    ASSERT_EQ(fired.size(), 2u);
+    EXPECT_EQ(fired[1].n_blocks, 20u);
+    EXPECT_EQ(prof.alarm_log().size(), 2u);
+    prof.set_large_alloc_alarm(0, nullptr);
+    heap->alloc(20 * kBlockBytes, 0, 4);
+    EXPECT_EQ(fired.size(), 2u);
+}
+
+TEST(Profiler, LowFreeRunAlarmFiresOnceWhenTheRunDropsAndRearms) {
+    TestHeap heap(16 * 1024);
+    std::size_t total = heap->info().total / kBlockBytes;
+    Profiler prof;
+    std::vector<AlarmEvent> fired;
+    prof.set_low_free_run_alarm(total / 2, [&](const AlarmEvent& e) { fired.push_back(e); });
+    prof.attach(*heap);
+    heap->collect();  // empty heap: the run is the whole pool
+    EXPECT_TRUE(fired.empty());
+    heap.roots[0] = heap->alloc((total / 2 + 2) * kBlockBytes, 0, 1);
+    EXPECT_TRUE(fired.empty());  // checked at collection ends, not at every allocation
+    heap->collect();
+    ASSERT_EQ(fired.size(), 1u);
+    EXPECT_EQ(fired[0].kind, AlarmKind::low_free_run);
+    EXPECT_EQ(fired[0].collection, 2u);
+    EXPECT_EQ(fired[0].n_blocks, heap->info().max_free);
+    EXPECT_LT(fired[0].n_blocks, total / 2);
+    EXPECT_FALSE(fired[0].on_out_of_memory);
+    heap->collect();
+    EXPECT_EQ(fired.size(), 1u);  // still low: edge-triggered, no repeat
+    heap.roots[0] = nullptr;
+    heap->collect();  // back above: re-armed
+    heap.roots[0] = heap->alloc((total / 2 + 2) * kBlockBytes, 0, 1);
+    heap->collect();
+    EXPECT_EQ(fired.size(), 2u);
+}
+
+TEST(Profiler, LowFreeRunAlarmAlsoChecksOutOfMemory) {
+    TestHeap heap(16 * 1024, /*auto_collect=*/false);
+    std::size_t total = heap->info().total / kBlockBytes;
+    Profiler prof;
+    std::vector<AlarmEvent> fired;
+    prof.set_low_free_run_alarm(8, [&](const AlarmEvent& e) { fired.push_back(e); });
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc((total - 4) * kBlockBytes, 0, 1);
+    EXPECT_EQ(heap->alloc(6 * kBlockBytes), nullptr);
+    ASSERT_EQ(fired.size(), 1u);
+    EXPECT_TRUE(fired[0].on_out_of_memory);
+    EXPECT_EQ(fired[0].n_blocks, 4u);
+
+    Profiler quiet;
+    std::vector<AlarmEvent> quiet_fired;
+    quiet.set_low_free_run_alarm(8, [&](const AlarmEvent& e) { quiet_fired.push_back(e); },
+                                 /*check_on_out_of_memory=*/false);
+    quiet.attach(*heap);
+    EXPECT_EQ(heap->alloc(6 * kBlockBytes), nullptr);
+    EXPECT_TRUE(quiet_fired.empty());
+}
+
+TEST(Profiler, TimelineHasOneSamplePerCollection) {
+    TestHeap heap(16 * 1024);
+    Profiler prof;
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(4 * kBlockBytes, 0, 1);
+    heap->alloc(2 * kBlockBytes, 0, 1);
+    heap->collect();
+    heap->alloc(kBlockBytes, 0, 1);
+    heap->collect();
+    const std::vector<TimelineSample>& t = prof.timeline();
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_EQ(t[0].collection, 1u);
+    EXPECT_EQ(t[0].objects_freed, 1u);
+    EXPECT_EQ(t[0].bytes_freed, 2 * kBlockBytes);
+    EXPECT_EQ(t[0].live_objects, 1u);
+    EXPECT_EQ(t[0].used_bytes, 4 * kBlockBytes);
+    EXPECT_EQ(t[0].used_bytes + t[0].free_bytes, heap->info().total);
+    EXPECT_DOUBLE_EQ(t[0].fragmentation, 0.0);  // the free space is one run after the object
+    EXPECT_EQ(t[0].pause_ns, 1000u);
+    EXPECT_EQ(t[1].collection, 2u);
+}
+
+TEST(Profiler, CsvTablesHaveHeaderAndRows) {
+    TestHeap heap(16 * 1024);
+    Profiler prof;
+    prof.set_tag_name(1, "a,b");  // needs quoting
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(kBlockBytes, 0, 1);
+    heap->collect();
+    std::vector<std::string> tags = lines_of(prof.csv(CsvTable::tags));
+    ASSERT_EQ(tags.size(), 2u);
+    EXPECT_EQ(tags[0], "tag,name,live_objects,live_bytes,peak_live_bytes,allocations,bytes_allocated,reallocs,frees,swept");
+    EXPECT_EQ(tags[1], "1,\"a,b\",1," + std::to_string(kBlockBytes) + "," + std::to_string(kBlockBytes) + ",1," +
+                           std::to_string(kBlockBytes) + ",0,0,0");
+    std::vector<std::string> timeline = lines_of(prof.csv(CsvTable::timeline));
+    ASSERT_EQ(timeline.size(), 2u);
+    EXPECT_EQ(timeline[0],
+              "collection,used_bytes,free_bytes,largest_free_bytes,fragmentation,objects_freed,bytes_freed,live_objects,pause_ns");
+    std::size_t free_bytes = heap->info().free;
+    EXPECT_EQ(timeline[1], "1," + std::to_string(kBlockBytes) + "," + std::to_string(free_bytes) + "," +
+                               std::to_string(free_bytes) + ",0.0000,0,0,1,1000");
+    std::vector<std::string> hist = lines_of(prof.csv(CsvTable::histogram));
+    ASSERT_EQ(hist.size(), 2u);
+    EXPECT_EQ(hist[0], "min_blocks,max_blocks,count,bytes");
+    EXPECT_EQ(hist[1], "1,1,1," + std::to_string(kBlockBytes));
+    EXPECT_EQ(lines_of(prof.csv(CsvTable::leaks))[0], "area,offset,block,tag,name,bytes,age");
+    EXPECT_EQ(lines_of(prof.csv(CsvTable::alarms))[0], "kind,collection,n_blocks,threshold_blocks,tag,on_out_of_memory");
+}
+
+TEST(Profiler, AttachAdoptsExistingObjectsAndDetachStopsRecording) {
+    TestHeap heap(16 * 1024);
+    heap.roots[0] = heap->alloc(2 * kBlockBytes);
+    heap->collect();
+    Profiler prof;
+    prof.attach(*heap);
+    EXPECT_TRUE(prof.attached());
+    EXPECT_EQ(prof.heap(), &*heap);
+    EXPECT_EQ(prof.tracked_objects(), 1u);
+    EXPECT_EQ(prof.collection_index(), 1u);
+    EXPECT_EQ(prof.tag_stats(0).live_objects, 1u);
+    EXPECT_EQ(prof.tag_stats(0).allocations, 0u);
+    heap.roots[0] = nullptr;
+    heap->collect();
+    EXPECT_EQ(prof.tag_stats(0).swept, 1u);
+    EXPECT_EQ(prof.tracked_objects(), 0u);
+    prof.detach();
+    EXPECT_FALSE(prof.attached());
+    heap->alloc(kBlockBytes, 0, 3);
+    heap->collect();
+    EXPECT_EQ(prof.tag_stats(3).allocations, 0u);
+    EXPECT_EQ(prof.timeline().size(), 1u);  // kept after detach
+    prof.reset();
+    EXPECT_TRUE(prof.timeline().empty());
+}
+
+TEST(Profiler, DestructorDetaches) {
+    TestHeap heap(16 * 1024);
+    {
+        Profiler prof;
+        prof.attach(*heap);
+    }
+    heap->alloc(kBlockBytes, 0, 1);  // would reach a dead profiler if the hooks were still set
+    heap->collect();
+    SUCCEED();
+}
+
+TEST(Profiler, SnapshotListsEverySpanWithTags) {
+    TestHeap heap(16 * 1024);
+    Profiler prof;
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(2 * kBlockBytes, kNoScan, 7);
+    heap.roots[1] = heap->alloc(kBlockBytes, kFinaliser, 8);
+    EXPECT_FALSE(prof.snapshot().taken);
+    prof.take_snapshot();
+    const HeapSnapshot& snap = prof.snapshot();
+    ASSERT_TRUE(snap.taken);
+    ASSERT_EQ(snap.areas.size(), 1u);
+    EXPECT_EQ(snap.areas[0].pool_blocks, heap->area_pool(0).n_blocks);
+    std::size_t covered = 0, objects = 0;
+    for (const SnapshotSpan& s : snap.areas[0].spans) {
+        EXPECT_EQ(s.first_block, covered);
+        covered += s.n_blocks;
+        if (!s.object) {
+            EXPECT_EQ(s.tag, -1);
+            continue;
+        }
+        ++objects;
+        if (s.tag == 7) {
+            EXPECT_EQ(s.flags, unsigned{kNoScan});
+        }
+        if (s.tag == 8) {
+            EXPECT_EQ(s.flags, unsigned{kFinaliser});
+        }
+    }
+    EXPECT_EQ(covered, snap.areas[0].pool_blocks);
+    EXPECT_EQ(objects, 2u);
+}
+
+}  // namespace
+}  // namespace uheap

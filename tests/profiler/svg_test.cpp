@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+// The SVG pictures: well-formed XML, a rect per cell, area labels, a legend, timeline polylines.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "profiler_support.hpp"
+#include "report.hpp"
+#include "uheap/profiler.hpp"
+#include "xml_check.hpp"
+
+namespace uheap {
+namespace {
+
+using testing::check_xml;
+using testing::XmlCheck;
+
+/// A profile from a real heap: a few tags, some garbage, three collections, a snapshot.
+report::Profile sample_profile(std::size_t region_bytes) {
+    testing::TestHeap heap(region_bytes);
+    Profiler prof;
+    prof.set_tag_name(1, "int & <friends>");
+    prof.set_tag_name(2, "str");
+    prof.attach(*heap);
+    std::size_t rooted = 0;
+    for (std::size_t i = 0; i < 40; ++i) {
+        void* p = heap->alloc((1 + i % 5) * kBlockBytes, i % 3 == 0 ? kNoScan : (i % 7 == 0 ? kFinaliser : 0u),
+                              static_cast<std::uint16_t>(1 + i % 4));
+        if (i % 3 != 2) heap.roots[rooted++] = p;  // every third object is garbage
+    }
+    heap->collect();
+    heap->collect();
+    heap->alloc(kBlockBytes);  // untagged (tag 0) but known
+    heap->collect();
+    prof.take_snapshot();
+    report::Profile p;
+    std::string error;
+    EXPECT_TRUE(report::load_profile(prof.json(), &p, &error)) << error;
+    return p;
+}
+
+std::string render_map(const report::Profile& p, const report::HeapMapOptions& options) {
+    std::ostringstream out;
+    report::write_heap_map_svg(out, p, options);
+    return out.str();
+}
+
+std::size_t total_blocks(const report::Profile& p) {
+    std::size_t n = 0;
+    for (const auto& a : p.snapshot.areas) n += a.pool_blocks;
+    return n;
+}
+
+TEST(Svg, HeapMapByTagIsWellFormedWithACellPerBlock) {
+    report::Profile p = sample_profile(64 * 1024);
+    std::string svg = render_map(p, {});
+    XmlCheck x = check_xml(svg);
+    ASSERT_TRUE(x.ok) << x.error;
+    ASSERT_GE(x.elements.size(), 1u);
+    EXPECT_EQ(x.elements[0].name, "svg");
+    EXPECT_EQ(x.elements[0].attributes["xmlns"], "http://www.w3.org/2000/svg");
+    std::size_t blocks = total_blocks(p);
+    EXPECT_EQ(report::blocks_per_cell(blocks, 16384), 1u);
+    // Every block is a rect inside an area group; the legend adds one swatch per class.
+    std::size_t cells = 0;
+    for (const auto& e : x.elements) {
+        if (e.name == "rect" && e.attributes.count("class") && e.attributes.count("width") &&
+            e.attributes.at("width") == "6" && e.attributes.at("height") == "6") {
+            ++cells;
+        }
+    }
+    EXPECT_EQ(cells, blocks);
+    EXPECT_EQ(x.count_with("g", "id", "legend"), 1u);
+    EXPECT_EQ(x.count_with("g", "class", "area"), 1u);
+    EXPECT_EQ(x.count_with("text", "class", "area-label"), 1u + 1u);  // area label + legend heading
+    EXPECT_NE(svg.find("area 0: "), std::string::npos);
+    EXPECT_NE(svg.find("int &amp; &lt;friends&gt; (tag 1)"), std::string::npos);
+    EXPECT_NE(svg.find("str (tag 2)"), std::string::npos);
+    EXPECT_NE(svg.find("1 cell = 1 block"), std::string::npos);
+    EXPECT_GE(x.count_with("rect", "class", "free"), 2u);  // free cells and the legend swatch
+}
+
+TEST(Svg, HeapMapByKindNamesEveryKind) {
+    report::Profile p = sample_profile(64 * 1024);
+    report::HeapMapOptions options;
+    options.color_by = report::ColorBy::kind;
+    std::string svg = render_map(p, options);
+    XmlCheck x = check_xml(svg);
+    ASSERT_TRUE(x.ok) << x.error;
+    for (const char* kind : {"free", "head", "tail", "noscan", "final"}) {
+        EXPECT_GE(x.count_with("rect", "class", kind), 1u) << kind;
+    }
+    for (const char* label : {"object head", "object tail", "no-scan object", "object with finaliser"}) {
+        EXPECT_NE(svg.find(label), std::string::npos) << label;
+    }
+}
+
+TEST(Svg, BigHeapsAggregateCellsAndSayHow) {
+    // A 64 MB heap's worth of blocks, synthetic: one area, a few spans.
+    report::Profile p;
+    p.block_bytes = 32;
+    p.snapshot.taken = true;
+    SnapshotArea area;
+    area.pool_blocks = (64u << 20) / 32;
+    area.spans.push_back({0, 1000, true, 0, 1});
+    area.spans.push_back({1000, 50, false, 0, -1});
+    area.spans.push_back({1050, 300000, true, kNoScan, 2});
+    area.spans.push_back({301050, area.pool_blocks - 301050, false, 0, -1});
+    p.snapshot.areas.push_back(area);
+    p.snapshot.areas.push_back(area);  // and a second area
+    report::HeapMapOptions options;
+    std::size_t k = report::blocks_per_cell(2 * area.pool_blocks, options.max_cells);
+    EXPECT_EQ(k, 256u);
+    std::string svg = render_map(p, options);
+    XmlCheck x = check_xml(svg);
+    ASSERT_TRUE(x.ok) << x.error;
+    std::size_t cells = x.count_with("g", "class", "area");
+    EXPECT_EQ(cells, 2u);
+    EXPECT_EQ(x.count_with("text", "class", "area-label"), 2u + 1u);
+    std::size_t rects = 0;
+    for (const auto& e : x.elements) rects += e.name == "rect" && e.attributes.count("width") && e.attributes.at("width") == "6";
+    EXPECT_EQ(rects, 2 * ((area.pool_blocks + k - 1) / k));
+    EXPECT_NE(svg.find("1 cell = 256 blocks (8 KB)"), std::string::npos);
+    EXPECT_NE(svg.find("opacity = fraction of the cell in use"), std::string::npos);
+    EXPECT_NE(svg.find("fill-opacity"), std::string::npos);  // the cell holding blocks 999..1050 is partly free
+}
+
+TEST(Svg, HeapMapWithoutSnapshotIsAPlaceholder) {
+    report::Profile p;
+    p.block_bytes = 32;
+    XmlCheck x = check_xml(render_map(p, {}));
+    ASSERT_TRUE(x.ok) << x.error;
+    EXPECT_EQ(x.count("text"), 1u);
+}
+
+TEST(Svg, TimelineHasPolylinesForEverySeriesAndAPausePanel) {
+    report::Profile p = sample_profile(64 * 1024);
+    std::ostringstream out;
+    report::write_timeline_svg(out, p);
+    std::string svg = out.str();
+    XmlCheck x = check_xml(svg);
+    ASSERT_TRUE(x.ok) << x.error;
+    EXPECT_EQ(x.count("polyline"), 5u);
+    for (const char* series : {"used", "free", "largest", "frag", "pause"}) {
+        EXPECT_EQ(x.count_with("polyline", "class", series), 1u) << series;
+    }
+    for (const auto& e : x.elements) {
+        if (e.name != "polyline") continue;
+        std::string points = e.attributes.at("points");
+        std::size_t n_points = 1;
+        for (char c : points) n_points += c == ' ';
+        EXPECT_EQ(n_points, p.timeline.size());
+    }
+    EXPECT_EQ(x.count_with("g", "id", "legend"), 1u);
+    EXPECT_NE(svg.find("pause (µs)"), std::string::npos);
+    EXPECT_EQ(x.count_with("rect", "class", "frame"), 2u);  // two panels
+}
+
+TEST(Svg, TimelineWithoutCollectionsIsStillWellFormed) {
+    report::Profile p;
+    p.block_bytes = 32;
+    std::ostringstream out;
+    report::write_timeline_svg(out, p);
+    XmlCheck x = check_xml(out.str());
+    ASSERT_TRUE(x.ok) << x.error;
+    EXPECT_EQ(x.count("polyline"), 0u);
+}
+
+TEST(Svg, CheckerRejectsBrokenXml) {
+    EXPECT_FALSE(check_xml("<svg><rect></svg>").ok);
+    EXPECT_FALSE(check_xml("<svg a=\"1\" a=\"2\"/>").ok);
+    EXPECT_FALSE(check_xml("<svg>&bogus;</svg>").ok);
+    EXPECT_FALSE(check_xml("<svg/><svg/>").ok);
+    EXPECT_FALSE(check_xml("<svg x=1/>").ok);
+    EXPECT_TRUE(check_xml("<?xml version=\"1.0\"?>\n<svg><!-- c --><g a='1'>t &amp; u</g></svg>\n").ok);
+}
+
+TEST(Svg, SummaryNamesTopTagsTrendAndLeaks) {
+    report::Profile p = sample_profile(64 * 1024);
+    std::ostringstream out;
+    report::write_summary(out, p);
+    std::string text = out.str();
+    EXPECT_NE(text.find("top tags by live bytes"), std::string::npos);
+    EXPECT_NE(text.find("fragmentation trend"), std::string::npos);
+    EXPECT_NE(text.find("leak suspects"), std::string::npos);
+    EXPECT_NE(text.find("str"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace uheap

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// uheap-report's pieces: a profile read back from JSON, the two SVG pictures, the text summary.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "uheap/profiler.hpp"
+
+namespace uheap::report {
+
+/// A profile as uheap-report needs it, read from the profiler's JSON (docs/profiling.md).
+struct Profile {
+    std::size_t block_bytes = 0;
+    std::uint64_t collections = 0;
+    bool has_heap = false;
+    std::size_t total_bytes = 0;
+    std::size_t used_bytes = 0;
+    std::size_t largest_free_bytes = 0;
+    std::size_t objects = 0;
+    double fragmentation = 0.0;
+    std::uint64_t leak_min_age = 0;
+    std::vector<TagStats> tags;
+    std::map<std::uint16_t, std::string> tag_names;
+    std::vector<SizeBucket> histogram;
+    std::vector<TimelineSample> timeline;
+    std::vector<LeakSuspect> leak_suspects;
+    std::vector<AlarmEvent> alarms;
+    HeapSnapshot snapshot;
+
+    /// "list" for a named tag, "tag 7" otherwise.
+    std::string label(std::int32_t tag) const;
+};
+
+/// Reads a profiler JSON document. Returns false with a message if it is not valid JSON or not
+/// a "uheap-profile" of version 1.
+bool load_profile(const std::string& json_text, Profile* out, std::string* error);
+
+/// What the heap map colours cells by.
+enum class ColorBy : std::uint8_t { tag, kind };
+
+struct HeapMapOptions {
+    ColorBy color_by = ColorBy::tag;
+    std::size_t columns = 128;       ///< cells per row
+    std::size_t max_cells = 16384;   ///< above this many blocks, one cell stands for k blocks
+    std::size_t cell_px = 6;
+};
+
+/// Blocks per cell for a heap of `total_blocks`: 1, or the smallest power of two that keeps the
+/// map within `max_cells` cells.
+std::size_t blocks_per_cell(std::size_t total_blocks, std::size_t max_cells);
+
+/// One cell per block (or per k blocks), areas labelled, with a legend. Needs a snapshot; writes
+/// a short placeholder picture when the profile has none.
+void write_heap_map_svg(std::ostream& out, const Profile& profile, const HeapMapOptions& options = {});
+
+/// Used, free and largest free run against the collection index, fragmentation on a 0..1 axis,
+/// and the pause times in a second panel below.
+void write_timeline_svg(std::ostream& out, const Profile& profile);
+
+/// The text summary: heap totals, top tags by live bytes, fragmentation trend, pauses, leak
+/// suspects and alarms.
+void write_summary(std::ostream& out, const Profile& profile, std::size_t top_n = 8);
+
+/// Escapes &, <, >, " for SVG text and attributes.
+std::string xml_escape(const std::string& text);
+
+}  // namespace uheap::report
