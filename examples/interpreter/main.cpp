@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // uheap-scheme: command line, heap creation, the script runner and the REPL.
 //
-//   uheap-scheme [--heap SIZE] [--stats] [script.scm] [args...]
+//   uheap-scheme [--heap SIZE] [--stats] [--profile FILE] [script.scm] [args...]
 //
 // The heap is a uheap::OwnedHeap of SIZE bytes (256K by default, like a microcontroller). main()
 // records its frame as the stack base, so every collection scans the C stack conservatively.
@@ -13,10 +13,29 @@
 #include <cstring>
 #include <string>
 
+#include "uheap/profiler.hpp"
 #include "value.hpp"
 
 namespace scheme {
 namespace {
+
+/// The profiler's name for each object type (its allocation tag).
+const char* type_name(Type type) {
+    switch (type) {
+        case Type::pair: return "pair";
+        case Type::string: return "string";
+        case Type::symbol: return "symbol";
+        case Type::vector: return "vector";
+        case Type::table: return "hash-table";
+        case Type::closure: return "closure";
+        case Type::primitive: return "primitive";
+        case Type::frame: return "frame";
+        case Type::error: return "error";
+        case Type::file: return "file";
+        case Type::weakref: return "weakref";
+    }
+    return "other";
+}
 
 /// "256K", "8M", "1G" or plain bytes; 0 if malformed.
 std::size_t parse_size(const char* text) {
@@ -142,9 +161,11 @@ std::size_t stack_limit_bytes() {
 }
 
 int usage() {
-    std::fprintf(stderr, "usage: uheap-scheme [--heap SIZE] [--stats] [script.scm] [args...]\n"
-                         "  --heap SIZE  heap size in bytes, K or M suffix (default 256K)\n"
-                         "  --stats      print the heap counters at exit (to stderr)\n");
+    std::fprintf(stderr, "usage: uheap-scheme [--heap SIZE] [--stats] [--profile FILE] [script.scm] [args...]\n"
+                         "  --heap SIZE     heap size in bytes, K or M suffix (default 256K)\n"
+                         "  --stats         print the heap counters at exit (to stderr)\n"
+                         "  --profile FILE  record a memory profile by type; write it as JSON at exit\n"
+                         "                  (render it with uheap-report FILE --out DIR)\n");
     return 2;
 }
 
@@ -155,6 +176,7 @@ int main(int argc, char** argv) {
     using namespace scheme;
     std::size_t heap_bytes = 256u << 10;
     bool stats = false;
+    const char* profile_path = nullptr;
     int arg = 1;
     for (; arg < argc && argv[arg][0] == '-' && argv[arg][1] != '\0'; ++arg) {
         if (std::strcmp(argv[arg], "--heap") == 0 && arg + 1 < argc) {
@@ -162,6 +184,8 @@ int main(int argc, char** argv) {
             if (heap_bytes == 0) return usage();
         } else if (std::strcmp(argv[arg], "--stats") == 0) {
             stats = true;
+        } else if (std::strcmp(argv[arg], "--profile") == 0 && arg + 1 < argc) {
+            profile_path = argv[++arg];
         } else {
             return usage();
         }
@@ -173,6 +197,14 @@ int main(int argc, char** argv) {
         return 2;
     }
     heap->set_stack_base(__builtin_frame_address(0));
+    // Declared after the heap so it detaches before the heap's region goes away.
+    uheap::Profiler profiler;
+    if (profile_path != nullptr) {
+        for (unsigned type = 1; type <= static_cast<unsigned>(Type::weakref); ++type) {
+            profiler.set_tag_name(static_cast<std::uint16_t>(type), type_name(static_cast<Type>(type)));
+        }
+        profiler.attach(*heap);
+    }
     vm.stack_base = static_cast<const char*>(__builtin_frame_address(0));
     vm.stack_limit_bytes = stack_limit_bytes();
 
@@ -199,6 +231,10 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
     if (stats) print_heap_stats(stderr);
+    if (profile_path != nullptr && !profiler.save_json(profile_path)) {
+        std::fprintf(stderr, "uheap-scheme: cannot write the profile to %s\n", profile_path);
+        code = code != 0 ? code : 1;
+    }
     // Every object dies now: finalisers close the files the program forgot.
     heap->sweep_all();
     heap->remove_root_range(&vm.stack_node);
