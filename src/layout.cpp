@@ -66,9 +66,6 @@ Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t
     std::size_t usable = available > slack ? available - slack : 0;
     std::size_t n_blocks = usable / per_8_blocks * 8 + usable % per_8_blocks * 8 / per_8_blocks;
     while (n_blocks > 0 && !fits(tables_at, end, n_blocks)) --n_blocks;
-    // The estimate can also fall a block or two short (the slack covers the worst alignment);
-    // settle upwards too, so region_bytes_for() sizes are honoured at any alignment.
-    while (n_blocks < kMaxAreaBlocks && fits(tables_at, end, n_blocks + 1)) ++n_blocks;
     if (n_blocks > kMaxAreaBlocks) n_blocks = kMaxAreaBlocks;
     if (n_blocks == 0) {
         *status = Status::region_too_small;
@@ -151,8 +148,15 @@ Status Heap::add_area(void* region, std::size_t region_bytes) {
 
 std::size_t Heap::region_bytes_for(std::size_t n_bytes) {
     std::size_t n_blocks = n_bytes / kBlockBytes + 1;
-    return 2 * 16 + sizeof(Area) + sizeof(detail::Word) + detail::table_bytes(n_blocks) + kBlockBytes +
-           n_blocks * kBlockBytes;
+    std::size_t exact_layout = 2 * 16 + sizeof(Area) + sizeof(detail::Word) + detail::table_bytes(n_blocks) +
+                               kBlockBytes + n_blocks * kBlockBytes;
+    // lay_out_area() counts blocks with an estimate that keeps back kBlockBytes + 4 words of
+    // slack and charges kBlockBytes + 1/2 byte per block, after up to kRegionAlign - 1 bytes of
+    // alignment and the Area; at some alignments that needs a little more than the exact layout.
+    std::size_t per_8_blocks = 8 * kBlockBytes + 4;
+    std::size_t for_estimate = (detail::kRegionAlign - 1) + sizeof(Area) + sizeof(detail::Word) + kBlockBytes +
+                               4 * sizeof(detail::Word) + (n_blocks * per_8_blocks + 7) / 8;
+    return exact_layout > for_estimate ? exact_layout : for_estimate;
 }
 
 }  // namespace uheap

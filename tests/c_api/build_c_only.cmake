@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: MIT
+# cmake -P script: compile and link the C API test with the C compiler driver alone.
+# Inputs: CC, NM (may be empty), SOURCE, INCLUDE_DIR, LIBRARY, OUTPUT.
+
+foreach(var CC SOURCE INCLUDE_DIR LIBRARY OUTPUT)
+  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+    message(FATAL_ERROR "build_c_only.cmake: ${var} is not set")
+  endif()
+endforeach()
+
+# 1. The core must not reference the C++ runtime (exceptions, RTTI, new/delete, guards).
+if(NM)
+  execute_process(COMMAND ${NM} -u ${LIBRARY} OUTPUT_VARIABLE undefined RESULT_VARIABLE nm_result)
+  if(NOT nm_result EQUAL 0)
+    message(FATAL_ERROR "${NM} -u ${LIBRARY} failed")
+  endif()
+  string(REGEX MATCHALL "(__cxa_[A-Za-z_]+|__gxx_personality[A-Za-z0-9_]*|_Znw[a-zA-Z]*|_Zna[a-zA-Z]*|_Zdl[a-zA-Z]*|_Zda[a-zA-Z]*|_ZTV[A-Za-z0-9_]*|_ZTI[A-Za-z0-9_]*|_ZSt[A-Za-z0-9_]*|_Unwind_[A-Za-z_]+)" cxx_symbols "${undefined}")
+  if(cxx_symbols)
+    list(REMOVE_DUPLICATES cxx_symbols)
+    message(FATAL_ERROR "libuheap.a needs C++ runtime symbols: ${cxx_symbols}")
+  endif()
+endif()
+
+# 2. Compile as C99 and link with the C driver: no -lstdc++ anywhere on the line.
+execute_process(
+  COMMAND ${CC} -std=c99 -Wall -Wextra -pedantic -I${INCLUDE_DIR} ${SOURCE} ${LIBRARY} -o ${OUTPUT}
+  RESULT_VARIABLE cc_result OUTPUT_VARIABLE cc_out ERROR_VARIABLE cc_err)
+if(NOT cc_result EQUAL 0)
+  message(FATAL_ERROR "C-only link failed:\n${cc_out}${cc_err}")
+endif()
+if(cc_err MATCHES "warning")
+  message(FATAL_ERROR "C compiler warnings:\n${cc_err}")
+endif()
+
+# 3. The program must not depend on libstdc++ at run time either.
+find_program(READELF readelf)
+if(READELF)
+  execute_process(COMMAND ${READELF} -d ${OUTPUT} OUTPUT_VARIABLE dynamic)
+  if(dynamic MATCHES "libstdc\\+\\+|libc\\+\\+")
+    message(FATAL_ERROR "${OUTPUT} depends on a C++ runtime:\n${dynamic}")
+  endif()
+endif()
+message(STATUS "built ${OUTPUT} with ${CC}, no C++ runtime")

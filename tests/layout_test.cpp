@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// Layout (src/layout.cpp): create() and add_area() on bad regions fail with the right status and
+// write nothing; any alignment works; the tables cost at most 4 bits per block.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "heap_impl.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using uheap::Heap;
+using uheap::HeapConfig;
+using uheap::kBlockBytes;
+using uheap::Status;
+using uheap_test::blocks;
+using uheap_test::TestHeap;
+
+constexpr unsigned char kPattern = 0xa5;
+
+bool intact(const std::vector<unsigned char>& buffer) {
+    for (unsigned char b : buffer) {
+        if (b != kPattern) return false;
+    }
+    return true;
+}
+
+TEST(Layout, NullRegion) {
+    Status status = Status::ok;
+    EXPECT_EQ(Heap::create(nullptr, 1 << 20, {}, &status), nullptr);
+    EXPECT_EQ(status, Status::null_region);
+    EXPECT_EQ(Heap::create(nullptr, 1 << 20), nullptr);  // status pointer optional
+}
+
+TEST(Layout, TinyRegionsAreTooSmallAndUntouched) {
+    std::vector<unsigned char> buffer(4096, kPattern);
+    for (std::size_t bytes : {std::size_t(0), std::size_t(1), std::size_t(16), sizeof(void*) * 8, std::size_t(200)}) {
+        Status status = Status::ok;
+        EXPECT_EQ(Heap::create(buffer.data() + 1, bytes, {}, &status), nullptr) << bytes;
+        EXPECT_EQ(status, Status::region_too_small) << bytes;
+    }
+    EXPECT_TRUE(intact(buffer));
+}
+
+TEST(Layout, SmallestWorkingRegionHoldsOneBlock) {
+    std::vector<unsigned char> buffer(64 * 1024, kPattern);
+    std::size_t lo = 0, hi = buffer.size();  // create fails at lo, works at hi
+    while (hi - lo > 1) {
+        std::size_t mid = (lo + hi) / 2;
+        std::vector<unsigned char> copy(mid, kPattern);
+        Status status;
+        (Heap::create(copy.data(), copy.size(), {}, &status) != nullptr ? hi : lo) = mid;
+    }
+    std::vector<unsigned char> too_small(lo, kPattern);
+    Status status;
+    EXPECT_EQ(Heap::create(too_small.data(), too_small.size(), {}, &status), nullptr);
+    EXPECT_EQ(status, Status::region_too_small);
+    EXPECT_TRUE(intact(too_small));
+    std::vector<unsigned char> just(hi, kPattern);
+    Heap* heap = Heap::create(just.data(), just.size(), {}, &status);
+    ASSERT_NE(heap, nullptr);
+    EXPECT_EQ(status, Status::ok);
+    EXPECT_GE(heap->info().total, kBlockBytes);
+    void* p = heap->alloc(kBlockBytes);
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(heap->contains(p));
+    EXPECT_VERIFIED(*heap);
+}
+
+TEST(Layout, SizeOverflow) {
+    Status status = Status::ok;
+    auto* near_top = reinterpret_cast<void*>(UINTPTR_MAX - 4095);  // never dereferenced
+    EXPECT_EQ(Heap::create(near_top, 8192, {}, &status), nullptr);
+    EXPECT_EQ(status, Status::size_overflow);
+    std::vector<unsigned char> buffer(256, kPattern);
+    EXPECT_EQ(Heap::create(buffer.data(), SIZE_MAX, {}, &status), nullptr);
+    EXPECT_EQ(status, Status::size_overflow);
+    HeapConfig huge_stack;
+    huge_stack.mark_stack_entries = SIZE_MAX / 4;
+    EXPECT_EQ(Heap::create(buffer.data(), buffer.size(), huge_stack, &status), nullptr);
+    EXPECT_EQ(status, Status::size_overflow);
+    EXPECT_TRUE(intact(buffer));
+}
+
+TEST(Layout, ZeroMarkStackIsInvalid) {
+    std::vector<unsigned char> buffer(64 * 1024, kPattern);
+    HeapConfig config;
+    config.mark_stack_entries = 0;
+    Status status = Status::ok;
+    EXPECT_EQ(Heap::create(buffer.data(), buffer.size(), config, &status), nullptr);
+    EXPECT_EQ(status, Status::invalid_argument);
+    EXPECT_TRUE(intact(buffer));
+}
+
+TEST(Layout, MarkStackThatDoesNotFitIsTooSmall) {
+    std::vector<unsigned char> buffer(16 * 1024, kPattern);
+    HeapConfig config;
+    config.mark_stack_entries = 4096;  // 64 KiB of stack in a 16 KiB region
+    Status status = Status::ok;
+    EXPECT_EQ(Heap::create(buffer.data(), buffer.size(), config, &status), nullptr);
+    EXPECT_EQ(status, Status::region_too_small);
+    EXPECT_TRUE(intact(buffer));
+}
+
+TEST(Layout, AnyAlignmentWorks) {
+    for (std::size_t misalign = 0; misalign < 64; ++misalign) {
+        SCOPED_TRACE(misalign);
+        TestHeap heap(8 * 1024 + misalign * 3, {}, misalign);
+        ASSERT_NE(heap.get(), nullptr);
+        EXPECT_EQ(heap.status(), Status::ok);
+        std::vector<void*> objects;
+        heap->set_auto_collect(false);
+        while (void* p = heap->alloc(blocks(1))) {
+            ASSERT_TRUE(uheap_test::block_aligned(p));
+            ASSERT_GE(static_cast<unsigned char*>(p), heap.region());
+            ASSERT_LE(static_cast<unsigned char*>(p) + kBlockBytes, heap.region() + heap.region_bytes());
+            objects.push_back(p);
+        }
+        EXPECT_EQ(objects.size() * kBlockBytes, heap->info().total);
+        EXPECT_EQ(heap->info().metadata_bytes + heap->info().total, heap.region_bytes());
+        EXPECT_VERIFIED(*heap);
+    }
+}
+
+TEST(Layout, MetadataIsAtMostFourBitsPerBlock) {
+    for (std::size_t region : {std::size_t(16384), std::size_t(100000), std::size_t(1) << 20}) {
+        TestHeap heap(region);
+        ASSERT_NE(heap.get(), nullptr);
+        const auto& t = static_cast<uheap::detail::HeapImpl&>(*heap).first_area->tables;
+        std::size_t table_bits = 4 * t.n_words * sizeof(uheap::detail::Word) * 8;
+        // Four one-bit tables; only the rounding of the last word can add more.
+        EXPECT_LE(table_bits, 4 * (t.n_blocks + uheap::detail::kWordBits - 1)) << region;
+        EXPECT_EQ(t.n_blocks * kBlockBytes, heap->info().total);
+        if (t.n_blocks >= 4096) {
+            EXPECT_LT(double(table_bits) / double(t.n_blocks), 4.02) << region;
+        }
+        // The pool takes all but a bounded overhead: control data, mark stack, tables, padding.
+        std::size_t fixed = sizeof(uheap::detail::HeapImpl) + sizeof(uheap::detail::Area) +
+                            uheap::kDefaultMarkStackEntries * sizeof(uheap::detail::MarkRange) + 2 * kBlockBytes + 64;
+        EXPECT_LE(heap->info().metadata_bytes, fixed + table_bits / 8 + 4 * sizeof(uheap::detail::Word) + kBlockBytes)
+            << region;
+    }
+}
+
+TEST(Layout, AddAreaFailuresWriteNothing) {
+    TestHeap heap(16 * 1024);
+    std::string before = uheap_test::snapshot(*heap);
+    EXPECT_EQ(heap->add_area(nullptr, 4096), Status::null_region);
+    EXPECT_EQ(heap->last_status(), Status::null_region);
+    std::vector<unsigned char> buffer(64, kPattern);
+    EXPECT_EQ(heap->add_area(buffer.data(), buffer.size()), Status::region_too_small);
+    EXPECT_EQ(heap->add_area(reinterpret_cast<void*>(UINTPTR_MAX - 4095), 8192), Status::size_overflow);
+    EXPECT_TRUE(intact(buffer));
+    EXPECT_EQ(uheap_test::snapshot(*heap), before);
+    EXPECT_VERIFIED(*heap);
+}
+
+TEST(Layout, RegionBytesForFitsTheObject) {
+    // Grow callbacks hand out exactly region_bytes_for(n) bytes at whatever alignment they have.
+    for (std::size_t n_bytes : {std::size_t(1), kBlockBytes, 5 * kBlockBytes + 1, std::size_t(10000),
+                                std::size_t(100000) + 3}) {
+        for (std::size_t misalign = 0; misalign < 16; ++misalign) {
+            SCOPED_TRACE(::testing::Message() << n_bytes << " misalign " << misalign);
+            TestHeap heap(16 * 1024);
+            ASSERT_NE(heap.get(), nullptr);
+            heap->set_auto_collect(false);
+            while (heap->alloc(blocks(1)) != nullptr) {
+            }
+            std::size_t region_bytes = Heap::region_bytes_for(n_bytes);
+            std::vector<unsigned char> area(region_bytes + misalign);
+            ASSERT_EQ(heap->add_area(area.data() + misalign, region_bytes), Status::ok);
+            void* p = heap->alloc(n_bytes);
+            ASSERT_NE(p, nullptr);
+            EXPECT_GE(static_cast<unsigned char*>(p), area.data());
+            EXPECT_VERIFIED(*heap);
+        }
+    }
+}
+
+}  // namespace

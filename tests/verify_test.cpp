@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+// verify() (src/verify.cpp): each invariant I1..I7 broken on purpose through the internal tables,
+// and verify() must name exactly that one (and pass again once it is restored).
+#include <gtest/gtest.h>
+
+#include "heap_impl.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using uheap::Invariant;
+using uheap::kBlockBytes;
+using uheap::detail::Area;
+using uheap::detail::HeapImpl;
+using uheap::detail::kWordBits;
+using uheap::detail::Word;
+using uheap_test::blocks;
+using uheap_test::describe;
+using uheap_test::TestHeap;
+
+/// A heap whose only area has a block count that is not a multiple of the word size, holding
+/// objects of 1, 3 (finaliser, no-scan), 2 and 1 blocks, with a freed 2-block hole.
+struct BrokenHeap : ::testing::Test {
+    void SetUp() override {
+        for (std::size_t bytes = 20 * 1024;; bytes += 40) {
+            heap = std::make_unique<TestHeap>(bytes);
+            if (area().tables.n_blocks % kWordBits != 0) break;
+        }
+        (*heap)->set_auto_collect(false);
+        one = (*heap)->alloc(blocks(1));
+        three = (*heap)->alloc(blocks(3), uheap::kFinaliser | uheap::kNoScan);
+        hole = (*heap)->alloc(blocks(2));
+        last = (*heap)->alloc(blocks(1), uheap::kWeak);
+        ASSERT_EQ((*heap)->free(hole), uheap::Status::ok);
+        ASSERT_VERIFIED(**heap);
+    }
+    HeapImpl& impl() { return static_cast<HeapImpl&>(**heap); }
+    Area& area() { return *impl().first_area; }
+    std::size_t block_of(void* p) { return area().block_of(reinterpret_cast<std::uintptr_t>(p)); }
+    /// verify() names `expected`; returns the report for further checks.
+    uheap::VerifyReport expect_broken(Invariant expected) {
+        uheap::VerifyReport r = (*heap)->verify();
+        EXPECT_EQ(r.broken, expected) << describe(r);
+        EXPECT_FALSE(r.ok());
+        EXPECT_NE(std::string(r.detail), "ok");
+        return r;
+    }
+    std::unique_ptr<TestHeap> heap;
+    void *one = nullptr, *three = nullptr, *hole = nullptr, *last = nullptr;
+};
+
+TEST_F(BrokenHeap, I1BitsPastTheLastBlock) {
+    std::size_t n = area().tables.n_blocks;
+    uheap::detail::set_bit(area().tables.head, n);
+    uheap::VerifyReport r = expect_broken(Invariant::I1_block_kind);
+    EXPECT_EQ(r.block, n);
+    uheap::detail::clear_bit(area().tables.head, n);
+    uheap::detail::set_bit(area().tables.flag, n);
+    expect_broken(Invariant::I1_block_kind);
+    uheap::detail::clear_bit(area().tables.flag, n);
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I2TailAfterAFreeBlock) {
+    std::size_t h = block_of(hole) + 1;  // second block of the freed hole: its predecessor is free
+    uheap::detail::set_bit(area().tables.tail, h);
+    uheap::VerifyReport r = expect_broken(Invariant::I2_extent);
+    EXPECT_EQ(r.block, h);
+    uheap::detail::clear_bit(area().tables.tail, h);
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I2TailAtTheStartOfAnArea) {
+    // Make block 0 a tail: the object at block 0 would extend from before the area.
+    ASSERT_EQ(block_of(one), 0u);
+    uheap::detail::clear_bit(area().tables.head, 0);
+    uheap::detail::set_bit(area().tables.tail, 0);
+    uheap::VerifyReport r = expect_broken(Invariant::I2_extent);
+    EXPECT_EQ(r.block, 0u);
+}
+
+TEST_F(BrokenHeap, I3MarkOutsideACollection) {
+    std::size_t b = block_of(three);
+    uheap::detail::set_bit(area().tables.mark, b);
+    uheap::VerifyReport r = expect_broken(Invariant::I3_no_marks);
+    EXPECT_EQ(r.block, b);
+    uheap::detail::clear_bit(area().tables.mark, b);
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I3MarkOnATailDuringACollection) {
+    ASSERT_EQ((*heap)->collect_start(), uheap::Status::ok);
+    void* root = three;
+    (*heap)->collect_root(&root, 1);
+    EXPECT_VERIFIED(**heap);  // marks on heads are fine while collecting
+    std::size_t b = block_of(three) + 1;
+    uheap::detail::set_bit(area().tables.mark, b);
+    expect_broken(Invariant::I3_no_marks);
+    uheap::detail::clear_bit(area().tables.mark, b);
+    ASSERT_EQ((*heap)->collect_end(), uheap::Status::ok);
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I4FlagOnALaterTail) {
+    std::size_t b = block_of(three) + 2;
+    uheap::detail::set_bit(area().tables.flag, b);
+    uheap::VerifyReport r = expect_broken(Invariant::I4_flags_on_heads);
+    EXPECT_EQ(r.block, b);
+    uheap::detail::clear_bit(area().tables.flag, b);
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I4FlagOnAFreeBlock) {
+    std::size_t b = block_of(hole);
+    uheap::detail::set_bit(area().tables.flag, b);
+    expect_broken(Invariant::I4_flags_on_heads);
+    uheap::detail::clear_bit(area().tables.flag, b);
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I5RecordScribbled) {
+    auto* rec = static_cast<std::uint32_t*>(hole);
+    std::uint32_t saved = rec[2];
+    rec[2] = saved + 1;  // wrong length
+    uheap::VerifyReport r = expect_broken(Invariant::I5_free_index);
+    EXPECT_EQ(r.block, block_of(hole));
+    rec[2] = saved;
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I5RunMissingFromTheIndex) {
+    auto p = area().indexed();
+    uheap::detail::index_remove(p, block_of(hole));
+    expect_broken(Invariant::I5_free_index);
+    ASSERT_TRUE(uheap::detail::index_insert(p, block_of(hole), 2));
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I5IndexTotalsWrong) {
+    area().index.free_blocks += 1;
+    expect_broken(Invariant::I5_free_index);
+    area().index.free_blocks -= 1;
+    area().index.n_runs += 1;
+    expect_broken(Invariant::I5_free_index);
+    area().index.n_runs -= 1;
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I6AreaCountDisagrees) {
+    area().used_blocks += 1;
+    expect_broken(Invariant::I6_accounting);
+    area().used_blocks -= 1;
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I6CountersDisagree) {
+    impl().stats.used_bytes += kBlockBytes;
+    expect_broken(Invariant::I6_accounting);
+    impl().stats.used_bytes -= kBlockBytes;
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, I7UsedBlockAboveTheHighWaterMark) {
+    std::size_t saved = area().high_water;
+    ASSERT_EQ(saved, block_of(last) + 1);
+    area().high_water = block_of(last);
+    uheap::VerifyReport r = expect_broken(Invariant::I7_high_water);
+    EXPECT_EQ(r.block, block_of(last));
+    area().high_water = saved;
+    EXPECT_VERIFIED(**heap);
+}
+
+TEST_F(BrokenHeap, ReportsTheAreaIndex) {
+    std::vector<unsigned char> second(8 * 1024);
+    ASSERT_EQ((*heap)->add_area(second.data(), second.size()), uheap::Status::ok);
+    Area& a2 = *area().next;
+    uheap::detail::set_bit(a2.tables.mark, 0);
+    ASSERT_TRUE(a2.tables.is_free(0));
+    uheap::VerifyReport r = (*heap)->verify();
+    EXPECT_EQ(r.broken, Invariant::I3_no_marks);
+    EXPECT_EQ(r.area, 1u);
+    EXPECT_EQ(r.block, 0u);
+    uheap::detail::clear_bit(a2.tables.mark, 0);
+    EXPECT_VERIFIED(**heap);
+}
+
+}  // namespace
