@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+// MicroPython's garbage-collector interface (py/gc.h) implemented on uheap's C API.
+//
+// Compiled by a MicroPython build in place of py/gc.c, linked with libuheap.a. MicroPython keeps
+// its policy state where the rest of the interpreter reads and writes it (MP_STATE_MEM for the
+// threshold, auto-collect switch and collection count, MP_STATE_THREAD for the per-thread lock
+// depth and collecting flag); this file turns that state into uheap calls at the moment it
+// matters. uheap owns the blocks, the tables, the free-run index and the mark-and-sweep.
+//
+// Where things live:
+//   - the uheap handle is stored in MP_STATE_MEM(area).gc_alloc_table_start, so code that
+//     snapshots and restores the whole mp_state_mem_t (ports/unix/coverage.c does) gets the
+//     matching heap back with it;
+//   - uheap's own lock is never used: MicroPython's lock is per thread, so every entry point
+//     checks MP_STATE_THREAD(gc_lock_depth) itself;
+//   - uheap's own threshold is never used: the threshold lives in MP_STATE_MEM and py/modgc.c
+//     writes it directly, so gc_alloc() reads it on every call.
+#include <assert.h>
+#include <stddef.h>
+#include <stdlib.h>  // malloc/free: the default MP_PLAT_ALLOC_HEAP / MP_PLAT_FREE_HEAP
+#include <string.h>
+
+#include "py/gc.h"
+#include "py/runtime.h"
+
+#include "uheap/uheap.h"
+
+#if MICROPY_ENABLE_GC
+
+#define UHEAP_PORT_BLOCK_BYTES (MICROPY_BYTES_PER_GC_BLOCK)
+
+// The library's block size is fixed when it is built (four machine words unless UHEAP_BLOCK_BYTES
+// says otherwise); it must be MicroPython's, or gc_nbytes() and the threshold would disagree.
+#ifdef UHEAP_BLOCK_BYTES
+MP_STATIC_ASSERT(UHEAP_BLOCK_BYTES == MICROPY_BYTES_PER_GC_BLOCK);
+#else
+MP_STATIC_ASSERT(4 * sizeof(void *) == MICROPY_BYTES_PER_GC_BLOCK);
+#endif
+MP_STATIC_ASSERT(UHEAP_FINALISER == GC_ALLOC_FLAG_HAS_FINALISER);
+
+// ---- the GC mutex (threads without a GIL) ------------------------------------------------
+
+#if MICROPY_PY_THREAD && !MICROPY_PY_THREAD_GIL
+#define PORT_MUTEX_INIT() mp_thread_recursive_mutex_init(&MP_STATE_MEM(gc_mutex))
+#define PORT_ENTER() mp_thread_recursive_mutex_lock(&MP_STATE_MEM(gc_mutex), 1)
+#define PORT_EXIT() mp_thread_recursive_mutex_unlock(&MP_STATE_MEM(gc_mutex))
+#else
+// No threads, or the GIL already serialises every caller.
+#define PORT_MUTEX_INIT()
+#define PORT_ENTER()
+#define PORT_EXIT()
+#endif
+
+// ---- state -------------------------------------------------------------------------------
+
+static inline uheap_t *port_heap(void) {
+    return (uheap_t *)(void *)MP_STATE_MEM(area).gc_alloc_table_start;
+}
+
+static inline size_t blocks_for(size_t n_bytes) {
+    return n_bytes / UHEAP_PORT_BLOCK_BYTES + (n_bytes % UHEAP_PORT_BLOCK_BYTES != 0);
+}
+
+// gc_collect() reached again from inside a collection on the same thread (a finaliser calling
+// gc.collect()): the inner start/end pair is a no-op. Only touched with the GC mutex held.
+static unsigned port_nested_collections;
+
+#if MICROPY_GC_SPLIT_HEAP_AUTO
+// Bytes of the allocation that may ask uheap for a new area (0: growing not allowed now), for
+// port_grow(). Only touched with the GC mutex held.
+static size_t port_pending_bytes;
+#endif
+
+// ---- callbacks uheap makes ---------------------------------------------------------------
+
+#if MICROPY_ENABLE_FINALISER
+// A dead object allocated with GC_ALLOC_FLAG_HAS_FINALISER: its first word is its type (NULL if
+// the caller never set it). Call the type's __del__, if any, the way the VM calls any function
+// that must not unwind into the collector: protected, with the scheduler held off. Anything it
+// tries to allocate fails (the collecting flag is set), and the exception that causes is printed.
+static void port_run_finaliser(void *user, void *object) {
+    (void)user;
+    mp_obj_base_t *base = (mp_obj_base_t *)object;
+    if (base->type == NULL) {
+        return;
+    }
+    mp_obj_t method[2];
+    mp_load_method_maybe(MP_OBJ_FROM_PTR(base), MP_QSTR___del__, method);
+    if (method[0] == MP_OBJ_NULL) {
+        return;
+    }
+    #if MICROPY_ENABLE_SCHEDULER
+    mp_sched_lock();
+    #endif
+    mp_call_function_1_protected(method[0], method[1]);
+    #if MICROPY_ENABLE_SCHEDULER
+    mp_sched_unlock();
+    #endif
+}
+#endif
+
+#if MICROPY_PY_WEAKREF
+static void port_weak_object_dying(void *user, void *object) {
+    (void)user;
+    gc_weakref_about_to_be_freed(object);
+}
+#endif
+
+#if MICROPY_GC_SPLIT_HEAP_AUTO
+// uheap asks for a new area when an allocation does not fit. Only the try after a collection
+// may grow (port_pending_bytes is 0 otherwise). uheap proposes a size that roughly doubles the
+// heap; take that, or as much as the system has, as long as the failed allocation fits.
+static bool port_grow(void *user, size_t proposed_bytes, void **region, size_t *region_bytes) {
+    (void)user;
+    if (port_pending_bytes == 0) {
+        return false;
+    }
+    size_t needed = uheap_region_bytes_for(port_pending_bytes);
+    size_t available = gc_get_max_new_split();
+    if (available < needed) {
+        return false;
+    }
+    size_t wanted = MAX(proposed_bytes, needed);
+    size_t n_bytes = MIN(available, wanted);
+    void *memory = MP_PLAT_ALLOC_HEAP(n_bytes);
+    if (memory == NULL) {
+        return false;
+    }
+    *region = memory;
+    *region_bytes = n_bytes;
+    return true;
+}
+
+static void port_release(void *user, void *region, size_t region_bytes) {
+    (void)user;
+    (void)region_bytes;
+    MP_PLAT_FREE_HEAP(region);
+}
+#endif
+
+// ---- creation ----------------------------------------------------------------------------
+
+// uheap's mark stack is carved from the first region. Use its default on ordinary heaps and a
+// smaller one on tiny heaps (a few KiB), where it would otherwise eat the pool; any size >= 1 is
+// correct, a small one only costs rescans.
+static size_t mark_stack_entries_for(size_t region_bytes) {
+    size_t entries = region_bytes / 256;
+    if (entries > 256) {
+        entries = 256;
+    }
+    if (entries < 4) {
+        entries = 4;
+    }
+    return entries;
+}
+
+void gc_init(void *start, void *end) {
+    size_t region_bytes = (size_t)((byte *)end - (byte *)start);
+    uheap_config_t config;
+    memset(&config, 0, sizeof(config));
+    config.mark_stack_entries = mark_stack_entries_for(region_bytes);
+    uheap_t *heap = NULL;
+    if (uheap_block_bytes() == UHEAP_PORT_BLOCK_BYTES) {
+        heap = uheap_create(start, region_bytes, &config, NULL);
+    }
+    assert(heap != NULL);
+
+    mp_state_mem_area_t *area = &MP_STATE_MEM(area);
+    memset(area, 0, sizeof(*area));
+    area->gc_alloc_table_start = (byte *)(void *)heap;
+    area->gc_pool_start = (byte *)start;
+    area->gc_pool_end = (byte *)end;
+    #if MICROPY_GC_SPLIT_HEAP
+    MP_STATE_MEM(area_pool_min) = (byte *)start;
+    MP_STATE_MEM(area_pool_max) = (byte *)end;
+    MP_STATE_MEM(gc_last_free_area) = area;
+    #endif
+
+    if (heap != NULL) {
+        #if MICROPY_ENABLE_FINALISER
+        uheap_set_finaliser(heap, port_run_finaliser, NULL);
+        #endif
+        #if MICROPY_PY_WEAKREF
+        // The after-sweep weak callback is not given to uheap: gc_weakref_sweep() must run after
+        // this thread's collecting flag is cleared and the GC mutex released (gc_collect_end).
+        uheap_set_weak_callbacks(heap, port_weak_object_dying, NULL, NULL);
+        #endif
+        uheap_set_auto_collect(heap, false);  // the port applies MicroPython's policy (port_allocate)
+        #if MICROPY_GC_SPLIT_HEAP_AUTO
+        uheap_set_grow_callback(heap, port_grow, port_release, NULL);
+        #endif
+    }
+
+    MP_STATE_THREAD(gc_lock_depth) = 0;
+    MP_STATE_MEM(gc_auto_collect_enabled) = 1;
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    MP_STATE_MEM(gc_alloc_threshold) = (size_t)-1;  // off
+    MP_STATE_MEM(gc_alloc_amount) = 0;
+    #endif
+    #if MICROPY_PY_GC_COLLECT_RETVAL
+    MP_STATE_MEM(gc_collected) = 0;
+    #endif
+    PORT_MUTEX_INIT();
+}
+
+#if MICROPY_GC_SPLIT_HEAP
+void gc_add(void *start, void *end) {
+    PORT_ENTER();
+    uheap_t *heap = port_heap();
+    if (heap != NULL && uheap_add_area(heap, start, (size_t)((byte *)end - (byte *)start)) == UHEAP_OK) {
+        MP_STATE_MEM(area_pool_min) = MIN(MP_STATE_MEM(area_pool_min), (byte *)start);
+        MP_STATE_MEM(area_pool_max) = MAX(MP_STATE_MEM(area_pool_max), (byte *)end);
+    }
+    PORT_EXIT();
+}
+#endif
+
+// ---- locking -----------------------------------------------------------------------------
+
+// Per thread and without the mutex: each thread changes only its own depth.
+void gc_lock(void) {
+    MP_STATE_THREAD(gc_lock_depth) += (1 << GC_LOCK_DEPTH_SHIFT);
+}
+
+void gc_unlock(void) {
+    MP_STATE_THREAD(gc_lock_depth) -= (1 << GC_LOCK_DEPTH_SHIFT);
+}
+
+bool gc_is_locked(void) {
+    return MP_STATE_THREAD(gc_lock_depth) != 0;
+}
+
+// ---- collection --------------------------------------------------------------------------
+
+void gc_collect_root(void **ptrs, size_t len) {
+    if (port_nested_collections > 0) {
+        return;  // the outer collection is already past its roots
+    }
+    uheap_t *heap = port_heap();
+    // Reported in slices so a port's MICROPY_GC_HOOK_LOOP still runs during long root ranges.
+    const size_t slice = 1024;
+    for (size_t i = 0; i < len; i += slice) {
+        MICROPY_GC_HOOK_LOOP(i);
+        uheap_collect_root(heap, (void *const *)(ptrs + i), MIN(slice, len - i));
+    }
+}
+
+void gc_collect_start(void) {
+    PORT_ENTER();
+    if (MP_STATE_THREAD(gc_lock_depth) & GC_COLLECT_FLAG) {
+        ++port_nested_collections;
+        return;
+    }
+    MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    MP_STATE_MEM(gc_alloc_amount) = 0;
+    #endif
+    uheap_collect_start(port_heap());
+
+    // The root-pointer section of the global state: from the thread state's dict_locals up to
+    // (not including) the VM state's qstr_last_chunk, contiguous in mp_state_ctx.
+    void **state = (void **)(void *)&mp_state_ctx;
+    size_t roots_begin = offsetof(mp_state_ctx_t, thread.dict_locals) / sizeof(void *);
+    size_t roots_end = offsetof(mp_state_ctx_t, vm.qstr_last_chunk) / sizeof(void *);
+    gc_collect_root(state + roots_begin, roots_end - roots_begin);
+
+    #if MICROPY_ENABLE_PYSTACK
+    // The used part of this thread's Python stack.
+    void **pystack = (void **)(void *)MP_STATE_THREAD(pystack_start);
+    gc_collect_root(pystack, (size_t)(MP_STATE_THREAD(pystack_cur) - MP_STATE_THREAD(pystack_start)) / sizeof(void *));
+    #endif
+}
+
+// Clears the collecting flag and the mutex, then lets the weakref module call its callbacks
+// (which may allocate).
+static void port_finish_collection(uheap_t *heap) {
+    #if MICROPY_PY_GC_COLLECT_RETVAL
+    uheap_counters_t counters;
+    uheap_counters(heap, &counters);
+    MP_STATE_MEM(gc_collected) = counters.last_collect_freed;
+    #else
+    (void)heap;
+    #endif
+    MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
+    PORT_EXIT();
+    #if MICROPY_PY_WEAKREF
+    gc_weakref_sweep();
+    #endif
+}
+
+void gc_collect_end(void) {
+    if (port_nested_collections > 0) {
+        --port_nested_collections;
+        PORT_EXIT();
+        return;
+    }
+    uheap_t *heap = port_heap();
+    uheap_collect_end(heap);
+    port_finish_collection(heap);
+}
+
+void gc_sweep_all(void) {
+    PORT_ENTER();
+    assert((MP_STATE_THREAD(gc_lock_depth) & GC_COLLECT_FLAG) == 0);
+    MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
+    uheap_t *heap = port_heap();
+    uheap_sweep_all(heap);
+    port_finish_collection(heap);
+}
+
+// ---- objects -----------------------------------------------------------------------------
+
+// MicroPython's out-of-memory policy, around one uheap allocation (or move). uheap's own
+// automatic collection stays off: the port collects itself, with the GC mutex released as
+// gc_collect() expects, so weakref callbacks that run at the end of a collection never run
+// inside a uheap call. In order: the threshold collection; one try; unless a collection already
+// happened (threshold, or gc.disable()), collect and try again; growing a new area
+// (split-heap-auto) is allowed only on the try after the collection. Mutex held throughout,
+// except around the collections.
+typedef struct _port_attempt_t {
+    void *ptr;        // the object being moved, or NULL for a fresh allocation
+    size_t n_bytes;
+    unsigned flags;
+} port_attempt_t;
+
+static void *port_try(uheap_t *heap, const port_attempt_t *attempt, bool may_grow) {
+    #if MICROPY_GC_SPLIT_HEAP_AUTO
+    port_pending_bytes = may_grow ? attempt->n_bytes : 0;
+    #else
+    (void)may_grow;
+    #endif
+    void *out = attempt->ptr == NULL
+        ? uheap_alloc(heap, attempt->n_bytes, attempt->flags)
+        : uheap_realloc(heap, attempt->ptr, attempt->n_bytes, true);
+    #if MICROPY_GC_SPLIT_HEAP_AUTO
+    port_pending_bytes = 0;
+    #endif
+    return out;
+}
+
+static void *port_allocate(uheap_t *heap, const port_attempt_t *attempt) {
+    bool collected = !MP_STATE_MEM(gc_auto_collect_enabled);
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    if (!collected && MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold)) {
+        PORT_EXIT();
+        gc_collect();
+        PORT_ENTER();
+        collected = true;
+    }
+    #endif
+    void *out = port_try(heap, attempt, collected);
+    if (out == NULL && !collected) {
+        PORT_EXIT();
+        gc_collect();
+        PORT_ENTER();
+        out = port_try(heap, attempt, true);
+    }
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    if (out != NULL) {
+        MP_STATE_MEM(gc_alloc_amount) += blocks_for(attempt->n_bytes);
+    }
+    #endif
+    return out;
+}
+
+void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
+    if (n_bytes == 0 || MP_STATE_THREAD(gc_lock_depth) > 0) {
+        return NULL;
+    }
+    port_attempt_t attempt = { NULL, n_bytes, 0 };
+    #if MICROPY_ENABLE_FINALISER
+    // uheap zeroes the object, so a finaliser object's type word reads NULL until it is set.
+    attempt.flags = (alloc_flags & GC_ALLOC_FLAG_HAS_FINALISER) ? UHEAP_FINALISER : 0;
+    #else
+    (void)alloc_flags;
+    #endif
+    PORT_ENTER();
+    uheap_t *heap = port_heap();
+    void *ptr = heap != NULL ? port_allocate(heap, &attempt) : NULL;
+    PORT_EXIT();
+    return ptr;
+}
+
+// Frees now without running the finaliser. Ignored while this thread holds gc_lock(), allowed
+// while it is only collecting (finalisers may free).
+void gc_free(void *ptr) {
+    if (MP_STATE_THREAD(gc_lock_depth) & ~GC_COLLECT_FLAG) {
+        return;
+    }
+    if (ptr == NULL) {
+        return;
+    }
+    PORT_ENTER();
+    uheap_status_t status = uheap_free(port_heap(), ptr);
+    // MicroPython only frees what it allocated, and never an object with weak references.
+    assert(status != UHEAP_FOREIGN_POINTER && status != UHEAP_NOT_OBJECT_START
+        && status != UHEAP_ALREADY_FREE && status != UHEAP_WEAKLY_REFERENCED);
+    (void)status;
+    PORT_EXIT();
+}
+
+size_t gc_nbytes(const void *ptr) {
+    PORT_ENTER();
+    uheap_t *heap = port_heap();
+    size_t n_bytes = heap != NULL ? uheap_size_of(heap, ptr) : 0;
+    PORT_EXIT();
+    return n_bytes;
+}
+
+void *gc_realloc(void *ptr, size_t n_bytes, bool allow_move) {
+    if (ptr == NULL) {
+        return gc_alloc(n_bytes, 0);
+    }
+    if (n_bytes == 0) {
+        gc_free(ptr);
+        return NULL;
+    }
+    if (MP_STATE_THREAD(gc_lock_depth) > 0) {
+        return NULL;
+    }
+    PORT_ENTER();
+    uheap_t *heap = port_heap();
+    // In place first (same size, shrink, or grow into free blocks that follow): no policy needed.
+    void *out = uheap_realloc(heap, ptr, n_bytes, false);
+    if (out == NULL && allow_move) {
+        // Moving is an allocation: threshold and out-of-memory policy apply. uheap keeps the
+        // finaliser and weak flags; `ptr` stays reachable from this frame through any collection.
+        port_attempt_t attempt = { ptr, n_bytes, 0 };
+        out = port_allocate(heap, &attempt);
+    }
+    PORT_EXIT();
+    return out;
+}
+
+#if MICROPY_PY_WEAKREF
+void gc_weakref_mark(void *ptr) {
+    PORT_ENTER();
+    uheap_status_t status = uheap_set_weak(port_heap(), ptr);
+    assert(status == UHEAP_OK);
+    (void)status;
+    PORT_EXIT();
+}
+#endif
+
+// ---- statistics and reports --------------------------------------------------------------
+
+void gc_info(gc_info_t *info) {
+    PORT_ENTER();
+    uheap_info_t exact;
+    memset(&exact, 0, sizeof(exact));
+    if (port_heap() != NULL) {
+        uheap_info(port_heap(), &exact);
+    }
+    info->total = exact.total;
+    info->used = exact.used;
+    info->free = exact.free;
+    info->max_free = exact.max_free;
+    info->num_1block = exact.num_1block;
+    info->num_2block = exact.num_2block;
+    info->max_block = exact.max_block;
+    #if MICROPY_GC_SPLIT_HEAP_AUTO
+    info->max_new_split = gc_get_max_new_split();
+    #endif
+    PORT_EXIT();
+}
+
+void gc_info_fast(gc_info_t *info) {
+    PORT_ENTER();
+    memset(info, 0, sizeof(*info));
+    if (port_heap() != NULL) {
+        uheap_info_t counted;
+        uheap_info_fast(port_heap(), &counted);
+        info->total = counted.total;
+        info->used = counted.used;
+        info->free = counted.free;
+    }
+    PORT_EXIT();
+}
+
+void gc_dump_info(const mp_print_t *print) {
+    gc_info_t info;
+    gc_info(&info);
+    mp_printf(print, "GC: total: %u, used: %u, free: %u",
+        (uint)info.total, (uint)info.used, (uint)info.free);
+    #if MICROPY_GC_SPLIT_HEAP_AUTO
+    mp_printf(print, ", max new split: %u", (uint)info.max_new_split);
+    #endif
+    mp_printf(print, "\n No. of 1-blocks: %u, 2-blocks: %u, max blk sz: %u, max free sz: %u\n",
+        (uint)info.num_1block, (uint)info.num_2block, (uint)info.max_block, (uint)info.max_free);
+}
+
+static void port_print(void *user, const char *text, size_t len) {
+    const mp_print_t *print = (const mp_print_t *)user;
+    print->print_strn(print->data, text, len);
+}
+
+// The character for an object head in the block map, from its type word.
+static char port_head_letter(void *user, const void *object) {
+    (void)user;
+    const void *type = *(const void *const *)object;
+    if (type == &mp_type_tuple) {
+        return 'T';
+    }
+    if (type == &mp_type_list) {
+        return 'L';
+    }
+    if (type == &mp_type_dict) {
+        return 'D';
+    }
+    if (type == &mp_type_str || type == &mp_type_bytes) {
+        return 'S';
+    }
+    #if MICROPY_PY_BUILTINS_BYTEARRAY
+    if (type == &mp_type_bytearray) {
+        return 'A';
+    }
+    #endif
+    #if MICROPY_PY_ARRAY
+    if (type == &mp_type_array) {
+        return 'A';
+    }
+    #endif
+    #if MICROPY_PY_BUILTINS_FLOAT
+    if (type == &mp_type_float) {
+        return 'F';
+    }
+    #endif
+    if (type == &mp_type_fun_bc) {
+        return 'B';
+    }
+    if (type == &mp_type_module) {
+        return 'M';
+    }
+    return 'h';
+}
+
+void gc_dump_alloc_table(const mp_print_t *print) {
+    PORT_ENTER();
+    if (port_heap() != NULL) {
+        uheap_dump_alloc_table(port_heap(), port_print, (void *)print, port_head_letter, NULL);
+    }
+    PORT_EXIT();
+}
+
+#endif // MICROPY_ENABLE_GC
