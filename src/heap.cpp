@@ -75,7 +75,7 @@ bool Heap::auto_collect() const { return HeapImpl::of(*this).auto_collect_enable
 
 void Heap::set_threshold(std::size_t n_bytes) {
     HeapImpl& self = HeapImpl::of(*this);
-    self.threshold_blocks = n_bytes / kBlockBytes;
+    self.threshold_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
     self.refresh_fast_path();
 }
 std::size_t Heap::threshold() const { return HeapImpl::of(*this).threshold_blocks * kBlockBytes; }

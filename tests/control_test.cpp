@@ -119,8 +119,10 @@ TEST(Control, AutoCollectDisabledFailsAtOnce) {
 
 TEST(Control, ThresholdCollectsOnceThatManyBytesWereAllocated) {
     TestHeap heap(kRegion);
-    heap->set_threshold(10 * kBlockBytes + kBlockBytes / 2);
-    EXPECT_EQ(heap->threshold(), 10 * kBlockBytes);  // whole blocks
+    heap->set_threshold(1);
+    EXPECT_EQ(heap->threshold(), kBlockBytes);  // any byte count > 0 is at least one block
+    heap->set_threshold(9 * kBlockBytes + kBlockBytes / 2);
+    EXPECT_EQ(heap->threshold(), 10 * kBlockBytes);  // whole blocks, rounded up
     for (int i = 0; i < 10; ++i) ASSERT_NE(heap->alloc(blocks(1)), nullptr);
     EXPECT_EQ(heap->counters().collections, 0u);
     EXPECT_EQ(heap->allocated_since_collect(), 10 * kBlockBytes);

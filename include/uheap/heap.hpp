@@ -82,7 +82,8 @@ struct WeakSlot {
 
 /// Called once per dead object with the finaliser flag, before anything is freed, in address order.
 using FinaliserFn = void (*)(void* user, void* object);
-/// Called once per dead object with the weak flag, after the finalisers, before the sweep.
+/// Called once per dead object with the weak flag, before the sweep. Dead objects are visited in
+/// address order; for each, its finaliser (if flagged) runs first, then this callback.
 using WeakFreedFn = void (*)(void* user, void* object);
 /// Called at the very end of a collection, after the sweep, when allocation is allowed again.
 using WeakSweepFn = void (*)(void* user);
@@ -202,7 +203,9 @@ public:
     void set_auto_collect(bool enabled);  ///< off: allocation that does not fit fails at once
     bool auto_collect() const;
     /// Collect before an allocation once `n_bytes` have been allocated since the last
-    /// collection started (0 = off). Counted in whole blocks.
+    /// collection started (0 = off). Counted in whole blocks, rounded up: any n_bytes > 0 is at
+    /// least one block. (MicroPython's gc.threshold() rounds down and treats 0 blocks as "before
+    /// every allocation"; its port keeps that rule itself. Here, collect_on_every_alloc does that.)
     void set_threshold(std::size_t n_bytes);
     std::size_t threshold() const;             ///< the threshold in bytes (whole blocks), 0 = off
     std::size_t allocated_since_collect() const;  ///< bytes allocated since the last collection

@@ -22,8 +22,11 @@ if(NM)
 endif()
 
 # 2. Compile as C99 and link with the C driver: no -lstdc++ anywhere on the line.
+# The build's own C flags (a sanitizer build instruments libuheap.a, so its C host must link
+# the sanitizer runtime the same way).
+separate_arguments(extra_flags UNIX_COMMAND "${C_FLAGS}")
 execute_process(
-  COMMAND ${CC} -std=c99 -Wall -Wextra -pedantic -I${INCLUDE_DIR} ${SOURCE} ${LIBRARY} -o ${OUTPUT}
+  COMMAND ${CC} -std=c99 -Wall -Wextra -pedantic ${extra_flags} -I${INCLUDE_DIR} ${SOURCE} ${LIBRARY} -o ${OUTPUT}
   RESULT_VARIABLE cc_result OUTPUT_VARIABLE cc_out ERROR_VARIABLE cc_err)
 if(NOT cc_result EQUAL 0)
   message(FATAL_ERROR "C-only link failed:\n${cc_out}${cc_err}")

@@ -439,8 +439,8 @@ static void test_threshold_and_auto_collect(void) {
     root_words[0] = root_words[1] = NULL;
 
     uheap_set_threshold(heap, 1);
-    CHECK(uheap_threshold(heap) == 0); /* whole blocks: 1 byte is 0 blocks, i.e. off */
-    uheap_set_threshold(heap, 2 * block_bytes + 5);
+    CHECK(uheap_threshold(heap) == block_bytes); /* whole blocks, rounded up */
+    uheap_set_threshold(heap, block_bytes + 5);
     CHECK(uheap_threshold(heap) == 2 * block_bytes);
     collect_calls = 0;
     CHECK(uheap_alloc(heap, block_bytes, 0) != NULL);
