@@ -13,6 +13,8 @@
 //   6 sweep     word-at-a-time to the high-water mark: free dead objects, clear marks, rebuild
 //               the free-run index, recompute the high-water mark; hand back empty grown areas
 //   7 end       collecting = false, counters, then the after-sweep weak callback (may allocate)
+#include <cstring>
+
 #include "heap_impl.hpp"
 
 namespace uheap::detail {
@@ -42,11 +44,15 @@ std::size_t last_used_block_end(const BlockTables& t, std::size_t from) {
 
 }  // namespace
 
+// A full stack spills into free heap blocks; only when the heap has no free run left is the
+// object deferred (marked, unscanned, rescanned later through its area's deferred range).
 void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end) {
     if (mark_depth == mark_capacity) {
-        defer(area, head);
         ++overflows_this_collection;
-        return;
+        if (!spill_mark_stack()) {
+            defer(area, head);
+            return;
+        }
     }
     auto* begin = static_cast<void* const*>(area.ptr_of(head));
     __builtin_prefetch(begin);
@@ -78,9 +84,64 @@ void HeapImpl::mark_word(std::uintptr_t word) {
     push_object(*area, block, end);
 }
 
+// Scratch for spilled entries: the largest free run of the first area that has one. A run too
+// small for a few entries is dropped (it is scratch anyway) and the next one tried.
+SpillSegment* HeapImpl::new_spill_segment() {
+    constexpr std::size_t kMinEntries = 4;
+    for (Area* a = first_area; a != nullptr; a = a->next) {
+        for (int attempt = 0; attempt < 4; ++attempt) {
+            std::size_t start = 0;
+            std::size_t n = 0;
+            if (!index_take_largest_run(a->indexed(), &start, &n)) break;
+            a->index_stale = true;
+            std::size_t capacity = (n * kBlockBytes - sizeof(SpillSegment)) / sizeof(MarkRange);
+            if (n * kBlockBytes < sizeof(SpillSegment) || capacity < kMinEntries) continue;
+            auto* segment = static_cast<SpillSegment*>(a->ptr_of(start));
+            segment->below = nullptr;
+            segment->count = 0;
+            segment->capacity = capacity;
+            return segment;
+        }
+    }
+    return nullptr;
+}
+
+// Moves the top of the fixed stack into a segment, leaving room to push.
+bool HeapImpl::spill_mark_stack() {
+    SpillSegment* segment = spare_segments;
+    if (segment != nullptr) {
+        spare_segments = segment->below;
+    } else if ((segment = new_spill_segment()) == nullptr) {
+        return false;
+    }
+    std::size_t moved = segment->capacity < mark_depth ? segment->capacity : mark_depth;
+    std::memcpy(segment->entries(), mark_stack + mark_depth - moved, moved * sizeof(MarkRange));
+    segment->count = moved;
+    mark_depth -= moved;
+    segment->below = spilled;
+    spilled = segment;
+    return true;
+}
+
+// Brings the most recently spilled entries back when the fixed stack runs empty.
+bool HeapImpl::refill_mark_stack() {
+    SpillSegment* segment = spilled;
+    if (segment == nullptr) return false;
+    std::size_t moved = segment->count < mark_capacity ? segment->count : mark_capacity;
+    std::memcpy(mark_stack, segment->entries() + segment->count - moved, moved * sizeof(MarkRange));
+    segment->count -= moved;
+    mark_depth = moved;
+    if (segment->count == 0) {
+        spilled = segment->below;
+        segment->below = spare_segments;
+        spare_segments = segment;
+    }
+    return true;
+}
+
 template <bool kInteriorPointers>
 static void drain(HeapImpl& heap) {
-    while (heap.mark_depth > 0) {
+    while (heap.mark_depth > 0 || heap.refill_mark_stack()) {
         MarkRange range = heap.mark_stack[--heap.mark_depth];
         if (static_cast<std::size_t>(range.end - range.begin) > kScanChunkWords) {
             // The slot just popped is free again, so the rest of the object always fits.
@@ -107,12 +168,12 @@ void HeapImpl::mark_root_words(void* const* words, std::size_t n_words) {
     if (config.interior_pointers) {
         for (std::size_t i = 0; i < n_words; ++i) {
             mark_word<true>(reinterpret_cast<std::uintptr_t>(words[i]));
-            if (mark_depth > 0) drain<true>(*this);
+            if (mark_depth > 0 || spilled != nullptr) drain<true>(*this);
         }
     } else {
         for (std::size_t i = 0; i < n_words; ++i) {
             mark_word<false>(reinterpret_cast<std::uintptr_t>(words[i]));
-            if (mark_depth > 0) drain<false>(*this);
+            if (mark_depth > 0 || spilled != nullptr) drain<false>(*this);
         }
     }
 }
@@ -296,6 +357,7 @@ Status Heap::collect_start() {
     self.refresh_fast_path();
     self.collect_started_ns = self.now_ns();
     self.mark_depth = 0;
+    self.spilled = self.spare_segments = nullptr;
     self.overflows_this_collection = 0;
     self.blocks_since_collect = 0;
     for (Area* a = self.first_area; a != nullptr; a = a->next) a->deferred_lo = a->deferred_hi = 0;

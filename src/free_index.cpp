@@ -279,6 +279,33 @@ bool index_release(const IndexedPool& p, std::size_t start, std::size_t n, std::
     return true;
 }
 
+bool index_take_largest_run(const IndexedPool& p, std::size_t* start, std::size_t* n) {
+    FreeIndex& index = *p.index;
+    std::size_t listed = kNoBlock;
+    std::size_t listed_n = 0;
+    for (unsigned w = kClassWords; w-- > 0;) {
+        if (index.nonempty[w] == 0) continue;
+        unsigned top = w * static_cast<unsigned>(kWordBits) + highest_bit(index.nonempty[w]);
+        listed = index.first[top];
+        if (!run_length_at(p, listed, &listed_n)) listed = kNoBlock;
+        break;
+    }
+    std::size_t current_n = index.current_end - index.current_begin;
+    if (current_n >= listed_n && current_n > 0) {
+        *start = index.current_begin;
+        *n = current_n;
+        index.current_begin = index.current_end = 0;
+        index.free_blocks -= current_n;
+        index.n_runs -= 1;
+        return true;
+    }
+    if (listed == kNoBlock) return false;
+    index_remove(p, listed);
+    *start = listed;
+    *n = listed_n;
+    return true;
+}
+
 std::size_t index_rebuild(const IndexedPool& p) {
     const BlockTables& t = *p.tables;
     index_clear(p);

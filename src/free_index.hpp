@@ -112,6 +112,12 @@ bool index_take_from(const IndexedPool& p, std::size_t run_start, std::size_t ru
 bool index_release(const IndexedPool& p, std::size_t start, std::size_t n, std::size_t* run_begin,
                    std::size_t* run_end);
 
+/// Detaches the largest run the index can find in O(1) (the current run, or the first run of the
+/// highest non-empty class) and reports it, for use as scratch memory during a collection. The
+/// index then no longer describes the area: the caller must rebuild it (the sweep does). False
+/// if there is no free run or its record does not validate.
+bool index_take_largest_run(const IndexedPool& p, std::size_t* start, std::size_t* n);
+
 /// Rebuilds the index from the block tables, runs in address order. Returns the largest run.
 std::size_t index_rebuild(const IndexedPool& p);
 

@@ -52,6 +52,17 @@ struct MarkRange {
     void* const* end;
 };
 
+/// Mark-stack entries spilled into free heap blocks when the fixed stack is full. Free blocks
+/// are scratch during a collection (nothing allocates), so a full stack moves its entries there
+/// instead of leaving objects to be rescanned; the sweep rebuilds the areas' free-run index.
+/// The entries follow the header.
+struct SpillSegment {
+    SpillSegment* below;     ///< the segment spilled before this one (popped after it)
+    std::size_t count;       ///< entries held
+    std::size_t capacity;    ///< entries that fit
+    MarkRange* entries() { return reinterpret_cast<MarkRange*>(this + 1); }
+};
+
 /// Where an object lives: its area and head block.
 struct ObjectRef {
     Area* area = nullptr;
@@ -68,6 +79,8 @@ struct HeapImpl final : Heap {
     MarkRange* mark_stack = nullptr;
     std::size_t mark_capacity = 0;
     std::size_t mark_depth = 0;
+    SpillSegment* spilled = nullptr;         ///< segments holding entries, most recent first
+    SpillSegment* spare_segments = nullptr;  ///< emptied segments, reused before taking more
 
     // ---- control (heap.cpp) ----
     unsigned locks = 0;
@@ -127,6 +140,9 @@ struct HeapImpl final : Heap {
     void mark_word(std::uintptr_t word);
     void mark_root_words(void* const* words, std::size_t n_words);
     void drain_mark_stack();
+    bool spill_mark_stack();
+    bool refill_mark_stack();
+    SpillSegment* new_spill_segment();
     void push_object(Area& area, std::size_t head, std::size_t end);
     void scan_deferred();
     void clear_dead_weak_slots();

@@ -15,6 +15,10 @@ namespace uheap::testing {
 /// A heap over `region_bytes` of 64-byte-aligned memory, a 64-slot root table, and a clock that
 /// advances 1000 ns per reading (so pause_ns is deterministic).
 class TestHeap {
+    struct AlignedDelete {
+        void operator()(unsigned char* p) const { ::operator delete(p, std::align_val_t{64}); }
+    };
+
 public:
     explicit TestHeap(std::size_t region_bytes, bool auto_collect = true)
         : region_(static_cast<unsigned char*>(::operator new(region_bytes, std::align_val_t{64}))) {
@@ -29,6 +33,20 @@ public:
     TestHeap(const TestHeap&) = delete;
     TestHeap& operator=(const TestHeap&) = delete;
 
+    /// The smallest 64-byte-aligned region whose pool holds exactly `n_blocks`, found by probing,
+    /// so tests that compare block offsets do not depend on the size of the heap's control data.
+    static std::size_t region_for_pool_blocks(std::size_t n_blocks) {
+        constexpr std::size_t kSearch = 64 * 1024;
+        std::size_t lowest = n_blocks * kBlockBytes;
+        std::unique_ptr<unsigned char, AlignedDelete> scratch(
+            static_cast<unsigned char*>(::operator new(lowest + kSearch, std::align_val_t{64})));
+        for (std::size_t size = lowest; size <= lowest + kSearch; size += sizeof(void*)) {
+            Heap* probe = Heap::create(scratch.get(), size);
+            if (probe != nullptr && probe->info_fast().total == n_blocks * kBlockBytes) return size;
+        }
+        return 0;
+    }
+
     Heap& operator*() { return *heap_; }
     Heap* operator->() { return heap_; }
     /// Byte offset of `ptr` from the first block of area 0.
@@ -41,9 +59,6 @@ public:
     void* roots[kRoots] = {};
 
 private:
-    struct AlignedDelete {
-        void operator()(unsigned char* p) const { ::operator delete(p, std::align_val_t{64}); }
-    };
     std::unique_ptr<unsigned char, AlignedDelete> region_;
     Heap* heap_ = nullptr;
     std::uint64_t clock_ = 0;
