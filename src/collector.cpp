@@ -139,17 +139,59 @@ bool HeapImpl::refill_mark_stack() {
     return true;
 }
 
+// Ranges popped from the stack wait in a small FIFO ring before they are scanned, and are
+// prefetched as they enter it: by the time a range is scanned its first line has had
+// kPrefetchRing - 1 other scans to arrive. Scanning straight off a LIFO stack touches each object
+// right after the prefetch issued when it was pushed, which hides nothing.
+constexpr unsigned kPrefetchRing = 8;
+
 template <bool kInteriorPointers>
 static void drain(HeapImpl& heap) {
-    while (heap.mark_depth > 0 || heap.refill_mark_stack()) {
-        MarkRange range = heap.mark_stack[--heap.mark_depth];
-        if (static_cast<std::size_t>(range.end - range.begin) > kScanChunkWords) {
-            // The slot just popped is free again, so the rest of the object always fits.
-            heap.mark_stack[heap.mark_depth++] = MarkRange{range.begin + kScanChunkWords, range.end};
-            range.end = range.begin + kScanChunkWords;
+    const bool single_area = heap.first_area->next == nullptr;
+    const std::uintptr_t pool_begin = heap.first_area->pool_begin;
+    const std::size_t pool_bytes = heap.first_area->pool_bytes;
+    MarkRange ring[kPrefetchRing];
+    bool chunk_in_ring[kPrefetchRing];
+    unsigned first = 0;
+    unsigned count = 0;
+    unsigned chunks = 0;  // ring entries cut from a large object
+    for (;;) {
+        // Deferred objects are refilled only once the ring is empty, as before once the stack was.
+        while (count < kPrefetchRing && (heap.mark_depth > 0 || (count == 0 && heap.refill_mark_stack()))) {
+            MarkRange range = heap.mark_stack[heap.mark_depth - 1];
+            bool split = static_cast<std::size_t>(range.end - range.begin) > kScanChunkWords;
+            // One chunk of a large object in the ring at a time: a ring full of chunks would push
+            // up to kPrefetchRing * kScanChunkWords children at once and overflow a small stack.
+            // The rest of the object stays on the stack until that chunk is scanned.
+            if (split && chunks > 0) break;
+            if (split) {
+                heap.mark_stack[heap.mark_depth - 1] = MarkRange{range.begin + kScanChunkWords, range.end};
+                range.end = range.begin + kScanChunkWords;
+            } else {
+                --heap.mark_depth;
+            }
+            __builtin_prefetch(range.begin);
+            unsigned slot = (first + count++) % kPrefetchRing;
+            ring[slot] = range;
+            chunk_in_ring[slot] = split;
+            chunks += split;
         }
+        if (count == 0) return;
+        MarkRange range = ring[first];
+        chunks -= chunk_in_ring[first];
+        first = (first + 1) % kPrefetchRing;
+        --count;
         for (void* const* p = range.begin; p < range.end; ++p) {
-            heap.mark_word<kInteriorPointers>(reinterpret_cast<std::uintptr_t>(*p));
+            auto word = reinterpret_cast<std::uintptr_t>(*p);
+            // Most words are not pointers into the pool (numbers, nulls, outside pointers). With a
+            // single area they are rejected here against bounds held in registers, before the
+            // call; mark_word() repeats the full test for everything else.
+            if (single_area) {
+                std::uintptr_t offset = word - pool_begin;
+                if (offset >= pool_bytes) continue;
+                if (!kInteriorPointers && offset % kBlockBytes != 0) continue;
+            }
+            heap.mark_word<kInteriorPointers>(word);
         }
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Statistics: exact info() word-at-a-time, info_fast(), and MicroPython's two text reports
 // printed through the host's callback (no stdio in the core).
+#include <algorithm>
+
 #include "heap_impl.hpp"
 
 namespace uheap::detail {
@@ -101,15 +103,18 @@ Info Heap::info() const {
         detail::LongestRun free_run;
         detail::LongestRun tail_run;
         Word previous_free_top = 0;
-        Word tails = t.n_words > 0 ? t.tails_in(0) : 0;
-        for (std::size_t w = 0; w < t.n_words; ++w) {
-            Word next_tails = w + 1 < t.n_words ? t.tails_in(w + 1) : 0;
+        // I7: every block from the high-water mark up is free, so only the words below it are
+        // read; the free tail above it is added at the end in O(1).
+        const std::size_t n_words = detail::words_for_blocks(a->high_water);
+        std::size_t area_free = 0;
+        Word tails = n_words > 0 ? t.tails_in(0) : 0;
+        for (std::size_t w = 0; w < n_words; ++w) {
+            Word next_tails = w + 1 < n_words ? t.tails_in(w + 1) : 0;
             Word heads = t.head[w];
             Word free_bits = t.free_in(w);
             Word tail_after = (tails >> 1) | (next_tails << (kWordBits - 1));
             Word tail_after_two = (tails >> 2) | (next_tails << (kWordBits - 2));
-            used_blocks += detail::count_ones(heads | tails);
-            free_blocks += detail::count_ones(free_bits);
+            area_free += detail::count_ones(free_bits);
             info.objects += detail::count_ones(heads);
             info.num_1block += detail::count_ones(heads & ~tail_after);
             info.num_2block += detail::count_ones(heads & tail_after & ~tail_after_two);
@@ -119,6 +124,14 @@ Info Heap::info() const {
             tail_run.feed(tails);
             tails = next_tails;
         }
+        const std::size_t above = t.n_blocks - std::min(t.n_blocks, n_words * kWordBits);
+        if (above > 0) {
+            area_free += above;
+            if (previous_free_top == 0) ++info.free_runs;
+            free_run.current += above;
+        }
+        free_blocks += area_free;
+        used_blocks += t.n_blocks - area_free;  // I1: every block is free or used
         if (free_run.finish() > info.max_free) info.max_free = free_run.finish();
         if (tail_run.finish() > longest_tail_run) longest_tail_run = tail_run.finish();
     }
