@@ -124,45 +124,36 @@ void Heap::set_clock(ClockFn fn, void* user) {
 void Heap::set_event_hooks(const EventHooks& hooks) { HeapImpl::of(*this).hooks = hooks; }
 EventHooks Heap::event_hooks() const { return HeapImpl::of(*this).hooks; }
 
+namespace {
+
 // Root ranges and weak slots are intrusive doubly linked lists of host-owned nodes: O(1) either
-// way and no allocation.
-void Heap::add_root_range(RootRange* range) {
-    HeapImpl& self = HeapImpl::of(*this);
-    range->prev = nullptr;
-    range->next = self.roots;
-    if (self.roots != nullptr) self.roots->prev = range;
-    self.roots = range;
+// way and no allocation. Both node types carry prev/next, so one pair of helpers serves both.
+template <class Node>
+void link_front(Node*& first, Node* node) {
+    node->prev = nullptr;
+    node->next = first;
+    if (first != nullptr) first->prev = node;
+    first = node;
 }
 
-void Heap::remove_root_range(RootRange* range) {
-    HeapImpl& self = HeapImpl::of(*this);
-    if (range->prev != nullptr) {
-        range->prev->next = range->next;
-    } else if (self.roots == range) {
-        self.roots = range->next;
+// Unlinking a node that is not in the list (prev and next null, not first) does nothing.
+template <class Node>
+void unlink(Node*& first, Node* node) {
+    if (node->prev != nullptr) {
+        node->prev->next = node->next;
+    } else if (first == node) {
+        first = node->next;
     }
-    if (range->next != nullptr) range->next->prev = range->prev;
-    range->prev = range->next = nullptr;
+    if (node->next != nullptr) node->next->prev = node->prev;
+    node->prev = node->next = nullptr;
 }
 
-void Heap::add_weak_slot(WeakSlot* slot) {
-    HeapImpl& self = HeapImpl::of(*this);
-    slot->prev = nullptr;
-    slot->next = self.weak_slots;
-    if (self.weak_slots != nullptr) self.weak_slots->prev = slot;
-    self.weak_slots = slot;
-}
+}  // namespace
 
-void Heap::remove_weak_slot(WeakSlot* slot) {
-    HeapImpl& self = HeapImpl::of(*this);
-    if (slot->prev != nullptr) {
-        slot->prev->next = slot->next;
-    } else if (self.weak_slots == slot) {
-        self.weak_slots = slot->next;
-    }
-    if (slot->next != nullptr) slot->next->prev = slot->prev;
-    slot->prev = slot->next = nullptr;
-}
+void Heap::add_root_range(RootRange* range) { link_front(HeapImpl::of(*this).roots, range); }
+void Heap::remove_root_range(RootRange* range) { unlink(HeapImpl::of(*this).roots, range); }
+void Heap::add_weak_slot(WeakSlot* slot) { link_front(HeapImpl::of(*this).weak_slots, slot); }
+void Heap::remove_weak_slot(WeakSlot* slot) { unlink(HeapImpl::of(*this).weak_slots, slot); }
 
 Status Heap::last_status() const { return HeapImpl::of(*this).status; }
 
