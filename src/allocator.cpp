@@ -48,6 +48,7 @@ void HeapImpl::repair_index(Area& area) {
 // both allocation paths; the common one-block, no-flag case touches one table word.
 inline void HeapImpl::commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags) {
     BlockTables& t = area.tables;
+    UHEAP_ASSERT(t.is_free(start) && t.is_free(start + n_blocks - 1));  // I1, I5: the run was free
     set_bit(t.head, start);
     void* object = area.ptr_of(start);
     if (n_blocks == 1) {
@@ -109,6 +110,7 @@ bool HeapImpl::index_freed_blocks(Area& area, std::size_t start, std::size_t n_b
 
 void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     BlockTables& t = area.tables;
+    UHEAP_ASSERT(t.is_head(head));  // I1: callers pass object starts only (find_object)
     std::size_t end = t.object_end(head);
     std::size_t n_blocks = end - head;
     if (hooks.on_free != nullptr) hooks.on_free(hooks.user, area.ptr_of(head), n_blocks * kBlockBytes, reason);

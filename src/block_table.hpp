@@ -43,6 +43,17 @@
 #include <cstddef>
 #include <cstdint>
 
+// Internal consistency checks, citing the invariant they protect (never bad input: that gets a
+// Status). Define UHEAP_ASSERT to a handler of your own at build time; by default it traps in
+// debug builds and vanishes otherwise.
+#ifndef UHEAP_ASSERT
+#ifdef NDEBUG
+#define UHEAP_ASSERT(condition) ((void)0)
+#else
+#define UHEAP_ASSERT(condition) ((condition) ? (void)0 : __builtin_trap())
+#endif
+#endif
+
 namespace uheap::detail {
 
 using Word = std::uintptr_t;

@@ -83,6 +83,7 @@ bool run_ending_at(const IndexedPool& p, std::size_t end, std::size_t* start);
 
 /// Takes the first n blocks of the current run, which must hold at least n.
 inline void take_from_current(FreeIndex& index, std::size_t n) {
+    UHEAP_ASSERT(index.current_end - index.current_begin >= n);
     index.current_begin += static_cast<std::uint32_t>(n);
     index.free_blocks -= n;
     if (index.current_begin == index.current_end) {

@@ -10,16 +10,6 @@
 #include "free_index.hpp"
 #include "uheap/heap.hpp"
 
-// Internal consistency checks (never bad input: that gets a Status). Define UHEAP_ASSERT to a
-// handler of your own at build time; by default it traps in debug builds and vanishes otherwise.
-#ifndef UHEAP_ASSERT
-#ifdef NDEBUG
-#define UHEAP_ASSERT(condition) ((void)0)
-#else
-#define UHEAP_ASSERT(condition) ((condition) ? (void)0 : __builtin_trap())
-#endif
-#endif
-
 namespace uheap::detail {
 
 /// One region handed in by the host. Lives at the start of that region.
