@@ -23,11 +23,6 @@ namespace {
 /// Words of one object scanned before the rest of it goes back on the stack.
 constexpr std::size_t kScanChunkWords = 32;
 
-/// I3 during a collection: only heads are marked, and an object is pushed only once marked.
-bool t_is_marked_head(const Area& area, std::size_t head) {
-    return area.tables.is_head(head) && area.tables.is_marked(head);
-}
-
 void defer(Area& area, std::size_t head) {
     if (area.deferred_lo >= area.deferred_hi) {
         area.deferred_lo = head;
@@ -59,7 +54,8 @@ void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end) {
             return;
         }
     }
-    UHEAP_ASSERT(mark_depth < mark_capacity && t_is_marked_head(area, head));
+    // I3 during a collection: only heads are marked, and an object is pushed only once marked.
+    UHEAP_ASSERT(mark_depth < mark_capacity && area.tables.is_head(head) && area.tables.is_marked(head));
     auto* begin = static_cast<void* const*>(area.ptr_of(head));
     __builtin_prefetch(begin);
     mark_stack[mark_depth++] = MarkRange{begin, begin + (end - head) * kBlockWords};
