@@ -54,7 +54,14 @@ inline void HeapImpl::commit_object(Area& area, std::size_t start, std::size_t n
     if (n_blocks == 1) {
         std::memset(object, 0, kBlockBytes);
     } else {
-        set_bits(t.tail, start + 1, start + n_blocks);
+        std::size_t first_tail = start + 1;
+        std::size_t end = start + n_blocks;
+        if (word_index(first_tail) == word_index(end - 1)) {  // the usual case: one table word
+            unsigned from = static_cast<unsigned>(first_tail % kWordBits);
+            t.tail[word_index(first_tail)] |= bits_from(from) & bits_below(static_cast<unsigned>((end - 1) % kWordBits) + 1);
+        } else {
+            set_bits(t.tail, first_tail, end);
+        }
         std::memset(object, 0, n_blocks * kBlockBytes);
     }
     if (flags != 0) {

@@ -62,13 +62,18 @@ bool link(const IndexedPool& p, std::size_t start, std::size_t n, bool at_front)
     unsigned c = size_class(n);
     FreeRunRecord r{kNoBlock, kNoBlock, static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(start)};
     std::uint32_t first = index.first[c];
-    if (first != kNoBlock && !record_is_valid(p, first)) return false;
+    std::uint32_t last = kNoBlock;
+    if (first != kNoBlock) {
+        // Linking writes into `first` (from the index) and `last` (read from pool memory): both
+        // must be free-run starts in the tables, so a forged link cannot aim a write at an object.
+        last = read_record(p, first).prev;
+        if (!is_run_start(*p.tables, first) || !is_run_start(*p.tables, last)) return false;
+    }
     if (first == kNoBlock) {
         r.next = r.prev = static_cast<std::uint32_t>(start);
         index.first[c] = static_cast<std::uint32_t>(start);
         set_class_bit(index, c);
     } else {
-        std::uint32_t last = read_record(p, first).prev;
         r.next = first;
         r.prev = last;
         write_next(p, last, static_cast<std::uint32_t>(start));
