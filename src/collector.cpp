@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
-// The collector: roots, mark (bounded stack with deferred rescans), weak slots, finalisers, sweep.
+// The collector: roots, mark (bounded stack that spills into free blocks), weak slots, finalisers, sweep.
 //
 // A collection, in order (docs/design.md §5):
 //   1 start     collecting = true: alloc refused, free still allowed (finalisers may free)
 //   2 roots     registered ranges, the pinned realloc original, then what the host reports
-//   3 mark      depth-first with an explicit stack of word ranges; large objects are scanned in
-//               chunks so wide objects do not flood the stack; when it is full, the object is
-//               left marked-but-unscanned and its block widens its area's deferred range, which
-//               is rescanned after the stack drains (only that range, never the whole heap)
+//   3 mark      depth-first with an explicit stack of word ranges; popped ranges pass through
+//               a small FIFO ring that prefetches them; large objects are scanned in chunks so
+//               wide objects do not flood the stack; a full stack spills into free heap blocks,
+//               and only when none is left is an object deferred (marked, unscanned, its block
+//               widening its area's deferred range, rescanned after the stack drains: only that
+//               range, never the whole heap)
 //   4 weak      weak slots whose target is unmarked read null
 //   5 finalise  for each dead head in address order: the finaliser, then the weak callback
 //   6 sweep     word-at-a-time to the high-water mark: free dead objects, clear marks, rebuild
@@ -57,7 +59,6 @@ void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end) {
     // I3 during a collection: only heads are marked, and an object is pushed only once marked.
     UHEAP_ASSERT(mark_depth < mark_capacity && area.tables.is_head(head) && area.tables.is_marked(head));
     auto* begin = static_cast<void* const*>(area.ptr_of(head));
-    __builtin_prefetch(begin);
     mark_stack[mark_depth++] = MarkRange{begin, begin + (end - head) * kBlockWords};
 }
 
