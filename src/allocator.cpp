@@ -132,6 +132,39 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     if (!indexed) repair_index(area);
 }
 
+// realloc()'s shrink: blocks [new_end, old_end) of an object go back to the index.
+void HeapImpl::shrink_in_place(Area& area, std::size_t new_end, std::size_t old_end) {
+    BlockTables& t = area.tables;
+    std::size_t released = old_end - new_end;
+    bool indexed = index_freed_blocks(area, new_end, released);
+    clear_bits(t.tail, new_end, old_end);
+    clear_bits(t.flag, new_end, old_end);  // a one-block object loses no-scan (see flags_of)
+    area.used_blocks -= released;
+    stats.used_bytes -= released * kBlockBytes;
+    if (!indexed) repair_index(area);
+}
+
+// realloc()'s growth without moving: the object takes `extra` blocks from the free run that
+// starts right after it (the current run or a listed one), if that run is long enough.
+bool HeapImpl::grow_in_place(Area& area, std::size_t old_end, std::size_t extra) {
+    BlockTables& t = area.tables;
+    if (old_end >= t.n_blocks || !t.is_free(old_end)) return false;
+    FitResult fit = index_take_at(area.indexed(), old_end, extra);
+    if (fit == FitResult::corrupted) {
+        repair_index(area);  // the tables still show the run free: it is re-indexed
+        fit = index_take_at(area.indexed(), old_end, extra);
+    }
+    if (fit != FitResult::found) return false;
+    set_bits(t.tail, old_end, old_end + extra);
+    std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
+    area.used_blocks += extra;
+    stats.used_bytes += extra * kBlockBytes;
+    if (stats.used_bytes > stats.peak_used_bytes) stats.peak_used_bytes = stats.used_bytes;
+    if (old_end + extra > area.high_water) area.high_water = old_end + extra;
+    blocks_since_collect += extra;
+    return true;
+}
+
 // Asks the host for an area big enough for n blocks (MicroPython's split-heap-auto: the request
 // roughly doubles the heap, and is never less than what the failed allocation needs).
 bool HeapImpl::grow_for(std::size_t n_blocks) {
@@ -290,9 +323,8 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
         return nullptr;
     }
     Area& area = *obj.area;
-    detail::BlockTables& t = area.tables;
     std::size_t head = obj.block;
-    std::size_t old_end = t.object_end(head);
+    std::size_t old_end = area.tables.object_end(head);
     std::size_t old_blocks = old_end - head;
     std::size_t new_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
     self.status = Status::ok;
@@ -304,34 +336,10 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     };
     if (new_blocks == old_blocks) return report(ptr);
     if (new_blocks < old_blocks) {
-        std::size_t new_end = head + new_blocks;
-        bool indexed = self.index_freed_blocks(area, new_end, old_blocks - new_blocks);
-        detail::clear_bits(t.tail, new_end, old_end);
-        detail::clear_bits(t.flag, new_end, old_end);  // a one-block object loses no-scan (see flags_of)
-        area.used_blocks -= old_blocks - new_blocks;
-        self.stats.used_bytes -= (old_blocks - new_blocks) * kBlockBytes;
-        if (!indexed) self.repair_index(area);
+        self.shrink_in_place(area, head + new_blocks, old_end);
         return report(ptr);
     }
-    // Grow in place into the free run that follows, if it is long enough.
-    std::size_t extra = new_blocks - old_blocks;
-    if (old_end < t.n_blocks && t.is_free(old_end)) {
-        detail::FitResult fit = detail::index_take_at(area.indexed(), old_end, extra);
-        if (fit == detail::FitResult::corrupted) {
-            self.repair_index(area);  // the tables still show the run free: it is re-indexed
-            fit = detail::index_take_at(area.indexed(), old_end, extra);
-        }
-        if (fit == detail::FitResult::found) {
-            detail::set_bits(t.tail, old_end, old_end + extra);
-            std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
-            area.used_blocks += extra;
-            self.stats.used_bytes += extra * kBlockBytes;
-            if (self.stats.used_bytes > self.stats.peak_used_bytes) self.stats.peak_used_bytes = self.stats.used_bytes;
-            if (old_end + extra > area.high_water) area.high_water = old_end + extra;
-            self.blocks_since_collect += extra;
-            return report(ptr);
-        }
-    }
+    if (self.grow_in_place(area, old_end, new_blocks - old_blocks)) return report(ptr);
     if (!allow_move) {
         self.status = Status::out_of_memory;
         return nullptr;

@@ -122,6 +122,8 @@ struct HeapImpl final : Heap {
     void commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
     bool index_freed_blocks(Area& area, std::size_t start, std::size_t n_blocks);
     void release_object(Area& area, std::size_t head, FreeReason reason);
+    void shrink_in_place(Area& area, std::size_t new_end, std::size_t old_end);
+    bool grow_in_place(Area& area, std::size_t old_end, std::size_t extra);
     bool grow_for(std::size_t n_blocks);
     void repair_index(Area& area);
 
