@@ -63,6 +63,19 @@ using RootHandle = void*;
 
 // ---- uheap --------------------------------------------------------------------------------------
 
+/// Removes `node` from a singly linked list of root records and deletes it (both collectors'
+/// adapters keep their registered root ranges that way).
+template <class Node>
+void unlink_and_delete(Node*& first, Node* node) {
+    for (Node** link = &first; *link != nullptr; link = &(*link)->next) {
+        if (*link == node) {
+            *link = node->next;
+            break;
+        }
+    }
+    delete node;
+}
+
 class UheapImpl {
 public:
     static constexpr const char* kName = "uheap";
@@ -118,13 +131,7 @@ public:
     void remove_roots(RootHandle handle) {
         auto* node = static_cast<Node*>(handle);
         heap_->remove_root_range(&node->range);
-        for (Node** link = &roots_; *link != nullptr; link = &(*link)->next) {
-            if (*link == node) {
-                *link = node->next;
-                break;
-            }
-        }
-        delete node;
+        unlink_and_delete(roots_, node);
     }
 
 private:
@@ -190,13 +197,7 @@ public:
     void remove_roots(RootHandle handle) {
         auto* node = static_cast<Node*>(handle);
         GC_remove_roots(node->words, node->words + node->n);
-        for (Node** link = &roots_; *link != nullptr; link = &(*link)->next) {
-            if (*link == node) {
-                *link = node->next;
-                break;
-            }
-        }
-        delete node;
+        unlink_and_delete(roots_, node);
     }
 
 private:

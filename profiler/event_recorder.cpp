@@ -166,29 +166,28 @@ void Profiler::State::collection_ended(const CollectionStats& stats) {
     if (largest_blocks >= low_alarm_blocks) {
         low_alarm_armed = true;
     } else if (low_alarm_armed) {
-        low_alarm_armed = false;
-        AlarmEvent event;
-        event.kind = AlarmKind::low_free_run;
-        event.collection = epoch;
-        event.n_blocks = largest_blocks;
-        event.threshold_blocks = low_alarm_blocks;
-        fire(event, low_alarm_fn);
+        fire_low_free_run(largest_blocks, false);
     }
 }
 
-void Profiler::State::out_of_memory(std::size_t) {
-    ++out_of_memory_events;
-    if (low_alarm_blocks == 0 || !low_alarm_on_oom || !low_alarm_armed || heap == nullptr) return;
-    std::size_t largest_blocks = heap->info().max_free;
-    if (largest_blocks >= low_alarm_blocks) return;
+// The low-free-run alarm fires once when the largest run drops below the threshold, and re-arms
+// when a collection finds it back above.
+void Profiler::State::fire_low_free_run(std::size_t largest_blocks, bool on_out_of_memory) {
     low_alarm_armed = false;
     AlarmEvent event;
     event.kind = AlarmKind::low_free_run;
     event.collection = epoch;
     event.n_blocks = largest_blocks;
     event.threshold_blocks = low_alarm_blocks;
-    event.on_out_of_memory = true;
+    event.on_out_of_memory = on_out_of_memory;
     fire(event, low_alarm_fn);
+}
+
+void Profiler::State::out_of_memory(std::size_t) {
+    ++out_of_memory_events;
+    if (low_alarm_blocks == 0 || !low_alarm_on_oom || !low_alarm_armed || heap == nullptr) return;
+    std::size_t largest_blocks = heap->info().max_free;
+    if (largest_blocks < low_alarm_blocks) fire_low_free_run(largest_blocks, true);
 }
 
 }  // namespace uheap

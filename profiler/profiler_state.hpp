@@ -57,6 +57,7 @@ struct Profiler::State {
     void record_existing_objects();
     void clear_statistics();
     void fire(const AlarmEvent& event, const AlarmFn& fn);
+    void fire_low_free_run(std::size_t largest_blocks, bool on_out_of_memory);
     std::vector<AreaPool> area_pools() const;
 
     // Event handlers (profiler.cpp).

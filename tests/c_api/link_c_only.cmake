@@ -4,7 +4,7 @@
 
 foreach(var CC CXX SOURCE INCLUDE_DIR LIBRARY OUTPUT)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-    message(FATAL_ERROR "build_c_only.cmake: ${var} is not set")
+    message(FATAL_ERROR "link_c_only.cmake: ${var} is not set")
   endif()
 endforeach()
 
