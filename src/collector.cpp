@@ -48,7 +48,7 @@ std::size_t last_used_block_end(const BlockTables& t, std::size_t from) {
 
 // A full stack spills into free heap blocks; only when the heap has no free run left is the
 // object deferred (marked, unscanned, rescanned later through its area's deferred range).
-void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end) {
+inline void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end) {
     if (mark_depth == mark_capacity) {
         ++overflows_this_collection;
         if (!spill_mark_stack()) {
@@ -82,7 +82,9 @@ void HeapImpl::mark_word(std::uintptr_t word) {
     }
     if (t.is_marked(block)) return;
     set_bit(t.mark, block);
-    std::size_t end = t.object_end(block);
+    // Most objects are one block: only look for the end when the next block is a tail.
+    std::size_t next = block + 1;
+    std::size_t end = next < t.n_blocks && t.is_tail(next) ? t.object_end(block) : next;
     if (t.is_no_scan(block, end)) return;  // marked, contents never read
     push_object(*area, block, end);
 }
