@@ -185,13 +185,14 @@ bool HeapImpl::grow_for(std::size_t n_blocks) {
     return true;
 }
 
-bool HeapImpl::run_automatic_collection() {
+// An automatic collection is the host's collect callback if it set one (MicroPython's
+// gc_collect), otherwise a full collect().
+void HeapImpl::run_automatic_collection() {
     if (collect_fn != nullptr) {
         collect_fn(collect_user);
     } else {
         collect();
     }
-    return true;
 }
 
 }  // namespace uheap::detail
@@ -238,7 +239,8 @@ void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     bool collected = !self.auto_collect_enabled;
     if (!collected && (self.config.collect_on_every_alloc ||
                        (self.threshold_blocks != 0 && self.blocks_since_collect >= self.threshold_blocks))) {
-        collected = self.run_automatic_collection();
+        self.run_automatic_collection();
+        collected = true;
     }
     self.status = Status::ok;
     void* ptr = self.allocate_blocks(n_blocks, flags);

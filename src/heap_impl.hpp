@@ -142,7 +142,7 @@ struct HeapImpl final : Heap {
     void sweep();
     void report_swept(Area& area, std::size_t word, Word dead_heads);
     void release_empty_areas();
-    bool run_automatic_collection();
+    void run_automatic_collection();
     Area* area_containing(std::uintptr_t address) const;
 
     // platform.cpp
