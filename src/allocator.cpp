@@ -283,6 +283,14 @@ std::size_t Heap::size_of(const void* ptr) const {
     return (obj.area->tables.object_end(obj.block) - obj.block) * kBlockBytes;
 }
 
+void* Heap::object_start(const void* ptr) const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    Area* area = self.area_containing(reinterpret_cast<std::uintptr_t>(ptr));
+    if (area == nullptr) return nullptr;
+    std::size_t head = area->tables.head_containing(area->block_of(reinterpret_cast<std::uintptr_t>(ptr)));
+    return head < area->tables.n_blocks ? area->ptr_of(head) : nullptr;
+}
+
 unsigned Heap::flags_of(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
     Status why;

@@ -24,6 +24,9 @@ const char* status_name(Status status) {
         case Status::too_large: return "too_large";
         case Status::corrupted: return "corrupted";
         case Status::weakly_referenced: return "weakly_referenced";
+        case Status::pinned: return "pinned";
+        case Status::overlap: return "overlap";
+        case Status::already_registered: return "already_registered";
     }
     return "unknown";
 }
@@ -150,9 +153,15 @@ void unlink(Node*& first, Node* node) {
 
 }  // namespace
 
-void Heap::add_root_range(RootRange* range) { link_front(HeapImpl::of(*this).roots, range); }
+Status Heap::add_root_range(RootRange* range) {
+    link_front(HeapImpl::of(*this).roots, range);
+    return Status::ok;
+}
 void Heap::remove_root_range(RootRange* range) { unlink(HeapImpl::of(*this).roots, range); }
-void Heap::add_weak_slot(WeakSlot* slot) { link_front(HeapImpl::of(*this).weak_slots, slot); }
+Status Heap::add_weak_slot(WeakSlot* slot) {
+    link_front(HeapImpl::of(*this).weak_slots, slot);
+    return Status::ok;
+}
 void Heap::remove_weak_slot(WeakSlot* slot) { unlink(HeapImpl::of(*this).weak_slots, slot); }
 
 Status Heap::last_status() const { return HeapImpl::of(*this).status; }

@@ -32,7 +32,11 @@ enum class Status : std::uint8_t {
     out_of_memory,     ///< no run of blocks large enough, after collecting and growing
     too_large,         ///< the request exceeds every area and growth is not possible
     corrupted,         ///< the free-run index disagreed with the block tables and was rebuilt
-    weakly_referenced, ///< free() of an object flagged weak (MicroPython forbids it); nothing freed
+    weakly_referenced, ///< free() of an object flagged weak (MicroPython forbids it), or a
+                       ///< realloc() that would move one; nothing freed or moved
+    pinned,            ///< free()/realloc() of an object a realloc() is moving right now
+    overlap,           ///< add_area(): the region overlaps an area or the heap's control data
+    already_registered,///< add_root_range()/add_weak_slot() of a node that is already linked
 };
 
 /// Static, human-readable name of a status ("ok", "already_free", ...).
@@ -123,7 +127,8 @@ public:
     /// (collecting) during a collection.
     Status add_area(void* region, std::size_t region_bytes);
 
-    /// Smallest region that yields an area able to hold one object of `n_bytes` (for grow callbacks).
+    /// Smallest region that yields an area able to hold one object of `n_bytes` (for grow
+    /// callbacks). SIZE_MAX (no region can) if that size is not representable.
     static std::size_t region_bytes_for(std::size_t n_bytes);
 
     // ---- objects -------------------------------------------------------------------------
@@ -152,6 +157,11 @@ public:
     /// Whole-block size of the object starting at `ptr`; 0 for null, foreign, interior or free
     /// pointers. Complexity: O(object blocks / 64).
     std::size_t size_of(const void* ptr) const;
+
+    /// The first byte of the object that `ptr` points into (its start or any byte inside it),
+    /// or null if `ptr` is not inside an object of this heap. O(1) for an object start,
+    /// O(distance to the start / 64) otherwise. RAII handles use it to hold object starts.
+    void* object_start(const void* ptr) const;
 
     /// The AllocFlag bits the object at `ptr` carries (0 if it is not an object start).
     /// kNoScan is only kept on objects of two blocks or more: a one-block object is always
@@ -187,10 +197,15 @@ public:
     /// Records the base (highest address) of the calling thread's stack for collect_stack().
     void set_stack_base(const void* stack_base);
 
-    void add_root_range(RootRange* range);     ///< registers a host-owned range (O(1))
-    void remove_root_range(RootRange* range);  ///< unregisters it (O(1))
-    void add_weak_slot(WeakSlot* slot);        ///< registers a host-owned weak slot (O(1))
-    void remove_weak_slot(WeakSlot* slot);     ///< unregisters it (O(1))
+    /// Registers a host-owned range. O(1). Fails (already_registered, nothing changed) if the
+    /// node is already linked into this heap's list. A node that lives inside a heap object is
+    /// unlinked by the heap when that object is freed (explicitly or by a sweep) and moves with
+    /// it when realloc() moves it.
+    Status add_root_range(RootRange* range);
+    void remove_root_range(RootRange* range);  ///< unregisters it (O(1)); unlinked nodes: no-op
+    /// Registers a host-owned weak slot: as add_root_range().
+    Status add_weak_slot(WeakSlot* slot);
+    void remove_weak_slot(WeakSlot* slot);     ///< unregisters it (O(1)); unlinked nodes: no-op
 
     // ---- control -------------------------------------------------------------------------
 

@@ -33,7 +33,10 @@ typedef enum uheap_status_t {
     UHEAP_OUT_OF_MEMORY,
     UHEAP_TOO_LARGE,
     UHEAP_CORRUPTED,
-    UHEAP_WEAKLY_REFERENCED
+    UHEAP_WEAKLY_REFERENCED,
+    UHEAP_PINNED,
+    UHEAP_OVERLAP,
+    UHEAP_ALREADY_REGISTERED
 } uheap_status_t;
 
 /* Allocation flags (uheap::AllocFlag). UHEAP_FINALISER equals MicroPython's
