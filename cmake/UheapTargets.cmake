@@ -3,13 +3,15 @@
 
 set(UHEAP_CORE_SOURCES
   src/allocator.cpp
+  src/areas.cpp
   src/block_table.cpp
   src/c_api.cpp
   src/collector.cpp
   src/free_index.cpp
   src/heap.cpp
-  src/layout.cpp
+  src/mark.cpp
   src/mem_info.cpp
+  src/policy.cpp
   src/platform.cpp
   src/stack_scan.cpp
   src/verify.cpp)

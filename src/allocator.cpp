@@ -1,47 +1,46 @@
 // SPDX-License-Identifier: MIT
-// Allocation: finding a free run through the index, alloc / free / realloc / size_of.
+// Objects: committing and releasing runs of blocks with their accounting, and the public
+// alloc / free / realloc / size_of / flags_of / set_weak. When to collect or grow is policy.cpp's.
 #include <cstring>
 
 #include "heap_impl.hpp"
 
 namespace uheap::detail {
 
-Area* HeapImpl::area_containing(std::uintptr_t address) const {
-    for (Area* a = first_area; a != nullptr; a = a->next) {
-        if (a->contains(address)) return a;
-    }
-    return nullptr;
+// Accounting shared by every way blocks become used (a new object, growth in place) or free (a
+// freed object, a shrink): the area's count, the counters, the high-water mark, the policy's debt.
+inline void HeapImpl::book_used(Area& area, std::size_t end, std::size_t n_blocks) {
+    area.used_blocks += n_blocks;
+    if (end > area.high_water) area.high_water = end;
+    policy.blocks_since_collect += n_blocks;
+    stats.used_bytes += n_blocks * kBlockBytes;
+    if (stats.used_bytes > stats.peak_used_bytes) stats.peak_used_bytes = stats.used_bytes;
 }
 
-// Classifies a pointer the host passed in, so each kind of bad pointer gets its own status.
-ObjectRef HeapImpl::find_object(const void* ptr, Status* why) const {
-    auto address = reinterpret_cast<std::uintptr_t>(ptr);
-    Area* area = area_containing(address);
-    if (area == nullptr) {
-        *why = Status::foreign_pointer;
-        return {};
-    }
-    if ((address - area->pool_begin) % kBlockBytes != 0) {
-        *why = Status::not_object_start;
-        return {};
-    }
-    std::size_t block = area->block_of(address);
-    if (area->tables.is_free(block)) {
-        *why = Status::already_free;
-        return {};
-    }
-    if (!area->tables.is_head(block)) {
-        *why = Status::not_object_start;
-        return {};
-    }
-    *why = Status::ok;
-    return ObjectRef{area, block};
+inline void HeapImpl::book_released(Area& area, std::size_t n_blocks) {
+    area.used_blocks -= n_blocks;
+    stats.used_bytes -= n_blocks * kBlockBytes;
 }
 
 void HeapImpl::repair_index(Area& area) {
     index_rebuild(area.indexed());
     ++stats.index_repairs;
     status = Status::corrupted;
+}
+
+// The last word before out-of-memory: the index found no run of n blocks, but a host that wrote
+// into freed memory can have orphaned a run from its list. The tables are the truth: if an area
+// has a run long enough, its index is rebuilt (Status::corrupted) and the caller tries again.
+// O(blocks / 64), on the out-of-memory path only.
+bool HeapImpl::audit_free_space(std::size_t n_blocks) {
+    bool repaired = false;
+    for (Area* a = areas.first; a != nullptr; a = a->next) {
+        if (a->tables.longest_free_run() >= n_blocks) {
+            repair_index(*a);
+            repaired = true;
+        }
+    }
+    return repaired;
 }
 
 // Marks [start, start + n) as one object with `flags`, zeroes it, and books it. Inlined into
@@ -60,28 +59,24 @@ inline void HeapImpl::commit_object(Area& area, std::size_t start, std::size_t n
             unsigned from = static_cast<unsigned>(first_tail % kWordBits);
             t.tail[word_index(first_tail)] |= bits_from(from) & bits_below(static_cast<unsigned>((end - 1) % kWordBits) + 1);
         } else {
-            set_bits(t.tail, first_tail, end);
+            t.set_tails(first_tail, end);
         }
         std::memset(object, 0, n_blocks * kBlockBytes);
     }
     if (flags != 0) {
-        if (flags & kFinaliser) set_bit(t.tail, start);                      // a head's tail bit
-        if (flags & kWeak) set_bit(t.flag, start);                           // a head's flag bit
-        if ((flags & kNoScan) && n_blocks >= 2) set_bit(t.flag, start + 1);  // first tail's flag
+        if (flags & kFinaliser) t.set_finaliser(start);
+        if (flags & kWeak) t.set_weak(start);
+        if ((flags & kNoScan) && n_blocks >= 2) t.set_no_scan(start);
     }
-    area.used_blocks += n_blocks;
-    if (start + n_blocks > area.high_water) area.high_water = start + n_blocks;
-    blocks_since_collect += n_blocks;
+    book_used(area, start + n_blocks, n_blocks);
     stats.allocations += 1;
     stats.bytes_allocated += n_blocks * kBlockBytes;
-    stats.used_bytes += n_blocks * kBlockBytes;
-    if (stats.used_bytes > stats.peak_used_bytes) stats.peak_used_bytes = stats.used_bytes;
 }
 
 // Areas are tried in the order they were added, so the first area fills before later ones and
 // grown areas empty out first (and can be handed back).
 void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
-    for (Area* a = first_area; a != nullptr; a = a->next) {
+    for (Area* a = areas.first; a != nullptr; a = a->next) {
         if (n_blocks > a->index.free_blocks) continue;
         std::size_t start = 0;
         FitResult fit = index_take(a->indexed(), n_blocks, &start);
@@ -98,12 +93,11 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
 }
 
 // Indexes blocks an object is about to give up, merged with the free runs on either side so the
-// index keeps only maximal runs (I5). Called while the tables still show the blocks in use, so
-// every neighbour's record is validated against a consistent picture; the caller clears the
-// tables next, then repairs the index if this returned false. During a collection the sweep
-// rebuilds the whole index, so there is nothing to do.
+// index keeps only maximal runs (I5). Called while the tables still show the blocks in use; the
+// caller clears the tables next, then repairs the index if this returned false. During a
+// collection the index is not maintained (the sweep rebuilds it), so there is nothing to do.
 bool HeapImpl::index_freed_blocks(Area& area, std::size_t start, std::size_t n_blocks) {
-    if (collecting) {
+    if (detail::is_collecting(gc.phase)) {
         area.index_stale = true;
         return true;
     }
@@ -115,19 +109,19 @@ bool HeapImpl::index_freed_blocks(Area& area, std::size_t start, std::size_t n_b
     return true;
 }
 
+// Frees one object now. Registrations whose nodes lived inside it are unlinked first, so the
+// heap never follows a node into memory it has handed back.
 void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     BlockTables& t = area.tables;
-    UHEAP_ASSERT(t.is_head(head));  // I1: callers pass object starts only (find_object)
+    UHEAP_ASSERT(t.is_head(head));  // I1: callers pass object starts only (classify)
     std::size_t end = t.object_end(head);
     std::size_t n_blocks = end - head;
-    if (hooks.on_free != nullptr) hooks.on_free(hooks.user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
+    unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
+                            reinterpret_cast<std::uintptr_t>(area.ptr_of(end)));
+    if (cb.hooks.on_free != nullptr) cb.hooks.on_free(cb.hooks.user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
     bool indexed = index_freed_blocks(area, head, n_blocks);
-    clear_bit(t.head, head);
-    clear_bit(t.mark, head);
-    clear_bits(t.tail, head, end);
-    clear_bits(t.flag, head, end);
-    area.used_blocks -= n_blocks;
-    stats.used_bytes -= n_blocks * kBlockBytes;
+    t.clear_blocks(head, end);
+    book_released(area, n_blocks);
     stats.frees += 1;
     if (!indexed) repair_index(area);
 }
@@ -136,11 +130,11 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
 void HeapImpl::shrink_in_place(Area& area, std::size_t new_end, std::size_t old_end) {
     BlockTables& t = area.tables;
     std::size_t released = old_end - new_end;
+    unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(new_end)),
+                            reinterpret_cast<std::uintptr_t>(area.ptr_of(old_end)));
     bool indexed = index_freed_blocks(area, new_end, released);
-    clear_bits(t.tail, new_end, old_end);
-    clear_bits(t.flag, new_end, old_end);  // a one-block object loses no-scan (see flags_of)
-    area.used_blocks -= released;
-    stats.used_bytes -= released * kBlockBytes;
+    t.clear_blocks(new_end, old_end);  // a one-block object loses no-scan (see flags_of)
+    book_released(area, released);
     if (!indexed) repair_index(area);
 }
 
@@ -155,44 +149,31 @@ bool HeapImpl::grow_in_place(Area& area, std::size_t old_end, std::size_t extra)
         fit = index_take_at(area.indexed(), old_end, extra);
     }
     if (fit != FitResult::found) return false;
-    set_bits(t.tail, old_end, old_end + extra);
+    t.set_tails(old_end, old_end + extra);
     std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
-    area.used_blocks += extra;
-    stats.used_bytes += extra * kBlockBytes;
-    if (stats.used_bytes > stats.peak_used_bytes) stats.peak_used_bytes = stats.used_bytes;
-    if (old_end + extra > area.high_water) area.high_water = old_end + extra;
-    blocks_since_collect += extra;
+    book_used(area, old_end + extra, extra);
     return true;
 }
 
-// Asks the host for an area big enough for n blocks (MicroPython's split-heap-auto: the request
-// roughly doubles the heap, and is never less than what the failed allocation needs).
-bool HeapImpl::grow_for(std::size_t n_blocks) {
-    if (grow_fn == nullptr || collecting) return false;
-    std::size_t total_bytes = 0;
-    for (const Area* a = first_area; a != nullptr; a = a->next) total_bytes += a->pool_bytes;
-    std::size_t need = Heap::region_bytes_for(n_blocks * kBlockBytes);
-    std::size_t want = total_bytes > need ? total_bytes : need;
-    void* region = nullptr;
-    std::size_t region_bytes = 0;
-    if (!grow_fn(grow_user, want, &region, &region_bytes) || region == nullptr) return false;
-    Status area_status;
-    Area* area = lay_out_area(region, region_bytes, 0, nullptr, &area_status);
-    if (area == nullptr) return false;
-    area->grown = true;
-    append_area(area);
-    ++stats.areas_grown;
-    return true;
-}
-
-// An automatic collection is the host's collect callback if it set one (MicroPython's
-// gc_collect), otherwise a full collect().
-void HeapImpl::run_automatic_collection() {
-    if (collect_fn != nullptr) {
-        collect_fn(collect_user);
-    } else {
-        collect();
-    }
+// realloc()'s move. The original is pinned while the new object is allocated: that allocation
+// may collect, and host code running then (finalisers, the after-sweep callback, a grow
+// callback) can neither free it nor let a sweep take it. Objects never move otherwise, so
+// `area` and `head` still describe the original afterwards.
+void* HeapImpl::move_object(void* ptr, Area& area, std::size_t head, std::size_t n_bytes, unsigned flags) {
+    std::size_t old_bytes = (area.tables.object_end(head) - head) * kBlockBytes;
+    PinNode pin{ptr, gc.pins};
+    gc.pins = &pin;
+    void* moved = alloc(n_bytes, flags);
+    UHEAP_ASSERT(gc.pins == &pin);  // nested moves unpin themselves, innermost first
+    gc.pins = pin.below;
+    if (moved == nullptr) return nullptr;  // status from alloc; the original is intact
+    UHEAP_ASSERT(area.tables.is_head(head) && (area.tables.object_end(head) - head) * kBlockBytes == old_bytes);
+    std::memcpy(moved, ptr, old_bytes);
+    auto old_begin = reinterpret_cast<std::uintptr_t>(ptr);
+    relocate_registrations(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));
+    release_object(area, head, FreeReason::moved);
+    status = Status::ok;
+    return moved;
 }
 
 }  // namespace uheap::detail
@@ -202,73 +183,55 @@ namespace uheap {
 using detail::Area;
 using detail::HeapImpl;
 using detail::ObjectRef;
+using detail::Op;
 
 void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
     // Fast path: nothing to check (see refresh_fast_path) and the first area's current run has
     // room. n_bytes - 1 wraps for 0, which therefore takes the slow path.
     constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
-    if (n_bytes - 1 < kFastPathMaxBytes && self.blocks_since_collect < self.fast_path_limit) {
-        std::size_t n_blocks = (n_bytes + kBlockBytes - 1) / kBlockBytes;
-        Area& area = *self.first_area;
+    void* ptr = nullptr;
+    std::size_t n_blocks = 0;
+    if (n_bytes - 1 < kFastPathMaxBytes && self.policy.blocks_since_collect < self.policy.fast_path_limit) {
+        n_blocks = detail::blocks_for_bytes(n_bytes);
+        Area& area = *self.areas.first;
         detail::FreeIndex& index = area.index;
         if (index.current_end - index.current_begin >= n_blocks) {
             std::size_t start = index.current_begin;
             detail::take_from_current(index, n_blocks);
             self.commit_object(area, start, n_blocks, flags);
-            void* ptr = area.ptr_of(start);
-            if (self.hooks.on_alloc != nullptr) self.hooks.on_alloc(self.hooks.user, ptr, n_blocks * kBlockBytes, flags, tag);
+            ptr = area.ptr_of(start);
             self.status = Status::ok;
-            return ptr;
         }
     }
-    if (n_bytes == 0) {
-        self.status = Status::ok;
-        return nullptr;
-    }
-    if (self.locks > 0 || self.collecting) {
-        self.status = Status::locked;
-        return nullptr;
-    }
-    std::size_t n_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
-    if (n_blocks > detail::kMaxAreaBlocks || (n_blocks > self.max_area_blocks && self.grow_fn == nullptr)) {
-        ++self.stats.out_of_memory;
-        self.status = Status::too_large;
-        return nullptr;
-    }
-    bool collected = !self.auto_collect_enabled;
-    if (!collected && (self.config.collect_on_every_alloc ||
-                       (self.threshold_blocks != 0 && self.blocks_since_collect >= self.threshold_blocks))) {
-        self.run_automatic_collection();
-        collected = true;
-    }
-    self.status = Status::ok;
-    void* ptr = self.allocate_blocks(n_blocks, flags);
-    if (ptr == nullptr && !collected) {
-        self.run_automatic_collection();
-        self.status = Status::ok;
-        ptr = self.allocate_blocks(n_blocks, flags);
-    }
-    if (ptr == nullptr && self.grow_for(n_blocks)) ptr = self.allocate_blocks(n_blocks, flags);
     if (ptr == nullptr) {
-        ++self.stats.out_of_memory;
-        if (self.hooks.on_out_of_memory != nullptr) self.hooks.on_out_of_memory(self.hooks.user, n_bytes);
-        self.status = Status::out_of_memory;
-        return nullptr;
+        if (n_bytes == 0) {
+            self.status = Status::ok;
+            return nullptr;
+        }
+        if (self.policy.locks > 0) {
+            self.status = Status::locked;
+            return nullptr;
+        }
+        if (!self.admitted(Op::allocate)) return nullptr;
+        n_blocks = detail::blocks_for_bytes(n_bytes);
+        ptr = self.allocate_by_policy(n_bytes, n_blocks, flags);
+        if (ptr == nullptr) return nullptr;
     }
-    if (self.hooks.on_alloc != nullptr) self.hooks.on_alloc(self.hooks.user, ptr, n_blocks * kBlockBytes, flags, tag);
+    if (self.cb.hooks.on_alloc != nullptr) self.cb.hooks.on_alloc(self.cb.hooks.user, ptr, n_blocks * kBlockBytes, flags, tag);
     return ptr;
 }
 
 Status Heap::free(void* ptr) {
     HeapImpl& self = HeapImpl::of(*this);
     if (ptr == nullptr) return self.status = Status::ok;
-    // MicroPython: ignored while locked; allowed while only collecting, so finalisers may free.
-    if (self.locks > 0) return self.status = Status::locked;
-    Status why;
-    ObjectRef obj = self.find_object(ptr, &why);
-    if (!obj) return self.status = why;
+    // MicroPython: ignored while locked; allowed while collecting, so finalisers may free.
+    if (self.policy.locks > 0) return self.status = Status::locked;
+    if (!self.admitted(Op::free)) return self.status;
+    ObjectRef obj;
+    if (Status why = self.find_object(ptr, &obj); why != Status::ok) return self.status = why;
     if (obj.area->tables.is_weak(obj.block)) return self.status = Status::weakly_referenced;
+    if (self.is_pinned(ptr)) return self.status = Status::pinned;
     self.status = Status::ok;
     self.release_object(*obj.area, obj.block, FreeReason::explicit_free);
     return self.status;
@@ -276,26 +239,22 @@ Status Heap::free(void* ptr) {
 
 std::size_t Heap::size_of(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
-    if (ptr == nullptr) return 0;
-    Status why;
-    ObjectRef obj = self.find_object(ptr, &why);
-    if (!obj) return 0;
+    ObjectRef obj;
+    if (ptr == nullptr || self.find_object(ptr, &obj) != Status::ok) return 0;
     return (obj.area->tables.object_end(obj.block) - obj.block) * kBlockBytes;
 }
 
 void* Heap::object_start(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
-    Area* area = self.area_containing(reinterpret_cast<std::uintptr_t>(ptr));
-    if (area == nullptr) return nullptr;
-    std::size_t head = area->tables.head_containing(area->block_of(reinterpret_cast<std::uintptr_t>(ptr)));
-    return head < area->tables.n_blocks ? area->ptr_of(head) : nullptr;
+    ObjectRef obj;
+    if (ptr == nullptr || self.areas.classify(ptr, true, &obj) != Status::ok) return nullptr;
+    return obj.area->ptr_of(obj.block);
 }
 
 unsigned Heap::flags_of(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
-    Status why;
-    ObjectRef obj = self.find_object(ptr, &why);
-    if (!obj) return 0;
+    ObjectRef obj;
+    if (self.find_object(ptr, &obj) != Status::ok) return 0;
     const detail::BlockTables& t = obj.area->tables;
     unsigned flags = 0;
     if (t.has_finaliser(obj.block)) flags |= kFinaliser;
@@ -306,15 +265,14 @@ unsigned Heap::flags_of(const void* ptr) const {
 
 Status Heap::set_weak(void* ptr) {
     HeapImpl& self = HeapImpl::of(*this);
-    Status why;
-    ObjectRef obj = self.find_object(ptr, &why);
-    if (!obj) return self.status = why;
-    detail::set_bit(obj.area->tables.flag, obj.block);
+    if (!self.admitted(Op::set_weak)) return self.status;
+    ObjectRef obj;
+    if (Status why = self.find_object(ptr, &obj); why != Status::ok) return self.status = why;
+    obj.area->tables.set_weak(obj.block);
     return self.status = Status::ok;
 }
 
-// MicroPython's gc_realloc, case by case. The original is pinned while a move allocates, so a
-// collection triggered by that allocation cannot free it.
+// MicroPython's gc_realloc, case by case.
 void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     HeapImpl& self = HeapImpl::of(*this);
     if (ptr == nullptr) return alloc(n_bytes);
@@ -322,25 +280,29 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
         free(ptr);
         return nullptr;
     }
-    if (self.locks > 0 || self.collecting) {
+    if (self.policy.locks > 0) {
         self.status = Status::locked;
         return nullptr;
     }
-    Status why;
-    ObjectRef obj = self.find_object(ptr, &why);
-    if (!obj) {
+    if (!self.admitted(Op::allocate)) return nullptr;
+    ObjectRef obj;
+    if (Status why = self.find_object(ptr, &obj); why != Status::ok) {
         self.status = why;
+        return nullptr;
+    }
+    if (self.is_pinned(ptr)) {  // an outer realloc() is moving it (we are in its collection)
+        self.status = Status::pinned;
         return nullptr;
     }
     Area& area = *obj.area;
     std::size_t head = obj.block;
     std::size_t old_end = area.tables.object_end(head);
     std::size_t old_blocks = old_end - head;
-    std::size_t new_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
+    std::size_t new_blocks = detail::blocks_for_bytes(n_bytes);
     self.status = Status::ok;
     auto report = [&](void* new_ptr) {
-        if (self.hooks.on_realloc != nullptr) {
-            self.hooks.on_realloc(self.hooks.user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
+        if (self.cb.hooks.on_realloc != nullptr) {
+            self.cb.hooks.on_realloc(self.cb.hooks.user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
         }
         return new_ptr;
     };
@@ -349,23 +311,20 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
         self.shrink_in_place(area, head + new_blocks, old_end);
         return report(ptr);
     }
-    if (self.grow_in_place(area, old_end, new_blocks - old_blocks)) return report(ptr);
+    if (new_blocks - old_blocks <= area.tables.n_blocks && self.grow_in_place(area, old_end, new_blocks - old_blocks)) {
+        return report(ptr);
+    }
     if (!allow_move) {
         self.status = Status::out_of_memory;
         return nullptr;
     }
-    unsigned flags = flags_of(ptr);
-    self.pinned = ptr;
-    void* moved = alloc(n_bytes, flags & ~static_cast<unsigned>(kWeak));
-    self.pinned = nullptr;
-    if (moved == nullptr) return nullptr;  // status from alloc; the original is intact
-    // A collection inside alloc() cannot have freed the pinned original, and objects never move,
-    // so `area` and `head` still describe it.
-    std::memcpy(moved, ptr, old_blocks * kBlockBytes);
-    self.release_object(area, head, FreeReason::moved);
-    if (flags & kWeak) set_weak(moved);  // the weak flag travels with the object
-    self.status = Status::ok;
-    return report(moved);
+    // A weakly referenced object keeps its address: the host's weak references name it.
+    if (area.tables.is_weak(head)) {
+        self.status = Status::weakly_referenced;
+        return nullptr;
+    }
+    void* moved = self.move_object(ptr, area, head, n_bytes, flags_of(ptr));
+    return moved != nullptr ? report(moved) : nullptr;
 }
 
 }  // namespace uheap

@@ -58,6 +58,18 @@ std::size_t BlockTables::free_run_length(std::size_t b, std::size_t limit) const
     return (end < limit ? end : limit) - b;
 }
 
+std::size_t BlockTables::free_run_begin(std::size_t end) const {
+    std::size_t b = end - 1;
+    std::size_t w = word_index(b);
+    Word used = (head[w] | tail[w]) & bits_below(static_cast<unsigned>(b % kWordBits) + 1);
+    while (used == 0) {
+        if (w == 0) return 0;
+        --w;
+        used = head[w] | tail[w];
+    }
+    return w * kWordBits + highest_bit(used) + 1;
+}
+
 // Walks backwards to the nearest head; every block between must be a tail for `b` to belong to
 // that head's object. Used only by interior-pointer marking and checks, never on hot paths
 // with the option off.

@@ -93,6 +93,29 @@ void set_bits(Word* table, std::size_t begin, std::size_t end);
 /// Clears bits [begin, end) of a table, a word at a time.
 void clear_bits(Word* table, std::size_t begin, std::size_t end);
 
+/// Longest run of set bits across a stream of words (lowest bit of each word first).
+struct LongestRun {
+    std::size_t current = 0;
+    std::size_t longest = 0;
+
+    void feed(Word bits) {
+        if (bits == ~Word(0)) {
+            current += kWordBits;
+            return;
+        }
+        current += count_trailing_zeros(~bits);  // the low bits continue the run from before
+        if (current > longest) longest = current;
+        // Runs wholly inside this word matter only while the longest is shorter than a word.
+        if (longest < kWordBits) {
+            unsigned inside = 0;
+            for (Word x = bits; x != 0; x &= x >> 1) ++inside;
+            if (inside > longest) longest = inside;
+        }
+        current = kWordBits - 1 - highest_bit(~bits);  // the high bits start the next run
+    }
+    std::size_t finish() const { return current > longest ? current : longest; }
+};
+
 /// The four tables of one area. All have `n_words` words; bits past `n_blocks` stay zero.
 struct BlockTables {
     Word* head = nullptr;
@@ -111,6 +134,25 @@ struct BlockTables {
     /// For a head: the weak flag (the head's `flag` bit).
     bool is_weak(std::size_t head_block) const { return test_bit(flag, head_block); }
 
+    // Named transitions of the overloaded bits (the table above), so no caller writes
+    // `set_bit(tail, head)` meaning "has a finaliser".
+    void set_finaliser(std::size_t head_block) { set_bit(tail, head_block); }
+    void clear_finaliser(std::size_t head_block) { clear_bit(tail, head_block); }
+    void set_weak(std::size_t head_block) { set_bit(flag, head_block); }
+    void clear_weak(std::size_t head_block) { clear_bit(flag, head_block); }
+    /// On the first tail: only objects of two blocks or more can be no-scan.
+    void set_no_scan(std::size_t head_block) { set_bit(flag, head_block + 1); }
+    void set_mark(std::size_t head_block) { set_bit(mark, head_block); }
+    /// Makes [begin, end) tails of the object before them.
+    void set_tails(std::size_t begin, std::size_t end) { set_bits(tail, begin, end); }
+    /// Frees [begin, end) in every table: heads, tails, marks and flags.
+    void clear_blocks(std::size_t begin, std::size_t end) {
+        clear_bits(head, begin, end);
+        clear_bits(tail, begin, end);
+        clear_bits(mark, begin, end);
+        clear_bits(flag, begin, end);
+    }
+
     /// Tail blocks of word `w` (a head's tail bit is its finaliser flag, not a tail).
     Word tails_in(std::size_t w) const { return tail[w] & ~head[w]; }
     /// Free blocks of word `w`, only those below n_blocks.
@@ -121,6 +163,12 @@ struct BlockTables {
         return n_blocks - first >= kWordBits ? ~Word(0) : bits_below(static_cast<unsigned>(n_blocks - first));
     }
 
+    /// Length of the longest free run, from the tables alone. O(n_words).
+    std::size_t longest_free_run() const {
+        LongestRun run;
+        for (std::size_t w = 0; w < n_words; ++w) run.feed(free_in(w));
+        return run.finish();
+    }
     /// One past the last block of the object whose head is `head_block`: the first block after
     /// it that is not a tail. O(object blocks / 64).
     std::size_t object_end(std::size_t head_block) const;
@@ -130,6 +178,8 @@ struct BlockTables {
     bool is_no_scan(std::size_t head_block, std::size_t end) const {
         return end - head_block >= 2 && test_bit(flag, head_block + 1);
     }
+    /// First block of the free run that ends at `end` (block end - 1 is free). O(run / 64).
+    std::size_t free_run_begin(std::size_t end) const;
     /// The head of the object containing block `b`, or n_blocks if `b` is free.
     /// O(distance / 64) backwards.
     std::size_t head_containing(std::size_t b) const;

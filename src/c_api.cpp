@@ -27,7 +27,9 @@ void copy_info(const uheap::Info& from, uheap_info_t* to) {
 
 }  // namespace
 
-static_assert(static_cast<int>(uheap::Status::weakly_referenced) == UHEAP_WEAKLY_REFERENCED, "status values match");
+static_assert(static_cast<int>(uheap::Status::weakly_referenced) == UHEAP_WEAKLY_REFERENCED &&
+                  static_cast<int>(uheap::Status::already_registered) == UHEAP_ALREADY_REGISTERED,
+              "status values match");
 static_assert(uheap::kFinaliser == UHEAP_FINALISER && uheap::kNoScan == UHEAP_NO_SCAN && uheap::kWeak == UHEAP_WEAK,
               "flag values match");
 

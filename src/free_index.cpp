@@ -158,13 +158,8 @@ bool run_length_at(const IndexedPool& p, std::size_t start, std::size_t* n) {
     return true;
 }
 
-bool run_ending_at(const IndexedPool& p, std::size_t end, std::size_t* start) {
-    if (end == 0 || end > p.tables->n_blocks) return false;
-    std::size_t s = read_start_tag(p, end - 1);
-    std::size_t n = 0;
-    if (s >= end || !run_length_at(p, s, &n) || s + n != end) return false;
-    *start = s;
-    return true;
+bool run_is_exact(const IndexedPool& p, std::size_t start, std::size_t n) {
+    return p.tables->free_run_length(start, start + n) == n && (start + n == p.tables->n_blocks || !p.tables->is_free(start + n));
 }
 
 bool index_take_from(const IndexedPool& p, std::size_t run_start, std::size_t run_n, std::size_t n) {
@@ -208,15 +203,17 @@ FitResult index_take(const IndexedPool& p, std::size_t n, std::size_t* start) {
         unsigned c = first_nonempty_class_from(index, own_class_is_exact ? own : own + 1);
         if (c < kClasses) {
             found = index.first[c];
-            if (!run_length_at(p, found, &found_n) || found_n < n) return FitResult::corrupted;
+            if (!run_length_at(p, found, &found_n) || found_n < n || size_class(found_n) != c) return FitResult::corrupted;
         }
     }
     if (found == kNoBlock && !own_class_is_exact && !look_in_own_class(~std::size_t(0))) {
         return FitResult::corrupted;
     }
     if (found == kNoBlock) return FitResult::none;
-    // Never hand out a block the tables say is in use, whatever a record claims.
-    if (p.tables->free_run_length(found, found + n) != n) return FitResult::corrupted;
+    // The whole run becomes the current run, whose bounds are trusted from now on: check every
+    // block of it against the tables, whatever the record claims. O(found_n / 64), once per
+    // run taken from the lists.
+    if (!run_is_exact(p, found, found_n)) return FitResult::corrupted;
     // The found run becomes the current run; the old current run goes back to the lists.
     index_remove(p, found);
     if (!retire_current(p)) return FitResult::corrupted;
@@ -237,9 +234,8 @@ FitResult index_take_at(const IndexedPool& p, std::size_t start, std::size_t n) 
         return FitResult::found;
     }
     std::size_t run_n = 0;
-    if (!run_length_at(p, start, &run_n)) return FitResult::corrupted;
+    if (!run_length_at(p, start, &run_n) || !run_is_exact(p, start, run_n)) return FitResult::corrupted;
     if (run_n < n) return FitResult::none;
-    if (p.tables->free_run_length(start, start + n) != n) return FitResult::corrupted;
     return index_take_from(p, start, run_n, n) ? FitResult::found : FitResult::corrupted;
 }
 
@@ -253,13 +249,16 @@ bool index_release(const IndexedPool& p, std::size_t start, std::size_t n, std::
     bool joins_current = false;
     std::size_t begin = start;
     std::size_t end = start + n;
+    // Neighbouring runs are measured in the tables; their records are only unlinked, and only
+    // once they agree with that measure.
     if (begin > 0 && t.is_free(begin - 1)) {
         if (has_current && index.current_end == begin) {
             joins_current = true;
             begin = index.current_begin;
         } else {
-            std::size_t left = 0;
-            if (!run_ending_at(p, begin, &left)) return false;
+            std::size_t left = t.free_run_begin(begin);
+            std::size_t left_n = 0;
+            if (!run_length_at(p, left, &left_n) || left + left_n != begin) return false;
             index_remove(p, left);
             begin = left;
         }
@@ -269,8 +268,9 @@ bool index_release(const IndexedPool& p, std::size_t start, std::size_t n, std::
             joins_current = true;
             end = index.current_end;
         } else {
-            std::size_t right_n = 0;
-            if (!run_length_at(p, end, &right_n)) return false;
+            std::size_t right_n = t.free_run_length(end, t.n_blocks);
+            std::size_t recorded_n = 0;
+            if (!run_length_at(p, end, &recorded_n) || recorded_n != right_n) return false;
             index_remove(p, end);
             end += right_n;
         }
@@ -281,33 +281,6 @@ bool index_release(const IndexedPool& p, std::size_t start, std::size_t n, std::
     index.free_blocks += (end - begin) - (index.current_end - index.current_begin);
     index.current_begin = static_cast<std::uint32_t>(begin);
     index.current_end = static_cast<std::uint32_t>(end);
-    return true;
-}
-
-bool index_take_largest_run(const IndexedPool& p, std::size_t* start, std::size_t* n) {
-    FreeIndex& index = *p.index;
-    std::size_t listed = kNoBlock;
-    std::size_t listed_n = 0;
-    for (unsigned w = kClassWords; w-- > 0;) {
-        if (index.nonempty[w] == 0) continue;
-        unsigned top = w * static_cast<unsigned>(kWordBits) + highest_bit(index.nonempty[w]);
-        listed = index.first[top];
-        if (!run_length_at(p, listed, &listed_n)) listed = kNoBlock;
-        break;
-    }
-    std::size_t current_n = index.current_end - index.current_begin;
-    if (current_n >= listed_n && current_n > 0) {
-        *start = index.current_begin;
-        *n = current_n;
-        index.current_begin = index.current_end = 0;
-        index.free_blocks -= current_n;
-        index.n_runs -= 1;
-        return true;
-    }
-    if (listed == kNoBlock) return false;
-    index_remove(p, listed);
-    *start = listed;
-    *n = listed_n;
     return true;
 }
 

@@ -12,8 +12,10 @@
 //   last block:   [  ..  |  ..  |    ..    | start ]    (the same word when the run is 1 block)
 //
 // The records live in host-writable memory, so every record is validated against the block
-// tables before it is trusted (see record_is_valid). A host that writes into freed memory gets
-// Status::corrupted and a rebuilt index, never a write through a forged link.
+// tables before it is trusted (see record_is_valid), and every length that is acted on (a run
+// becoming the current run, a neighbour merged on release, a run grown into) is measured in the
+// tables first (run_is_exact). A host that writes into freed memory gets Status::corrupted and a
+// rebuilt index, never a write through a forged link nor a block handed out twice.
 #pragma once
 
 #include <cstddef>
@@ -76,10 +78,12 @@ void index_remove(const IndexedPool& p, std::size_t start);
 /// True iff `start` begins a free run whose record agrees with the block tables:
 /// in range, free, maximal on both sides, length consistent. O(1).
 bool record_is_valid(const IndexedPool& p, std::size_t start);
-/// Reads the validated length of the free run starting at `start`; false if the record is bad.
+/// Reads the length the record at `start` claims, after record_is_valid(); false if the record
+/// is bad. Only the run's ends are checked: before a length is acted on, run_is_exact().
 bool run_length_at(const IndexedPool& p, std::size_t start, std::size_t* n);
-/// Finds the start of the free run that ends just before `end` (block end-1 is free), validated.
-bool run_ending_at(const IndexedPool& p, std::size_t end, std::size_t* start);
+/// True iff the tables show exactly n free blocks from `start` (then a used block or the end).
+/// O(n / 64).
+bool run_is_exact(const IndexedPool& p, std::size_t start, std::size_t n);
 
 /// Takes the first n blocks of the current run, which must hold at least n.
 inline void take_from_current(FreeIndex& index, std::size_t n) {
@@ -112,12 +116,6 @@ bool index_take_from(const IndexedPool& p, std::size_t run_start, std::size_t ru
 /// run is returned in *run_begin / *run_end. False if a neighbour's record is bad.
 bool index_release(const IndexedPool& p, std::size_t start, std::size_t n, std::size_t* run_begin,
                    std::size_t* run_end);
-
-/// Detaches the largest run the index can find in O(1) (the current run, or the first run of the
-/// highest non-empty class) and reports it, for use as scratch memory during a collection. The
-/// index then no longer describes the area: the caller must rebuild it (the sweep does). False
-/// if there is no free run or its record does not validate.
-bool index_take_largest_run(const IndexedPool& p, std::size_t* start, std::size_t* n);
 
 /// Rebuilds the index from the block tables, runs in address order. Returns the largest run.
 std::size_t index_rebuild(const IndexedPool& p);

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The Heap's control surface: locks, automatic collection, thresholds, callbacks, root and weak
-// registrations, and status names.
+// The Heap's control surface: callbacks, root and weak registrations, and status names.
 #include "heap_impl.hpp"
 
 namespace uheap {
@@ -33,141 +32,68 @@ const char* status_name(Status status) {
 
 }  // namespace uheap
 
-namespace uheap::detail {
-
-void HeapImpl::refresh_fast_path() {
-    if (locks > 0 || collecting || (auto_collect_enabled && config.collect_on_every_alloc)) {
-        fast_path_limit = 0;
-    } else if (auto_collect_enabled && threshold_blocks != 0) {
-        fast_path_limit = threshold_blocks;
-    } else {
-        fast_path_limit = SIZE_MAX;
-    }
-}
-
-}  // namespace uheap::detail
-
 namespace uheap {
 
-void Heap::lock() {
-    HeapImpl& self = HeapImpl::of(*this);
-    ++self.locks;
-    self.refresh_fast_path();
-}
-
-void Heap::unlock() {
-    HeapImpl& self = HeapImpl::of(*this);
-    if (self.locks > 0) --self.locks;
-    self.refresh_fast_path();
-}
-
-bool Heap::is_locked() const {
-    const HeapImpl& self = HeapImpl::of(*this);
-    return self.locks > 0 || self.collecting;
-}
-
-unsigned Heap::lock_depth() const { return HeapImpl::of(*this).locks; }
-bool Heap::is_collecting() const { return HeapImpl::of(*this).collecting; }
-
-void Heap::set_auto_collect(bool enabled) {
-    HeapImpl& self = HeapImpl::of(*this);
-    self.auto_collect_enabled = enabled;
-    self.refresh_fast_path();
-}
-bool Heap::auto_collect() const { return HeapImpl::of(*this).auto_collect_enabled; }
-
-void Heap::set_threshold(std::size_t n_bytes) {
-    HeapImpl& self = HeapImpl::of(*this);
-    self.threshold_blocks = n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
-    self.refresh_fast_path();
-}
-std::size_t Heap::threshold() const { return HeapImpl::of(*this).threshold_blocks * kBlockBytes; }
-std::size_t Heap::allocated_since_collect() const { return HeapImpl::of(*this).blocks_since_collect * kBlockBytes; }
+using detail::HeapImpl;
 
 void Heap::set_root_callback(RootFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
-    self.root_fn = fn;
-    self.root_user = user;
+    self.cb.root = fn;
+    self.cb.root_user = user;
 }
 
 void Heap::set_finaliser(FinaliserFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
-    self.finaliser_fn = fn;
-    self.finaliser_user = user;
+    self.cb.finaliser = fn;
+    self.cb.finaliser_user = user;
 }
 
-FinaliserFn Heap::finaliser() const { return HeapImpl::of(*this).finaliser_fn; }
+FinaliserFn Heap::finaliser() const { return HeapImpl::of(*this).cb.finaliser; }
 
 void Heap::set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
-    self.weak_freed_fn = freed;
-    self.weak_sweep_fn = after_sweep;
-    self.weak_user = user;
+    self.cb.weak_freed = freed;
+    self.cb.weak_sweep = after_sweep;
+    self.cb.weak_user = user;
 }
 
 void Heap::set_collect_callback(CollectFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
-    self.collect_fn = fn;
-    self.collect_user = user;
+    self.cb.collect = fn;
+    self.cb.collect_user = user;
 }
 
 void Heap::set_grow_callback(GrowFn grow, ReleaseFn release, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
-    self.grow_fn = grow;
-    self.release_fn = release;
-    self.grow_user = user;
+    self.cb.grow = grow;
+    self.cb.release = release;
+    self.cb.grow_user = user;
 }
 
 void Heap::set_clock(ClockFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
-    self.clock_fn = fn;
-    self.clock_user = user;
+    self.cb.clock = fn;
+    self.cb.clock_user = user;
 }
 
-void Heap::set_event_hooks(const EventHooks& hooks) { HeapImpl::of(*this).hooks = hooks; }
-EventHooks Heap::event_hooks() const { return HeapImpl::of(*this).hooks; }
-
-namespace {
-
-// Root ranges and weak slots are intrusive doubly linked lists of host-owned nodes: O(1) either
-// way and no allocation. Both node types carry prev/next, so one pair of helpers serves both.
-template <class Node>
-void link_front(Node*& first, Node* node) {
-    node->prev = nullptr;
-    node->next = first;
-    if (first != nullptr) first->prev = node;
-    first = node;
-}
-
-// Unlinking a node that is not in the list (prev and next null, not first) does nothing.
-template <class Node>
-void unlink(Node*& first, Node* node) {
-    if (node->prev != nullptr) {
-        node->prev->next = node->next;
-    } else if (first == node) {
-        first = node->next;
-    }
-    if (node->next != nullptr) node->next->prev = node->prev;
-    node->prev = node->next = nullptr;
-}
-
-}  // namespace
+void Heap::set_event_hooks(const EventHooks& hooks) { HeapImpl::of(*this).cb.hooks = hooks; }
+EventHooks Heap::event_hooks() const { return HeapImpl::of(*this).cb.hooks; }
 
 Status Heap::add_root_range(RootRange* range) {
-    link_front(HeapImpl::of(*this).roots, range);
-    return Status::ok;
+    HeapImpl& self = HeapImpl::of(*this);
+    return self.status = detail::link_front(self.gc.roots, range);
 }
-void Heap::remove_root_range(RootRange* range) { unlink(HeapImpl::of(*this).roots, range); }
+void Heap::remove_root_range(RootRange* range) { detail::unlink(HeapImpl::of(*this).gc.roots, range); }
 Status Heap::add_weak_slot(WeakSlot* slot) {
-    link_front(HeapImpl::of(*this).weak_slots, slot);
-    return Status::ok;
+    HeapImpl& self = HeapImpl::of(*this);
+    return self.status = detail::link_front(self.gc.weak_slots, slot);
 }
-void Heap::remove_weak_slot(WeakSlot* slot) { unlink(HeapImpl::of(*this).weak_slots, slot); }
+void Heap::remove_weak_slot(WeakSlot* slot) { detail::unlink(HeapImpl::of(*this).gc.weak_slots, slot); }
 
 Status Heap::last_status() const { return HeapImpl::of(*this).status; }
 
 bool Heap::contains(const void* ptr) const {
-    return HeapImpl::of(*this).area_containing(reinterpret_cast<std::uintptr_t>(ptr)) != nullptr;
+    return HeapImpl::of(*this).areas.containing(reinterpret_cast<std::uintptr_t>(ptr)) != nullptr;
 }
 
 Counters Heap::counters() const { return HeapImpl::of(*this).stats; }

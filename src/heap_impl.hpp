@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: MIT
-// The heap's internal state: areas, the mark stack, control flags, callbacks and counters.
-// Every subsystem file implements its part of HeapImpl; this header is the map of them.
+// The heap's internal state, split by owner: the areas, the collector, the policy, the host's
+// callbacks and the counters. Each part is written only by the files named beside it; the others
+// read it or ask. This header is the map of who owns what.
+//
+//   AreaSet    areas.cpp      where memory is; the one pointer classification
+//   (per area) allocator.cpp  block tables of objects, free-run index, used blocks, high water
+//   Collector  collector.cpp  the phase, roots, pins, weak slots, finalise, sweep
+//              mark.cpp       the mark stack, its spill into scratch runs, deferred ranges
+//   Policy     policy.cpp     locks, threshold, automatic collection, growth, out-of-memory retry
 #pragma once
 
 #include <cstddef>
@@ -8,9 +15,23 @@
 
 #include "block_table.hpp"
 #include "free_index.hpp"
+#include "phase.hpp"
 #include "uheap/heap.hpp"
 
 namespace uheap::detail {
+
+/// Whole blocks needed for `n_bytes`: the one rounding formula (up to whole blocks, as
+/// MicroPython rounds). Cannot overflow: it divides before it adds.
+inline constexpr std::size_t blocks_for_bytes(std::size_t n_bytes) {
+    return n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
+}
+
+/// Fragmentation as MicroPython users read it: the share of free memory outside the largest free
+/// run, in thousandths. 64-bit arithmetic, so it cannot overflow on 32-bit targets.
+inline unsigned fragmentation_permille(std::uint64_t largest_free_bytes, std::uint64_t free_bytes) {
+    if (free_bytes == 0) return 0;
+    return static_cast<unsigned>(1000 - largest_free_bytes * 1000 / free_bytes);
+}
 
 /// One region handed in by the host. Lives at the start of that region.
 struct Area {
@@ -25,32 +46,20 @@ struct Area {
     /// Mark-stack overflow: marked heads in [deferred_lo, deferred_hi) may be unscanned.
     std::size_t deferred_lo = 0;
     std::size_t deferred_hi = 0;
-    void* region = nullptr;          ///< what the host handed in, for release
+    void* region = nullptr;          ///< what the host handed in (also for release)
     std::size_t region_bytes = 0;
     bool grown = false;              ///< came from the grow callback (handed back when empty)
-    bool index_stale = false;        ///< blocks were freed during a collection: sweep must rebuild
+    bool index_stale = false;        ///< changed during a collection: the sweep must rebuild
 
     IndexedPool indexed() { return IndexedPool{&index, &tables, pool}; }
     bool contains(std::uintptr_t address) const { return address - pool_begin < pool_bytes; }
     void* ptr_of(std::size_t block) const { return pool + block * kBlockBytes; }
     std::size_t block_of(std::uintptr_t address) const { return (address - pool_begin) / kBlockBytes; }
-};
-
-/// One entry of the explicit mark stack: a range of words still to scan.
-struct MarkRange {
-    void* const* begin;
-    void* const* end;
-};
-
-/// Mark-stack entries spilled into free heap blocks when the fixed stack is full. Free blocks
-/// are scratch during a collection (nothing allocates), so a full stack moves its entries there
-/// instead of leaving objects to be rescanned; the sweep rebuilds the areas' free-run index.
-/// The entries follow the header.
-struct SpillSegment {
-    SpillSegment* below;     ///< the segment spilled before this one (popped after it)
-    std::size_t count;       ///< entries held
-    std::size_t capacity;    ///< entries that fit
-    MarkRange* entries() { return reinterpret_cast<MarkRange*>(this + 1); }
+    /// True iff [begin, end) overlaps the region this area was laid over.
+    bool region_overlaps(std::uintptr_t begin, std::uintptr_t end) const {
+        auto mine = reinterpret_cast<std::uintptr_t>(region);
+        return begin < mine + region_bytes && mine < end;
+    }
 };
 
 /// Where an object lives: its area and head block.
@@ -60,93 +69,240 @@ struct ObjectRef {
     explicit operator bool() const { return area != nullptr; }
 };
 
-struct HeapImpl final : Heap {
-    // ---- layout (layout.cpp) ----
-    Area* first_area = nullptr;
-    std::size_t n_areas = 0;
+/// The areas of a heap, in the order they were added (allocation tries them in that order).
+struct AreaSet {
+    Area* first = nullptr;
+    std::size_t count = 0;
     std::size_t metadata_bytes = 0;   ///< bytes of all regions not in pools
-    HeapConfig config;
-    MarkRange* mark_stack = nullptr;
-    std::size_t mark_capacity = 0;
-    std::size_t mark_depth = 0;
-    SpillSegment* spilled = nullptr;         ///< segments holding entries, most recent first
-    SpillSegment* spare_segments = nullptr;  ///< emptied segments, reused before taking more
+    std::size_t max_blocks = 0;       ///< blocks of the largest area
 
-    // ---- control (heap.cpp) ----
-    unsigned locks = 0;
-    bool collecting = false;
-    bool scanning_roots_allowed = true;  ///< false during sweep_all()
-    bool auto_collect_enabled = true;
-    std::size_t threshold_blocks = 0;    ///< 0 = off
-    std::size_t blocks_since_collect = 0;
-    /// alloc() may skip its lock, threshold and stress checks while blocks_since_collect is below
-    /// this (0 forces every allocation through them). Recomputed by refresh_fast_path() whenever
-    /// one of those inputs changes, so the fast path tests one number (Lua's "GC debt" idea).
-    std::size_t fast_path_limit = 0;
-    std::size_t max_area_blocks = 0;     ///< blocks of the largest area
-    const void* stack_base = nullptr;
-    const void* pinned = nullptr;        ///< kept alive through a collection realloc triggers
+    Area* containing(std::uintptr_t address) const {
+        for (Area* a = first; a != nullptr; a = a->next) {
+            if (a->contains(address)) return a;
+        }
+        return nullptr;
+    }
+
+    /// The one pointer classification, used by free, size_of, realloc, marking, weak slots and
+    /// (through Heap) the C API and the port. With kAnyByte a pointer anywhere inside an object
+    /// names it (interior pointers); without, only its first byte does (MicroPython's rule).
+    /// On failure `*out` is untouched and the status says why.
+    template <bool kAnyByte>
+    Status classify(std::uintptr_t address, ObjectRef* out) const {
+        Area* area = containing(address);
+        if (area == nullptr) return Status::foreign_pointer;
+        std::uintptr_t offset = address - area->pool_begin;
+        std::size_t block = offset / kBlockBytes;
+        const BlockTables& t = area->tables;
+        if constexpr (kAnyByte) {
+            block = t.head_containing(block);
+            if (block >= t.n_blocks) return Status::already_free;
+        } else {
+            if (offset % kBlockBytes != 0) return Status::not_object_start;
+            if (!t.is_head(block)) return t.is_free(block) ? Status::already_free : Status::not_object_start;
+        }
+        *out = ObjectRef{area, block};
+        return Status::ok;
+    }
+    Status classify(const void* ptr, bool any_byte, ObjectRef* out) const {
+        auto address = reinterpret_cast<std::uintptr_t>(ptr);
+        return any_byte ? classify<true>(address, out) : classify<false>(address, out);
+    }
+
+    void append(Area* area);
+    void remove(Area** link);
+    /// True iff [begin, end) overlaps a region of an area (the first holds the heap itself).
+    bool overlaps(std::uintptr_t begin, std::uintptr_t end) const;
+};
+
+/// One entry of the explicit mark stack: a range of words still to scan.
+struct MarkRange {
+    void* const* begin;
+    void* const* end;
+};
+
+/// Mark-stack entries spilled into scratch memory when the fixed stack is full; the entries
+/// follow the header. Segments live only within one drain of the mark stack: no host code runs
+/// while one exists, so nothing but the collector writes them (a host that scribbles into free
+/// memory between two collect_root() calls finds no segment to corrupt).
+struct SpillSegment {
+    SpillSegment* below;     ///< the segment spilled before this one (popped after it)
+    std::size_t count;       ///< entries held
+    unsigned run;            ///< index of the scratch run it was carved from
+    MarkRange* entries() { return reinterpret_cast<MarkRange*>(this + 1); }
+};
+
+/// A free run lent to the mark stack for one collection, found from the block tables (never
+/// from the free-run index, whose in-band records the host can forge). Kept out of line.
+struct ScratchRun {
+    unsigned char* begin = nullptr;
+    unsigned char* end = nullptr;
+};
+inline constexpr unsigned kMaxScratchRuns = 8;
+
+/// realloc() pins the object it moves: a pinned object is a root of every collection and cannot
+/// be freed until the move is done. Nodes live in realloc's frame, innermost first.
+struct PinNode {
+    const void* object;
+    PinNode* below;
+};
+
+/// Everything a collection owns (collector.cpp, mark.cpp).
+struct Collector {
+    Phase phase = Phase::idle;
+    bool ignore_roots = false;           ///< sweep_all(): no root is scanned
+    MarkRange* stack = nullptr;          ///< carved from the first region
+    std::size_t capacity = 0;
+    std::size_t depth = 0;
+    SpillSegment* spilled = nullptr;     ///< most recent first; empty whenever host code runs
+    ScratchRun scratch[kMaxScratchRuns];
+    unsigned n_scratch = 0;
+    unsigned bump_run = 0;               ///< next segment is carved at scratch[bump_run], bump_at
+    unsigned char* bump_at = nullptr;
+    Area* scan_area = nullptr;           ///< where the search for the next scratch run resumes
+    std::size_t scan_block = 0;
+    PinNode* pins = nullptr;
     RootRange* roots = nullptr;
     WeakSlot* weak_slots = nullptr;
-    Status status = Status::ok;
+    const void* stack_base = nullptr;
+    std::uint64_t started_ns = 0;
+    std::size_t overflows = 0;           ///< this collection
+    std::size_t freed_bytes = 0;         ///< by the last sweep
+};
 
-    // ---- callbacks ----
-    RootFn root_fn = nullptr;               void* root_user = nullptr;
-    FinaliserFn finaliser_fn = nullptr;     void* finaliser_user = nullptr;
-    WeakFreedFn weak_freed_fn = nullptr;    WeakSweepFn weak_sweep_fn = nullptr;  void* weak_user = nullptr;
-    CollectFn collect_fn = nullptr;         void* collect_user = nullptr;
-    GrowFn grow_fn = nullptr;               ReleaseFn release_fn = nullptr;       void* grow_user = nullptr;
-    ClockFn clock_fn = nullptr;             void* clock_user = nullptr;
+/// When to collect and what to do when memory runs out (policy.cpp).
+struct Policy {
+    unsigned locks = 0;
+    bool auto_collect = true;
+    std::size_t threshold_blocks = 0;    ///< 0 = off
+    std::size_t blocks_since_collect = 0;
+    /// alloc() may skip its lock, phase, threshold and stress checks while blocks_since_collect is
+    /// below this (0 forces every allocation through them). Recomputed by refresh_fast_path()
+    /// whenever an input changes, so the fast path tests one number (Lua's "GC debt" idea).
+    std::size_t fast_path_limit = 0;
+};
+
+/// The host's callbacks; `user` pointers are passed back unchanged.
+struct Callbacks {
+    RootFn root = nullptr;               void* root_user = nullptr;
+    FinaliserFn finaliser = nullptr;     void* finaliser_user = nullptr;
+    WeakFreedFn weak_freed = nullptr;    WeakSweepFn weak_sweep = nullptr;  void* weak_user = nullptr;
+    CollectFn collect = nullptr;         void* collect_user = nullptr;
+    GrowFn grow = nullptr;               ReleaseFn release = nullptr;       void* grow_user = nullptr;
+    ClockFn clock = nullptr;             void* clock_user = nullptr;
     EventHooks hooks;
+};
 
-    // ---- statistics ----
+struct HeapImpl final : Heap {
+    HeapConfig config;
+    AreaSet areas;
+    Collector gc;
+    Policy policy;
+    Callbacks cb;
     Counters stats;
-    std::uint64_t collect_started_ns = 0;
-    std::size_t overflows_this_collection = 0;
-    std::size_t last_collect_freed_bytes = 0;
+    Status status = Status::ok;
 
     static HeapImpl& of(Heap& h) { return static_cast<HeapImpl&>(h); }
     static const HeapImpl& of(const Heap& h) { return static_cast<const HeapImpl&>(h); }
 
-    // layout.cpp
+    /// Answers whether `op` may run now (kAdmit), recording the refusal as the last status.
+    bool admitted(Op op) {
+        Status why = admit(op, gc.phase);
+        if (why == Status::ok) return true;
+        status = why;
+        return false;
+    }
+
+    // areas.cpp
     static Area* lay_out_area(void* region, std::size_t region_bytes, std::size_t prefix_bytes,
                               void** prefix, Status* status);
-    void append_area(Area* area);
-
-    // heap.cpp
-    void refresh_fast_path();
 
     // allocator.cpp
-    ObjectRef find_object(const void* ptr, Status* why) const;
+    Status find_object(const void* ptr, ObjectRef* out) const {
+        return areas.classify(ptr, false, out);
+    }
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
     void commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
+    void book_used(Area& area, std::size_t end, std::size_t n_blocks);
+    void book_released(Area& area, std::size_t n_blocks);
     bool index_freed_blocks(Area& area, std::size_t start, std::size_t n_blocks);
     void release_object(Area& area, std::size_t head, FreeReason reason);
     void shrink_in_place(Area& area, std::size_t new_end, std::size_t old_end);
     bool grow_in_place(Area& area, std::size_t old_end, std::size_t extra);
-    bool grow_for(std::size_t n_blocks);
+    void* move_object(void* ptr, Area& area, std::size_t head, std::size_t n_bytes, unsigned flags);
     void repair_index(Area& area);
+    bool audit_free_space(std::size_t n_blocks);
+
+    // policy.cpp
+    void refresh_fast_path();
+    void* allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, unsigned flags);
+    void run_automatic_collection();
+    bool could_ever_fit(std::size_t n_blocks) const;
+    bool grow_for(std::size_t n_blocks);
 
     // collector.cpp
-    template <bool kInteriorPointers>
-    void mark_word(std::uintptr_t word);
-    void mark_root_words(void* const* words, std::size_t n_words);
-    void drain_mark_stack();
-    bool spill_mark_stack();
-    bool refill_mark_stack();
-    SpillSegment* new_spill_segment();
-    void push_object(Area& area, std::size_t head, std::size_t end);
-    void scan_deferred();
+    bool is_pinned(const void* object) const;
+    void enter(Phase phase);
+    void begin_collection(bool ignore_roots);
+    void finish_collection();
+    void mark_pinned_and_registered();
     void clear_dead_weak_slots();
     void finalise_dead();
     void sweep();
     void report_swept(Area& area, std::size_t word, Word dead_heads);
+    void unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end);
+    void unlink_registrations_in_free_blocks();
+    void relocate_registrations(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin);
     void release_empty_areas();
-    void run_automatic_collection();
-    Area* area_containing(std::uintptr_t address) const;
+    void notify_collection_end();
+
+    // mark.cpp
+    template <bool kInteriorPointers>
+    void mark_word(std::uintptr_t word);
+    void mark_root_words(void* const* words, std::size_t n_words);
+    void drain_mark_stack();
+    void end_drain();
+    bool spill_mark_stack();
+    bool refill_mark_stack();
+    SpillSegment* new_spill_segment();
+    bool take_scratch_run();
+    void push_object(Area& area, std::size_t head, std::size_t end);
+    void scan_deferred();
 
     // platform.cpp
     std::uint64_t now_ns() const;
 };
+
+// Root ranges and weak slots are intrusive doubly linked lists of host-owned nodes: O(1) either
+// way and no allocation. Both node types carry prev/next, so these helpers serve both.
+template <class Node>
+bool is_linked(const Node* first, const Node* node) {
+    return node == first || (node->prev != nullptr && node->prev->next == node);
+}
+
+template <class Node>
+Status link_front(Node*& first, Node* node) {
+    if (node == nullptr) return Status::invalid_argument;
+    // A node linked twice would close the list into a cycle that the next collection walks forever.
+    if (is_linked(first, node)) return Status::already_registered;
+    node->prev = nullptr;
+    node->next = first;
+    if (first != nullptr) first->prev = node;
+    first = node;
+    return Status::ok;
+}
+
+/// Unlinking a node that is not in the list does nothing.
+template <class Node>
+void unlink(Node*& first, Node* node) {
+    if (node == nullptr || !is_linked(first, node)) return;
+    if (node->prev != nullptr) {
+        node->prev->next = node->next;
+    } else {
+        first = node->next;
+    }
+    if (node->next != nullptr) node->next->prev = node->prev;
+    node->prev = node->next = nullptr;
+}
 
 }  // namespace uheap::detail

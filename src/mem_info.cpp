@@ -8,29 +8,6 @@
 namespace uheap::detail {
 namespace {
 
-/// Longest run of set bits across a stream of words (lowest bit of each word first).
-struct LongestRun {
-    std::size_t current = 0;
-    std::size_t longest = 0;
-
-    void feed(Word bits) {
-        if (bits == ~Word(0)) {
-            current += kWordBits;
-            return;
-        }
-        current += count_trailing_zeros(~bits);  // the low bits continue the run from before
-        if (current > longest) longest = current;
-        // Runs wholly inside this word matter only while the longest is shorter than a word.
-        if (longest < kWordBits) {
-            unsigned inside = 0;
-            for (Word x = bits; x != 0; x &= x >> 1) ++inside;
-            if (inside > longest) longest = inside;
-        }
-        current = kWordBits - 1 - highest_bit(~bits);  // the high bits start the next run
-    }
-    std::size_t finish() const { return current > longest ? current : longest; }
-};
-
 /// Buffered text output through the host's PrintFn, with the few conversions the reports need.
 class Printer {
 public:
@@ -96,7 +73,7 @@ Info Heap::info() const {
     std::size_t free_blocks = 0;
     std::size_t used_blocks = 0;
     std::size_t longest_tail_run = 0;
-    for (const Area* a = self.first_area; a != nullptr; a = a->next) {
+    for (const Area* a = self.areas.first; a != nullptr; a = a->next) {
         const detail::BlockTables& t = a->tables;
         info.total += a->pool_bytes;
         ++info.areas;
@@ -138,18 +115,15 @@ Info Heap::info() const {
     info.used = used_blocks * kBlockBytes;
     info.free = free_blocks * kBlockBytes;
     info.max_block = info.objects > 0 ? longest_tail_run + 1 : 0;
-    info.metadata_bytes = self.metadata_bytes;
-    if (info.free > 0) {
-        info.fragmentation_permille =
-            static_cast<unsigned>(1000 - info.max_free * kBlockBytes * 1000 / info.free);
-    }
+    info.metadata_bytes = self.areas.metadata_bytes;
+    info.fragmentation_permille = detail::fragmentation_permille(std::uint64_t{info.max_free} * kBlockBytes, info.free);
     return info;
 }
 
 Info Heap::info_fast() const {
     const HeapImpl& self = HeapImpl::of(*this);
     Info info;
-    for (const Area* a = self.first_area; a != nullptr; a = a->next) {
+    for (const Area* a = self.areas.first; a != nullptr; a = a->next) {
         info.total += a->pool_bytes;
         info.used += a->used_blocks * kBlockBytes;
     }
@@ -183,7 +157,7 @@ void Heap::dump_alloc_table(PrintFn print, void* print_user, LetterFn letter, vo
     const HeapImpl& self = HeapImpl::of(*this);
     constexpr std::size_t kBlocksPerLine = 64;
     detail::Printer out(print, print_user);
-    for (const Area* a = self.first_area; a != nullptr; a = a->next) {
+    for (const Area* a = self.areas.first; a != nullptr; a = a->next) {
         const std::size_t n = a->tables.n_blocks;
         out.text("GC memory layout; from ");
         out.hex(a->pool_begin, 0);
@@ -213,7 +187,7 @@ void Heap::dump_alloc_table(PrintFn print, void* print_user, LetterFn letter, vo
 void Heap::walk(WalkFn fn, void* user) const {
     const HeapImpl& self = HeapImpl::of(*this);
     std::size_t ai = 0;
-    for (const Area* a = self.first_area; a != nullptr; a = a->next, ++ai) {
+    for (const Area* a = self.areas.first; a != nullptr; a = a->next, ++ai) {
         const detail::BlockTables& t = a->tables;
         std::size_t b = 0;
         while (b < t.n_blocks) {
@@ -235,10 +209,10 @@ void Heap::walk(WalkFn fn, void* user) const {
     }
 }
 
-std::size_t Heap::area_count() const { return HeapImpl::of(*this).n_areas; }
+std::size_t Heap::area_count() const { return HeapImpl::of(*this).areas.count; }
 
 AreaPool Heap::area_pool(std::size_t index) const {
-    const Area* a = HeapImpl::of(*this).first_area;
+    const Area* a = HeapImpl::of(*this).areas.first;
     for (; a != nullptr && index > 0; a = a->next) --index;
     if (a == nullptr) return AreaPool{};
     return AreaPool{a->pool, a->tables.n_blocks};

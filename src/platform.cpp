@@ -13,7 +13,7 @@ namespace uheap::detail {
 
 // A host clock wins; otherwise POSIX CLOCK_MONOTONIC; on bare metal without one, pauses read 0.
 std::uint64_t HeapImpl::now_ns() const {
-    if (clock_fn != nullptr) return clock_fn(clock_user);
+    if (cb.clock != nullptr) return cb.clock(cb.clock_user);
 #if UHEAP_HAVE_MONOTONIC_CLOCK
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

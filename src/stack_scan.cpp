@@ -86,16 +86,13 @@ __attribute__((noinline)) void clear_stack(std::size_t n_bytes) {
     __asm__ __volatile__("" : : "r"(below) : "memory");  // the stores must happen
 }
 
-void Heap::set_stack_base(const void* stack_base) { detail::HeapImpl::of(*this).stack_base = stack_base; }
+void Heap::set_stack_base(const void* stack_base) { detail::HeapImpl::of(*this).gc.stack_base = stack_base; }
 
 void Heap::collect_stack() {
     detail::HeapImpl& self = detail::HeapImpl::of(*this);
-    if (!self.collecting) {
-        self.status = Status::not_collecting;
-        return;
-    }
-    if (self.stack_base == nullptr || !self.scanning_roots_allowed) return;
-    detail::spill_registers_and_scan(self, self.stack_base);
+    if (!self.admitted(detail::Op::report_roots)) return;
+    if (self.gc.stack_base == nullptr || self.gc.ignore_roots) return;
+    detail::spill_registers_and_scan(self, self.gc.stack_base);
 }
 
 }  // namespace uheap

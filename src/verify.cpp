@@ -108,8 +108,8 @@ VerifyReport Heap::verify() const {
     detail::Checker c;
     std::size_t used_bytes = 0;
     std::size_t ai = 0;
-    for (Area* a = self.first_area; a != nullptr; a = a->next, ++ai) {
-        if (!detail::check_tables(c, *a, ai, self.collecting)) return c.report;
+    for (Area* a = self.areas.first; a != nullptr; a = a->next, ++ai) {
+        if (!detail::check_tables(c, *a, ai, detail::is_collecting(self.gc.phase))) return c.report;
         const detail::BlockTables& t = a->tables;
         std::size_t used = 0;
         std::size_t free_blocks = 0;
@@ -128,7 +128,7 @@ VerifyReport Heap::verify() const {
         }
         used_bytes += used * kBlockBytes;
         // During a collection the index is stale until the sweep rebuilds it.
-        if (!self.collecting && !detail::check_index(c, *a, ai, free_blocks, runs)) return c.report;
+        if (!detail::is_collecting(self.gc.phase) && !detail::check_index(c, *a, ai, free_blocks, runs)) return c.report;
     }
     if (used_bytes != self.stats.used_bytes) {
         c.fail(Invariant::I6_accounting, 0, 0, "counters().used_bytes disagrees with the tables");

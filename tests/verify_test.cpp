@@ -35,7 +35,7 @@ struct BrokenHeap : ::testing::Test {
         ASSERT_VERIFIED(**heap);
     }
     HeapImpl& impl() { return static_cast<HeapImpl&>(**heap); }
-    Area& area() { return *impl().first_area; }
+    Area& area() { return *impl().areas.first; }
     std::size_t block_of(void* p) { return area().block_of(reinterpret_cast<std::uintptr_t>(p)); }
     /// verify() names `expected`; returns the report for further checks.
     uheap::VerifyReport expect_broken(Invariant expected) {

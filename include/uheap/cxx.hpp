@@ -69,74 +69,98 @@ T* make(Heap& heap, Args&&... args) {
     return make_with_flags<T>(heap, 0u, std::forward<Args>(args)...);
 }
 
-// ---- Root<T>: a registered root slot ---------------------------------------------------------
+// ---- Root<T> and Weak<T>: registered slots that hold object starts ----------------------------
+//
+// A T* need not point at the start of its object: a pointer to a non-primary base class, or to a
+// member, points inside it, and the heap's rule is that only a pointer to an object's first byte
+// retains it. So both handles keep the object's start (Heap::object_start) in the registered
+// slot, and the offset from there to the T* beside it; get() adds the two back together.
 
 /// Keeps `get()` alive across collections for as long as the Root exists. Registration is O(1)
 /// and allocates nothing. Movable, not copyable (each slot is registered once).
 template <class T>
 class Root {
 public:
-    explicit Root(Heap& heap, T* ptr = nullptr) : heap_(&heap), ptr_(ptr) { attach(); }
-    Root(Root&& other) noexcept : heap_(other.heap_), ptr_(other.ptr_) { attach(); }
+    explicit Root(Heap& heap, T* ptr = nullptr) : heap_(&heap) {
+        set(ptr);
+        attach();
+    }
+    Root(Root&& other) noexcept : heap_(other.heap_), start_(other.start_), offset_(other.offset_) { attach(); }
     Root& operator=(Root&& other) noexcept {
-        ptr_ = other.ptr_;
+        start_ = other.start_;
+        offset_ = other.offset_;
         return *this;
     }
     Root(const Root&) = delete;
     Root& operator=(const Root&) = delete;
     ~Root() { heap_->remove_root_range(&node_); }
 
-    T* get() const { return ptr_; }
-    T* operator->() const { return ptr_; }
-    std::add_lvalue_reference_t<T> operator*() const { return *ptr_; }  // not for T = void
-    explicit operator bool() const { return ptr_ != nullptr; }
+    T* get() const { return start_ != nullptr ? reinterpret_cast<T*>(static_cast<char*>(start_) + offset_) : nullptr; }
+    T* operator->() const { return get(); }
+    std::add_lvalue_reference_t<T> operator*() const { return *get(); }  // not for T = void
+    explicit operator bool() const { return start_ != nullptr; }
     Root& operator=(T* ptr) {
-        ptr_ = ptr;
+        set(ptr);
         return *this;
     }
 
 private:
+    void set(T* ptr) {
+        void* start = ptr != nullptr ? heap_->object_start(ptr) : nullptr;
+        // A pointer outside the heap is held as it is (offset 0): it retains nothing anyway.
+        start_ = start != nullptr ? start : const_cast<void*>(static_cast<const void*>(ptr));
+        offset_ = static_cast<const char*>(static_cast<const void*>(ptr)) - static_cast<const char*>(start_);
+    }
     void attach() {
-        node_.words = reinterpret_cast<void* const*>(&ptr_);
+        node_.words = &start_;
         node_.n_words = 1;
         heap_->add_root_range(&node_);
     }
     Heap* heap_;
-    T* ptr_;
+    void* start_ = nullptr;
+    std::ptrdiff_t offset_ = 0;
     RootRange node_;
 };
-
-// ---- Weak<T>: a slot the collector clears -----------------------------------------------------
 
 /// Refers to an object without keeping it alive; get() reads null once a collection has found
 /// the object unreachable. Movable, not copyable.
 template <class T>
 class Weak {
 public:
-    explicit Weak(Heap& heap, T* ptr = nullptr) : heap_(&heap), ptr_(ptr) { attach(); }
-    Weak(Weak&& other) noexcept : heap_(other.heap_), ptr_(other.ptr_) { attach(); }
+    explicit Weak(Heap& heap, T* ptr = nullptr) : heap_(&heap) {
+        set(ptr);
+        attach();
+    }
+    Weak(Weak&& other) noexcept : heap_(other.heap_), start_(other.start_), offset_(other.offset_) { attach(); }
     Weak& operator=(Weak&& other) noexcept {
-        ptr_ = other.ptr_;
+        start_ = other.start_;
+        offset_ = other.offset_;
         return *this;
     }
     Weak(const Weak&) = delete;
     Weak& operator=(const Weak&) = delete;
     ~Weak() { heap_->remove_weak_slot(&node_); }
 
-    T* get() const { return static_cast<T*>(ptr_); }
-    explicit operator bool() const { return ptr_ != nullptr; }
+    T* get() const { return start_ != nullptr ? reinterpret_cast<T*>(static_cast<char*>(start_) + offset_) : nullptr; }
+    explicit operator bool() const { return start_ != nullptr; }
     Weak& operator=(T* ptr) {
-        ptr_ = ptr;
+        set(ptr);
         return *this;
     }
 
 private:
+    void set(T* ptr) {
+        void* start = ptr != nullptr ? heap_->object_start(ptr) : nullptr;
+        start_ = start != nullptr ? start : const_cast<void*>(static_cast<const void*>(ptr));
+        offset_ = static_cast<const char*>(static_cast<const void*>(ptr)) - static_cast<const char*>(start_);
+    }
     void attach() {
-        node_.slot = &ptr_;
+        node_.slot = &start_;
         heap_->add_weak_slot(&node_);
     }
     Heap* heap_;
-    void* ptr_;
+    void* start_ = nullptr;
+    std::ptrdiff_t offset_ = 0;
     WeakSlot node_;
 };
 

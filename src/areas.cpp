@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+// The areas: carving a region into control data, block tables, mark stack and block pool, and
+// the set of areas a heap owns.
+//
+//   region (any alignment)
+//   ├─ padding to 16 bytes
+//   ├─ prefix          first area only: HeapImpl, then the mark stack (MarkRange[capacity])
+//   ├─ Area            this area's descriptor and free-run index
+//   ├─ head table      ⌈n/W⌉ words   (W = bits per machine word)
+//   ├─ tail table      ⌈n/W⌉ words
+//   ├─ mark table      ⌈n/W⌉ words
+//   ├─ flag table      ⌈n/W⌉ words
+//   ├─ padding to kBlockBytes
+//   └─ pool            n blocks of kBlockBytes
+//
+// Every step of the carving is checked by subtraction against the bytes left (`Carver`), never
+// by adding and comparing, so no size the host passes can wrap an address past the region's end.
+//
+// Sizing: each block costs kBlockBytes of pool plus 4 bits of tables, so with A bytes left after
+// the descriptors, n = (A - kBlockBytes - 4·word) · 8 / (8·kBlockBytes + 4) is at most a few
+// blocks too many once the tables are rounded to whole words; fits() settles it exactly.
+#include <cstring>
+#include <new>
+
+#include "heap_impl.hpp"
+
+namespace uheap::detail {
+namespace {
+
+constexpr std::size_t kRegionAlign = 16;
+
+/// Bytes the four tables of an n-block area take.
+std::size_t table_bytes(std::size_t n_blocks) { return 4 * words_for_blocks(n_blocks) * sizeof(Word); }
+
+/// Walks a region from its start, handing out aligned pieces; fails instead of wrapping.
+class Carver {
+public:
+    Carver(std::uintptr_t begin, std::uintptr_t end) : at_(begin), end_(end) {}
+    /// Moves to the next multiple of `alignment` (a power of two); false if that passes the end.
+    bool align(std::size_t alignment) {
+        std::size_t pad = (alignment - at_ % alignment) % alignment;
+        if (pad > end_ - at_) return false;
+        at_ += pad;
+        return true;
+    }
+    /// Takes `n_bytes` at `alignment`; false (nothing taken) if they do not fit.
+    bool take(std::size_t n_bytes, std::size_t alignment, std::uintptr_t* where) {
+        if (!align(alignment) || n_bytes > end_ - at_) return false;
+        *where = at_;
+        at_ += n_bytes;
+        return true;
+    }
+    std::uintptr_t at() const { return at_; }
+    std::size_t left() const { return end_ - at_; }
+
+private:
+    std::uintptr_t at_;
+    std::uintptr_t end_;
+};
+
+/// True iff tables for n blocks at the carver's position, then the aligned pool, fit.
+bool fits(Carver c, std::size_t n_blocks) {
+    std::uintptr_t ignored;
+    return c.take(table_bytes(n_blocks), alignof(Word), &ignored) && c.align(kBlockBytes) &&
+           c.left() / kBlockBytes >= n_blocks;
+}
+
+/// Blocks an area gets from `available` bytes after its descriptor (see Sizing above).
+std::size_t blocks_for_area(Carver tables) {
+    std::size_t slack = kBlockBytes + 4 * sizeof(Word);
+    std::size_t per_8_blocks = 8 * kBlockBytes + 4;  // 8 blocks and their 32 table bits
+    std::size_t usable = tables.left() > slack ? tables.left() - slack : 0;
+    std::size_t n_blocks = usable / per_8_blocks * 8 + usable % per_8_blocks * 8 / per_8_blocks;
+    while (n_blocks > 0 && !fits(tables, n_blocks)) --n_blocks;
+    return n_blocks < kMaxAreaBlocks ? n_blocks : kMaxAreaBlocks;
+}
+
+}  // namespace
+
+// Validates everything before writing anything, so a failed call leaves the region untouched.
+Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t prefix_bytes,
+                             void** prefix, Status* status) {
+    if (region == nullptr) {
+        *status = Status::null_region;
+        return nullptr;
+    }
+    auto begin = reinterpret_cast<std::uintptr_t>(region);
+    if (region_bytes > UINTPTR_MAX - begin) {
+        *status = Status::size_overflow;
+        return nullptr;
+    }
+    Carver carver(begin, begin + region_bytes);
+    std::uintptr_t prefix_at = 0;
+    std::uintptr_t area_at = 0;
+    std::size_t n_blocks = 0;
+    if (carver.take(prefix_bytes, kRegionAlign, &prefix_at) && carver.take(sizeof(Area), alignof(Area), &area_at) &&
+        carver.align(alignof(Word))) {
+        n_blocks = blocks_for_area(carver);
+    }
+    if (n_blocks == 0) {
+        *status = Status::region_too_small;
+        return nullptr;
+    }
+
+    // From here on the region is ours to write.
+    std::uintptr_t tables_at = 0;
+    carver.take(table_bytes(n_blocks), alignof(Word), &tables_at);
+    carver.align(kBlockBytes);
+    if (prefix != nullptr) *prefix = reinterpret_cast<void*>(prefix_at);
+    Area* area = ::new (reinterpret_cast<void*>(area_at)) Area();
+    std::size_t n_words = words_for_blocks(n_blocks);
+    Word* tables = reinterpret_cast<Word*>(tables_at);
+    std::memset(tables, 0, table_bytes(n_blocks));
+    area->tables.head = tables;
+    area->tables.tail = tables + n_words;
+    area->tables.mark = tables + 2 * n_words;
+    area->tables.flag = tables + 3 * n_words;
+    area->tables.n_blocks = n_blocks;
+    area->tables.n_words = n_words;
+    area->pool = reinterpret_cast<unsigned char*>(carver.at());
+    area->pool_begin = carver.at();
+    area->pool_bytes = n_blocks * kBlockBytes;
+    area->region = region;
+    area->region_bytes = region_bytes;
+    index_clear(area->indexed());
+    index_append(area->indexed(), 0, n_blocks);
+    *status = Status::ok;
+    return area;
+}
+
+void AreaSet::append(Area* area) {
+    Area** link = &first;
+    while (*link != nullptr) link = &(*link)->next;
+    *link = area;
+    ++count;
+    metadata_bytes += area->region_bytes - area->pool_bytes;
+    if (area->tables.n_blocks > max_blocks) max_blocks = area->tables.n_blocks;
+}
+
+// Unlinks *link (never the first area, which holds the heap itself).
+void AreaSet::remove(Area** link) {
+    Area* area = *link;
+    *link = area->next;
+    --count;
+    metadata_bytes -= area->region_bytes - area->pool_bytes;
+    max_blocks = 0;
+    for (const Area* a = first; a != nullptr; a = a->next) {
+        if (a->tables.n_blocks > max_blocks) max_blocks = a->tables.n_blocks;
+    }
+}
+
+bool AreaSet::overlaps(std::uintptr_t begin, std::uintptr_t end) const {
+    for (const Area* a = first; a != nullptr; a = a->next) {
+        if (a->region_overlaps(begin, end)) return true;
+    }
+    return false;
+}
+
+}  // namespace uheap::detail
+
+namespace uheap {
+
+using detail::Area;
+using detail::HeapImpl;
+using detail::MarkRange;
+
+Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& config, Status* status) {
+    Status ignored;
+    if (status == nullptr) status = &ignored;
+    if (config.mark_stack_entries == 0) {
+        *status = Status::invalid_argument;
+        return nullptr;
+    }
+    constexpr std::size_t heap_bytes = (sizeof(HeapImpl) + alignof(MarkRange) - 1) / alignof(MarkRange) * alignof(MarkRange);
+    if (config.mark_stack_entries > (SIZE_MAX - heap_bytes) / sizeof(MarkRange)) {
+        *status = Status::size_overflow;
+        return nullptr;
+    }
+    std::size_t prefix_bytes = heap_bytes + config.mark_stack_entries * sizeof(MarkRange);
+    void* prefix = nullptr;
+    Area* area = HeapImpl::lay_out_area(region, region_bytes, prefix_bytes, &prefix, status);
+    if (area == nullptr) return nullptr;
+    HeapImpl* heap = ::new (prefix) HeapImpl();
+    heap->config = config;
+    heap->gc.stack = reinterpret_cast<MarkRange*>(static_cast<unsigned char*>(prefix) + heap_bytes);
+    heap->gc.capacity = config.mark_stack_entries;
+    heap->areas.append(area);
+    heap->refresh_fast_path();
+    return heap;
+}
+
+Status Heap::add_area(void* region, std::size_t region_bytes) {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (!self.admitted(detail::Op::add_area)) return self.status;
+    auto begin = reinterpret_cast<std::uintptr_t>(region);
+    if (region != nullptr && region_bytes <= UINTPTR_MAX - begin && self.areas.overlaps(begin, begin + region_bytes)) {
+        return self.status = Status::overlap;
+    }
+    Status status;
+    Area* area = HeapImpl::lay_out_area(region, region_bytes, 0, nullptr, &status);
+    if (area != nullptr) self.areas.append(area);
+    return self.status = status;
+}
+
+// Derived from the same Carver steps lay_out_area() takes, with every addition saturating: the
+// answer is SIZE_MAX when no region could hold the object.
+std::size_t Heap::region_bytes_for(std::size_t n_bytes) {
+    auto add = [](std::size_t a, std::size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; };
+    std::size_t n_blocks = detail::blocks_for_bytes(n_bytes) + 1;
+    if (n_blocks - 1 > detail::kMaxAreaBlocks - 1) return SIZE_MAX;  // also catches the +1 wrapping
+    std::size_t pool_bytes = n_blocks * kBlockBytes;
+    if (pool_bytes / kBlockBytes != n_blocks) return SIZE_MAX;
+    // Alignment padding of the descriptor, the tables and the pool, the descriptor, the tables,
+    // and the slack the block-count estimate keeps back (kBlockBytes + 4 words, plus half a byte
+    // of tables per block rounded up per 8 blocks).
+    std::size_t bytes = (detail::kRegionAlign - 1) + alignof(Area) + sizeof(Area) + sizeof(detail::Word) + kBlockBytes;
+    bytes = add(bytes, detail::table_bytes(n_blocks) + 4 * sizeof(detail::Word));
+    bytes = add(bytes, kBlockBytes + 4 * sizeof(detail::Word));
+    bytes = add(bytes, n_blocks / 2 + 8);
+    return add(bytes, pool_bytes);
+}
+
+}  // namespace uheap

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+// The policy: locks, the allocation threshold, automatic collection, growth, and what happens
+// when memory runs out (collect once and retry, grow and retry, audit the free space, fail).
+#include "heap_impl.hpp"
+
+namespace uheap::detail {
+
+// Every input of the allocation fast path's one comparison: locks, the phase, the stress mode,
+// the threshold. Called whenever one of them changes.
+void HeapImpl::refresh_fast_path() {
+    if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc)) {
+        policy.fast_path_limit = 0;
+    } else if (policy.auto_collect && policy.threshold_blocks != 0) {
+        policy.fast_path_limit = policy.threshold_blocks;
+    } else {
+        policy.fast_path_limit = SIZE_MAX;
+    }
+}
+
+// An automatic collection is the host's collect callback if it set one (MicroPython's
+// gc_collect), otherwise a full collect().
+void HeapImpl::run_automatic_collection() {
+    if (cb.collect != nullptr) {
+        cb.collect(cb.collect_user);
+    } else {
+        collect();
+    }
+}
+
+// False when no area the heap has or could be given is large enough: the request fails at once
+// (too_large), without collecting or calling the host.
+bool HeapImpl::could_ever_fit(std::size_t n_blocks) const {
+    if (n_blocks <= areas.max_blocks) return true;
+    return cb.grow != nullptr && n_blocks <= kMaxAreaBlocks && n_blocks <= SIZE_MAX / kBlockBytes &&
+           Heap::region_bytes_for(n_blocks * kBlockBytes) != SIZE_MAX;
+}
+
+// Asks the host for an area big enough for n blocks (MicroPython's split-heap-auto: the request
+// roughly doubles the heap, and is never less than what the failed allocation needs).
+bool HeapImpl::grow_for(std::size_t n_blocks) {
+    if (cb.grow == nullptr || detail::is_collecting(gc.phase) || !could_ever_fit(n_blocks)) return false;
+    std::size_t need = Heap::region_bytes_for(n_blocks * kBlockBytes);
+    std::size_t total_bytes = 0;
+    for (const Area* a = areas.first; a != nullptr; a = a->next) total_bytes += a->pool_bytes;
+    std::size_t want = total_bytes > need ? total_bytes : need;
+    void* region = nullptr;
+    std::size_t region_bytes = 0;
+    if (!cb.grow(cb.grow_user, want, &region, &region_bytes) || region == nullptr) return false;
+    auto begin = reinterpret_cast<std::uintptr_t>(region);
+    if (region_bytes > UINTPTR_MAX - begin || areas.overlaps(begin, begin + region_bytes)) return false;
+    Status area_status;
+    Area* area = lay_out_area(region, region_bytes, 0, nullptr, &area_status);
+    if (area == nullptr) return false;
+    area->grown = true;
+    areas.append(area);
+    ++stats.areas_grown;
+    return true;
+}
+
+// The slow path of alloc(), in MicroPython's order: a threshold (or stress-mode) collection;
+// one try; unless a collection already happened, collect and try again; then grow; then audit
+// the free space against the tables. Automatic collection happens only while idle: in the
+// after-sweep callback (Phase::notifying) an allocation that does not fit fails instead of
+// starting a collection whose callback could allocate again, without bound.
+void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, unsigned flags) {
+    if (!could_ever_fit(n_blocks)) {
+        ++stats.out_of_memory;
+        status = Status::too_large;
+        return nullptr;
+    }
+    bool collected = !policy.auto_collect || gc.phase != Phase::idle;
+    if (!collected && (config.collect_on_every_alloc ||
+                       (policy.threshold_blocks != 0 && policy.blocks_since_collect >= policy.threshold_blocks))) {
+        run_automatic_collection();
+        collected = true;
+    }
+    status = Status::ok;
+    void* ptr = allocate_blocks(n_blocks, flags);
+    if (ptr == nullptr && !collected) {
+        run_automatic_collection();
+        status = Status::ok;
+        ptr = allocate_blocks(n_blocks, flags);
+    }
+    if (ptr == nullptr && grow_for(n_blocks)) ptr = allocate_blocks(n_blocks, flags);
+    if (ptr == nullptr && audit_free_space(n_blocks)) ptr = allocate_blocks(n_blocks, flags);
+    if (ptr == nullptr) {
+        ++stats.out_of_memory;
+        if (cb.hooks.on_out_of_memory != nullptr) cb.hooks.on_out_of_memory(cb.hooks.user, n_bytes);
+        status = Status::out_of_memory;
+    }
+    return ptr;
+}
+
+}  // namespace uheap::detail
+
+namespace uheap {
+
+using detail::HeapImpl;
+
+void Heap::lock() {
+    HeapImpl& self = HeapImpl::of(*this);
+    ++self.policy.locks;
+    self.refresh_fast_path();
+}
+
+void Heap::unlock() {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (self.policy.locks > 0) --self.policy.locks;
+    self.refresh_fast_path();
+}
+
+bool Heap::is_locked() const {
+    const HeapImpl& self = HeapImpl::of(*this);
+    return self.policy.locks > 0 || detail::is_collecting(self.gc.phase);
+}
+
+unsigned Heap::lock_depth() const { return HeapImpl::of(*this).policy.locks; }
+bool Heap::is_collecting() const { return detail::is_collecting(HeapImpl::of(*this).gc.phase); }
+
+void Heap::set_auto_collect(bool enabled) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.policy.auto_collect = enabled;
+    self.refresh_fast_path();
+}
+bool Heap::auto_collect() const { return HeapImpl::of(*this).policy.auto_collect; }
+
+// Saturates: a threshold too large to count in blocks is the largest one that can be.
+void Heap::set_threshold(std::size_t n_bytes) {
+    HeapImpl& self = HeapImpl::of(*this);
+    std::size_t n_blocks = detail::blocks_for_bytes(n_bytes);
+    self.policy.threshold_blocks = n_blocks < SIZE_MAX / kBlockBytes ? n_blocks : SIZE_MAX / kBlockBytes;
+    self.refresh_fast_path();
+}
+std::size_t Heap::threshold() const { return HeapImpl::of(*this).policy.threshold_blocks * kBlockBytes; }
+std::size_t Heap::allocated_since_collect() const {
+    std::size_t n_blocks = HeapImpl::of(*this).policy.blocks_since_collect;
+    return n_blocks < SIZE_MAX / kBlockBytes ? n_blocks * kBlockBytes : SIZE_MAX;
+}
+
+}  // namespace uheap
