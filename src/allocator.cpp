@@ -7,21 +7,6 @@
 
 namespace uheap::detail {
 
-// Accounting shared by every way blocks become used (a new object, growth in place) or free (a
-// freed object, a shrink): the area's count, the counters, the high-water mark, the policy's debt.
-inline void HeapImpl::book_used(Area& area, std::size_t end, std::size_t n_blocks) {
-    area.used_blocks += n_blocks;
-    if (end > area.high_water) area.high_water = end;
-    policy.blocks_since_collect += n_blocks;
-    stats.used_bytes += n_blocks * kBlockBytes;
-    if (stats.used_bytes > stats.peak_used_bytes) stats.peak_used_bytes = stats.used_bytes;
-}
-
-inline void HeapImpl::book_released(Area& area, std::size_t n_blocks) {
-    area.used_blocks -= n_blocks;
-    stats.used_bytes -= n_blocks * kBlockBytes;
-}
-
 void HeapImpl::repair_index(Area& area) {
     index_rebuild(area.indexed());
     ++stats.index_repairs;

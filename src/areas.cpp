@@ -202,22 +202,21 @@ Status Heap::add_area(void* region, std::size_t region_bytes) {
     return self.status = status;
 }
 
-// Derived from the same Carver steps lay_out_area() takes, with every addition saturating: the
-// answer is SIZE_MAX when no region could hold the object.
+// The larger of two bounds, every addition saturating (SIZE_MAX: no region could hold it): the
+// exact layout of an area of n + 1 blocks at the worst alignment, and what lay_out_area()'s
+// block-count estimate needs (it keeps back kBlockBytes + 4 words of slack and charges
+// kBlockBytes + 1/2 byte per block, after up to kRegionAlign - 1 bytes of alignment and the Area).
 std::size_t Heap::region_bytes_for(std::size_t n_bytes) {
     auto add = [](std::size_t a, std::size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; };
     std::size_t n_blocks = detail::blocks_for_bytes(n_bytes) + 1;
-    if (n_blocks - 1 > detail::kMaxAreaBlocks - 1) return SIZE_MAX;  // also catches the +1 wrapping
+    if (n_blocks > detail::kMaxAreaBlocks || n_blocks > SIZE_MAX / kBlockBytes) return SIZE_MAX;
     std::size_t pool_bytes = n_blocks * kBlockBytes;
-    if (pool_bytes / kBlockBytes != n_blocks) return SIZE_MAX;
-    // Alignment padding of the descriptor, the tables and the pool, the descriptor, the tables,
-    // and the slack the block-count estimate keeps back (kBlockBytes + 4 words, plus half a byte
-    // of tables per block rounded up per 8 blocks).
-    std::size_t bytes = (detail::kRegionAlign - 1) + alignof(Area) + sizeof(Area) + sizeof(detail::Word) + kBlockBytes;
-    bytes = add(bytes, detail::table_bytes(n_blocks) + 4 * sizeof(detail::Word));
-    bytes = add(bytes, kBlockBytes + 4 * sizeof(detail::Word));
-    bytes = add(bytes, n_blocks / 2 + 8);
-    return add(bytes, pool_bytes);
+    std::size_t descriptor = 2 * detail::kRegionAlign + sizeof(Area) + sizeof(detail::Word);
+    std::size_t exact = add(add(descriptor + kBlockBytes, detail::table_bytes(n_blocks)), pool_bytes);
+    std::size_t estimate = (detail::kRegionAlign - 1) + sizeof(Area) + sizeof(detail::Word) + kBlockBytes +
+                           4 * sizeof(detail::Word) + n_blocks / 2 + 1;
+    estimate = add(estimate, pool_bytes);
+    return exact > estimate ? exact : estimate;
 }
 
 }  // namespace uheap

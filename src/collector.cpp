@@ -11,8 +11,8 @@
 //               area in the order the areas were added and in address order within each: the
 //               finaliser, then the weak-freed callback
 //   sweeping    word-at-a-time to the high-water mark: free dead objects, clear marks, rebuild
-//               the free-run index, recompute the high-water mark; unlink registrations that
-//               lived in freed objects; hand back empty grown areas
+//               the free-run index, recompute the high-water mark (registrations that lived in
+//               dead objects are unlinked first); hand back empty grown areas
 //   notifying   counters, on_collect_end, the after-sweep weak callback (may allocate)
 #include <cstring>
 
@@ -201,26 +201,29 @@ void HeapImpl::report_swept(Area& area, std::size_t w, Word dead) {
 }
 
 // Registrations must never lead the heap into memory it handed back: nodes that lived in freed
-// blocks are unlinked (explicit free, shrink: the range; sweep: every node in a free block), and
+// blocks are unlinked (explicit free, shrink: the range; sweep: every node in a dead object), and
 // nodes in a moved object follow it. O(registered nodes), and nothing when none are registered.
 void HeapImpl::unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end) {
     unlink_nodes_in(gc.roots, begin, end);
     unlink_nodes_in(gc.weak_slots, begin, end);
 }
 
-void HeapImpl::unlink_registrations_in_free_blocks() {
-    auto in_free_block = [&](const void* node) {
-        Area* area = areas.containing(reinterpret_cast<std::uintptr_t>(node));
-        return area != nullptr && area->tables.is_free(area->block_of(reinterpret_cast<std::uintptr_t>(node)));
+// Before the sweep: it frees the dead objects and the index rebuild then writes free-run records
+// into them, over any node that lived there.
+void HeapImpl::unlink_registrations_in_dead_objects() {
+    auto in_dead_object = [&](const void* node) {
+        ObjectRef obj;
+        return areas.classify<true>(reinterpret_cast<std::uintptr_t>(node), &obj) == Status::ok &&
+               !obj.area->tables.is_marked(obj.block);
     };
     for (RootRange* r = gc.roots; r != nullptr;) {
         RootRange* next = r->next;
-        if (in_free_block(r)) unlink(gc.roots, r);
+        if (in_dead_object(r)) unlink(gc.roots, r);
         r = next;
     }
     for (WeakSlot* s = gc.weak_slots; s != nullptr;) {
         WeakSlot* next = s->next;
-        if (in_free_block(s)) unlink(gc.weak_slots, s);
+        if (in_dead_object(s)) unlink(gc.weak_slots, s);
         s = next;
     }
 }
@@ -283,8 +286,8 @@ void HeapImpl::finish_collection() {
     clear_dead_weak_slots();
     finalise_dead();
     enter(Phase::sweeping);
+    unlink_registrations_in_dead_objects();
     sweep();
-    unlink_registrations_in_free_blocks();
     release_empty_areas();
     enter(Phase::notifying);
     notify_collection_end();

@@ -251,7 +251,7 @@ struct HeapImpl final : Heap {
     void sweep();
     void report_swept(Area& area, std::size_t word, Word dead_heads);
     void unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end);
-    void unlink_registrations_in_free_blocks();
+    void unlink_registrations_in_dead_objects();
     void relocate_registrations(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin);
     void release_empty_areas();
     void notify_collection_end();
@@ -272,6 +272,22 @@ struct HeapImpl final : Heap {
     // platform.cpp
     std::uint64_t now_ns() const;
 };
+
+// Accounting shared by every way blocks become used (a new object, growth in place) or free (a
+// freed object, a shrink, the sweep): the area's count, the counters, the high-water mark, the
+// policy's debt.
+inline void HeapImpl::book_used(Area& area, std::size_t end, std::size_t n_blocks) {
+    area.used_blocks += n_blocks;
+    if (end > area.high_water) area.high_water = end;
+    policy.blocks_since_collect += n_blocks;
+    stats.used_bytes += n_blocks * kBlockBytes;
+    if (stats.used_bytes > stats.peak_used_bytes) stats.peak_used_bytes = stats.used_bytes;
+}
+
+inline void HeapImpl::book_released(Area& area, std::size_t n_blocks) {
+    area.used_blocks -= n_blocks;
+    stats.used_bytes -= n_blocks * kBlockBytes;
+}
 
 // Root ranges and weak slots are intrusive doubly linked lists of host-owned nodes: O(1) either
 // way and no allocation. Both node types carry prev/next, so these helpers serve both.

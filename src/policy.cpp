@@ -28,10 +28,11 @@ void HeapImpl::run_automatic_collection() {
 }
 
 // False when no area the heap has or could be given is large enough: the request fails at once
-// (too_large), without collecting or calling the host.
+// (too_large), without collecting or calling the host. No region can take half the address space
+// or more next to the heap and the program, so such requests are refused on every target.
 bool HeapImpl::could_ever_fit(std::size_t n_blocks) const {
     if (n_blocks <= areas.max_blocks) return true;
-    return cb.grow != nullptr && n_blocks <= kMaxAreaBlocks && n_blocks <= SIZE_MAX / kBlockBytes &&
+    return cb.grow != nullptr && n_blocks <= kMaxAreaBlocks && n_blocks <= (SIZE_MAX / 2) / kBlockBytes &&
            Heap::region_bytes_for(n_blocks * kBlockBytes) != SIZE_MAX;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "test_support.hpp"
@@ -35,23 +36,74 @@ struct Shadow {
 unsigned char pattern(std::uint32_t id, std::size_t i) { return static_cast<unsigned char>(0x80 | ((id * 7 + i) & 0x7f)); }
 
 struct Finalised {
+    uheap::Heap* heap = nullptr;
+    bool free_in_finaliser = false;  // finalisers free their own object and try what is refused
     std::vector<void*> finalised;
     std::vector<void*> weak_freed;
+    std::vector<std::string> wrong;  // what a finaliser saw that it should not have
 };
+
+void on_finalise(void* user, void* object) {
+    auto* log = static_cast<Finalised*>(user);
+    log->finalised.push_back(object);
+    if (!log->free_in_finaliser) return;
+    uheap::Heap& h = *log->heap;
+    if (h.alloc(kBlockBytes) != nullptr || h.last_status() != Status::locked) log->wrong.push_back("alloc admitted");
+    if (h.collect_end() != Status::collecting) log->wrong.push_back("collect_end admitted");
+    if (h.collect() != Status::collecting) log->wrong.push_back("collect admitted");
+    void* const self[1] = {object};
+    h.collect_root(self, 1);
+    if (h.last_status() != Status::collecting) log->wrong.push_back("collect_root admitted");
+    Status freed = h.free(object);
+    bool weak = (h.flags_of(object) & uheap::kWeak) != 0;
+    if (freed != (weak ? Status::weakly_referenced : Status::ok)) log->wrong.push_back(uheap::status_name(freed));
+}
+
+/// Regions a grow callback hands out, kept by the test.
+struct Growth {
+    std::vector<std::unique_ptr<unsigned char[]>> regions;
+    std::size_t granted = 0;
+    std::size_t released = 0;
+};
+
+bool grow(void* user, std::size_t min_bytes, void** region, std::size_t* region_bytes) {
+    auto* g = static_cast<Growth*>(user);
+    if (g->granted - g->released >= 2 || min_bytes > 256 * 1024) return false;
+    g->regions.emplace_back(new unsigned char[min_bytes]);
+    ++g->granted;
+    *region = g->regions.back().get();
+    *region_bytes = min_bytes;
+    return true;
+}
+
+void release(void* user, void*, std::size_t) { ++static_cast<Growth*>(user)->released; }
 
 class RandomOps {
 public:
     RandomOps(std::uint32_t seed, std::size_t steps) : seed_(seed), steps_(steps), rng_(seed) {
         uheap::HeapConfig config;
         switch (seed % 4) {
-            case 1: config.mark_stack_entries = 2; break;
+            case 1: config.mark_stack_entries = seed > 8 ? 1 : 2; break;
             case 3: config.collect_on_every_alloc = true; break;
             default: break;
         }
-        heap_ = std::make_unique<uheap_test::TestHeap>(48 * 1024 + seed % 7 * 1000, config, seed % 16);
+        // Seeds above 8: several areas and growth, frees from finalisers, and (64-bit) interior
+        // pointers with links into the middle of objects, with chunking, spilling and deferral.
+        const bool several = seed > 8;
+        interior_ = several && sizeof(void*) == 8;  // 32-bit content words could look like pointers
+        config.interior_pointers = interior_;
+        std::size_t region = several ? 384 * kBlockBytes : 48 * 1024 + seed % 7 * 1000;
+        heap_ = std::make_unique<uheap_test::TestHeap>(region, config, seed % 16);
         if (seed % 4 == 2) h().set_threshold(blocks(40));
+        if (several) {
+            second_area_.assign(192 * kBlockBytes + seed * 100, 0);
+            EXPECT_EQ(h().add_area(second_area_.data(), second_area_.size()), Status::ok);
+            h().set_grow_callback(grow, release, &growth_);
+            log_.free_in_finaliser = true;
+        }
+        log_.heap = &h();
         roots_ = std::make_unique<uheap_test::RootArray>(h(), kRootSlots);
-        h().set_finaliser([](void* u, void* o) { static_cast<Finalised*>(u)->finalised.push_back(o); }, &log_);
+        h().set_finaliser(on_finalise, &log_);
         h().set_weak_callbacks([](void* u, void* o) { static_cast<Finalised*>(u)->weak_freed.push_back(o); }, nullptr,
                                &log_);
     }
@@ -70,6 +122,17 @@ public:
             if (::testing::Test::HasFailure()) return;
         }
         check_all_contents();
+        if (seed_ > 8) {  // the paths these seeds exist for were taken
+            uheap::Counters c = h().counters();
+            EXPECT_GT(c.finalisers_run, 0u);
+            EXPECT_GE(h().area_count(), 2u);
+            if (seed_ % 4 == 1) {
+                EXPECT_GT(c.mark_stack_overflows, 0u);  // a 1-entry stack spilled
+            }
+            if (seed_ % 2 == 0) {
+                EXPECT_GT(growth_.granted, 0u);  // and the areas grew
+            }
+        }
         // Tear down: sweep_all finalises every remaining finaliser object.
         log_.finalised.clear();
         std::size_t expected_finalisers = 0;
@@ -123,7 +186,7 @@ private:
     // ---- the operations ----
 
     std::size_t random_n_bytes() {
-        std::size_t n_blocks = rng_() % 10 == 0 ? 1 + rng_() % 40 : 1 + rng_() % 4;
+        std::size_t n_blocks = rng_() % (seed_ > 8 ? 4 : 10) == 0 ? 1 + rng_() % 40 : 1 + rng_() % 4;
         return n_blocks * kBlockBytes - rng_() % kBlockBytes;
     }
 
@@ -259,6 +322,9 @@ private:
         void* from = any_object();
         if (from == nullptr) return;
         void* to = rng_() % 5 == 0 ? nullptr : any_object();
+        if (interior_ && to != nullptr && rng_() % 2 == 0) {  // a pointer into the middle retains it too
+            to = static_cast<unsigned char*>(to) + 1 + rng_() % (blocks(model_[to].n_blocks) - 1);
+        }
         std::size_t word = rng_() % kLinks;
         model_[from].links[word] = to;
         static_cast<void**>(from)[word] = to;
@@ -315,6 +381,13 @@ private:
             return;
         }
         std::vector<void*> dead_finalisers, dead_weak;
+        // Finalisers run area by area in the order the areas were added, by address within each.
+        std::vector<std::pair<std::size_t, void*>> order;
+        for (auto& [p, sh] : model_) order.emplace_back(area_rank(p), p);
+        std::sort(order.begin(), order.end());
+        std::map<void*, std::size_t> rank_of;
+        for (std::size_t i = 0; i < order.size(); ++i) rank_of[order[i].second] = i;
+        auto by_rank = [&](void* a, void* b) { return rank_of[a] < rank_of[b]; };
         for (auto it = model_.begin(); it != model_.end();) {
             if (live.count(it->first) != 0) {
                 ++it;
@@ -324,8 +397,31 @@ private:
             if (it->second.flags & uheap::kWeak) dead_weak.push_back(it->first);
             it = model_.erase(it);
         }
-        ASSERT_EQ(log_.finalised, dead_finalisers) << "finalisers: once each, in address order";
+        std::sort(dead_finalisers.begin(), dead_finalisers.end(), by_rank);
+        std::sort(dead_weak.begin(), dead_weak.end(), by_rank);
+        ASSERT_EQ(log_.finalised, dead_finalisers) << "finalisers: once each, area by area in address order";
         ASSERT_EQ(log_.weak_freed, dead_weak);
+        ASSERT_TRUE(log_.wrong.empty()) << log_.wrong.front();
+    }
+
+    std::size_t area_rank(void* p) {
+        for (std::size_t i = 0; i < h().area_count(); ++i) {
+            uheap::AreaPool pool = h().area_pool(i);
+            auto* begin = static_cast<const unsigned char*>(pool.begin);
+            if (p >= begin && p < begin + pool.n_blocks * kBlockBytes) return i;
+        }
+        return SIZE_MAX;
+    }
+
+    /// The model object `p` names: its start, or (interior pointers) any byte inside it.
+    std::map<void*, Shadow>::iterator object_named_by(void* p) {
+        auto it = model_.upper_bound(p);
+        if (it == model_.begin()) return model_.end();
+        --it;
+        if (it->first == p) return it;
+        auto* start = static_cast<unsigned char*>(it->first);
+        bool inside = interior_ && p > it->first && p < start + blocks(it->second.n_blocks);
+        return inside ? it : model_.end();
     }
 
     std::set<void*> reachable(const std::vector<void*>& pinned) {
@@ -333,10 +429,10 @@ private:
         std::vector<void*> work(pinned);
         for (std::size_t i = 0; i < kRootSlots; ++i) work.push_back((*roots_)[i]);
         while (!work.empty()) {
-            void* p = work.back();
+            void* named = work.back();
             work.pop_back();
-            auto it = model_.find(p);
-            if (it == model_.end() || !live.insert(p).second) continue;
+            auto it = object_named_by(named);
+            if (it == model_.end() || !live.insert(it->first).second) continue;
             if (it->second.flags & uheap::kNoScan) continue;  // (only kept on objects of 2+ blocks)
             for (void* link : it->second.links) work.push_back(link);
         }
@@ -381,13 +477,16 @@ private:
     std::map<void*, Shadow> model_;
     std::uint32_t next_id_ = 1;
     Finalised log_;
+    Growth growth_;
+    std::vector<unsigned char> second_area_;
+    bool interior_ = false;
     const char* last_op_ = "";
 };
 
 /// Seeds to run: UHEAP_TEST_SEED (one seed) if set, else a fixed list.
 std::vector<std::uint32_t> seeds() {
     if (const char* env = std::getenv("UHEAP_TEST_SEED")) return {static_cast<std::uint32_t>(std::strtoul(env, nullptr, 0))};
-    return {1, 2, 3, 4, 5, 6, 7, 8};
+    return {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 }
 
 class RandomOpsTest : public ::testing::TestWithParam<int> {};
@@ -401,6 +500,6 @@ TEST_P(RandomOpsTest, MatchesShadowModelWithVerifyAfterEveryStep) {
     ops.run();
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, RandomOpsTest, ::testing::Range(0, 8));
+INSTANTIATE_TEST_SUITE_P(Seeds, RandomOpsTest, ::testing::Range(0, 12));
 
 }  // namespace

@@ -30,7 +30,8 @@ enum class Status : std::uint8_t {
     collecting,        ///< refused: a collection is running (collect from a finaliser, nested start)
     not_collecting,    ///< collect_root()/collect_end() without collect_start()
     out_of_memory,     ///< no run of blocks large enough, after collecting and growing
-    too_large,         ///< the request exceeds every area and growth is not possible
+    too_large,         ///< the request exceeds every area and growth cannot help (no grow
+                       ///< callback, or half the address space or more)
     corrupted,         ///< the free-run index disagreed with the block tables and was rebuilt
     weakly_referenced, ///< free() of an object flagged weak (MicroPython forbids it), or a
                        ///< realloc() that would move one; nothing freed or moved
@@ -84,12 +85,15 @@ struct WeakSlot {
     WeakSlot* next = nullptr;  ///< maintained by the heap
 };
 
-/// Called once per dead object with the finaliser flag, before anything is freed, in address order.
+/// Called once per dead object with the finaliser flag, before anything is freed: area by area
+/// in the order the areas were added, in address order within each. May free; alloc, collect,
+/// collect_root and collect_end are refused inside it (docs/design.md §4 has the whole table).
 using FinaliserFn = void (*)(void* user, void* object);
 /// Called once per dead object with the weak flag, before the sweep. Dead objects are visited in
-/// address order; for each, its finaliser (if flagged) runs first, then this callback.
+/// the finalisers' order; for each, its finaliser (if flagged) runs first, then this callback.
 using WeakFreedFn = void (*)(void* user, void* object);
-/// Called at the very end of a collection, after the sweep, when allocation is allowed again.
+/// Called at the very end of a collection, after the sweep, when allocation is allowed again;
+/// an allocation here that does not fit fails (out_of_memory) instead of collecting again.
 using WeakSweepFn = void (*)(void* user);
 /// Called by collect() between collect_start() and collect_end(); reports roots with collect_root().
 using RootFn = void (*)(void* user);
@@ -135,23 +139,30 @@ public:
 
     /// Returns a zeroed, kBlockBytes-aligned object of at least `n_bytes`, or null.
     /// Null without error for n_bytes == 0. Fails iff the heap is locked or collecting (locked),
-    /// n_bytes overflows when rounded or exceeds every area with no grow callback (too_large),
-    /// or no run fits after one collection (if automatic collection is on) and one growth
+    /// n_bytes exceeds every area with no grow callback or is half the address space or more
+    /// (too_large, decided without collecting), or no run fits after one collection (if automatic collection is on) and one growth
     /// attempt (out_of_memory). May collect. `tag` is passed to EventHooks::on_alloc only.
     /// Complexity: O(1) to find a run (segregated free-run index), plus zeroing.
     void* alloc(std::size_t n_bytes, unsigned flags = 0, std::uint16_t tag = 0);
 
     /// Frees the object starting at `ptr` now, without running its finaliser. Null is a no-op (ok).
-    /// Ignored while lock()ed (locked), allowed during a collection (finalisers may free).
-    /// Fails, changing nothing, for foreign_pointer, not_object_start, already_free, and for an
-    /// object flagged weak (weakly_referenced). Complexity: O(1).
+    /// Ignored while lock()ed (locked), allowed during a collection (finalisers may free) except
+    /// while marking or sweeping (collecting). Fails, changing nothing, for foreign_pointer,
+    /// not_object_start, already_free, an object flagged weak (weakly_referenced), and one a
+    /// realloc() is moving (pinned). Registrations inside the object are unlinked. Returns
+    /// corrupted (the object is freed) if a free-run record next to it had been forged and the
+    /// index was rebuilt. Complexity: O(1) next to the current run, otherwise O(neighbouring free
+    /// run / 64) to measure it, plus O(registered nodes) when any are registered.
     Status free(void* ptr);
 
     /// Resizes the object at `ptr`, MicroPython's gc_realloc: null ptr allocates; 0 bytes frees
     /// and returns null; the same block count returns ptr; shrinking is in place; growing is in
     /// place when enough free blocks follow (the new bytes zeroed); otherwise the object moves
-    /// only if `allow_move` (contents and flags kept). On failure returns null and the original
-    /// is intact. May collect when it moves; the original stays alive through that collection.
+    /// only if `allow_move` (contents and flags kept; root ranges and weak slots registered inside
+    /// it move with it). On failure returns null and the original is intact. Fails like alloc(),
+    /// and with weakly_referenced for a move of an object flagged weak (its address is its
+    /// identity), pinned for an object an outer realloc() is moving. May collect when it moves:
+    /// the original is pinned through that collection (a root that free() refuses).
     void* realloc(void* ptr, std::size_t n_bytes, bool allow_move = true);
 
     /// Whole-block size of the object starting at `ptr`; 0 for null, foreign, interior or free
@@ -174,21 +185,24 @@ public:
 
     // ---- collection ----------------------------------------------------------------------
 
-    /// A full collection: collect_start(), registered root ranges, the root callback, the C
-    /// stack (if set_stack_base() was called), collect_end(). Refused (collecting) inside a
-    /// finaliser or while a collection runs. Objects freed: counters().last_collect_freed.
+    /// A full collection: collect_start(), the root callback, the C stack (if set_stack_base()
+    /// was called), collect_end(). Refused (collecting) while a collection runs, which includes
+    /// every callback the collection makes. Objects freed: counters().last_collect_freed.
     Status collect();
 
     /// The three-step form for hosts that report roots themselves (MicroPython's ports).
-    /// collect_start() also scans the registered root ranges.
+    /// Registered root ranges are scanned when collect_end() begins marking.
     Status collect_start();
     /// Treats `n_words` words as possible pointers; each that points at an object's first byte
-    /// (or anywhere inside, with interior_pointers) marks it and everything it reaches.
+    /// (or anywhere inside, with interior_pointers) marks it and everything it reaches. Only
+    /// between collect_start() and collect_end() (else not_collecting) and not from finalisers
+    /// or weak callbacks (collecting); last_status() says which.
     void collect_root(void* const* words, std::size_t n_words);
     /// Scans this thread's callee-saved registers and C stack, from here to set_stack_base().
     void collect_stack();
     /// Finishes marking, runs finalisers, reports weak deaths, sweeps, then calls the weak-sweep
-    /// callback. Fails (not_collecting) without a collection in progress.
+    /// callback. Fails (not_collecting) without a collection in progress, and (collecting) from
+    /// inside the collection's own callbacks, the root callback included.
     Status collect_end();
 
     /// A collection with no roots: every finaliser runs and every object is freed.

@@ -251,11 +251,17 @@ void gc_collect_start(void) {
         ++port_nested_collections;
         return;
     }
+    // uheap refuses to start while its own collection runs (Status::collecting): a __del__ that
+    // released the GIL let this thread in while another thread's collection is finalising. Then
+    // this is a nested collection too: it reports no roots into, and does not end, the other one.
+    if (uheap_collect_start(port_heap()) != UHEAP_OK) {
+        ++port_nested_collections;
+        return;
+    }
     MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
     #if MICROPY_GC_ALLOC_THRESHOLD
     MP_STATE_MEM(gc_alloc_amount) = 0;
     #endif
-    uheap_collect_start(port_heap());
 
     // The root-pointer section of the global state: from the thread state's dict_locals up to
     // (not including) the VM state's qstr_last_chunk, contiguous in mp_state_ctx.

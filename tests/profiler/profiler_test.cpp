@@ -293,15 +293,28 @@ TEST(Profiler, AttachAdoptsExistingObjectsAndDetachStopsRecording) {
     EXPECT_TRUE(prof.timeline().empty());
 }
 
+bool same_hooks(const EventHooks& a, const EventHooks& b) {
+    return a.user == b.user && a.on_alloc == b.on_alloc && a.on_free == b.on_free &&
+           a.on_realloc == b.on_realloc && a.on_collect_start == b.on_collect_start &&
+           a.on_collect_end == b.on_collect_end && a.on_out_of_memory == b.on_out_of_memory;
+}
+
 TEST(Profiler, DestructorDetaches) {
     TestHeap heap(16 * 1024);
+    const EventHooks before = heap->event_hooks();
+    ASSERT_TRUE(same_hooks(before, EventHooks{}));
     {
         Profiler prof;
         prof.attach(*heap);
+        ASSERT_TRUE(prof.attached());
+        ASSERT_FALSE(same_hooks(heap->event_hooks(), before));  // the profiler's hooks are in force
+        EXPECT_NE(heap->event_hooks().on_alloc, nullptr);
     }
+    // The destructor removed every hook: nothing points at the dead profiler.
+    EXPECT_TRUE(same_hooks(heap->event_hooks(), before));
+    EXPECT_TRUE(same_hooks(heap->event_hooks(), EventHooks{}));
     heap->alloc(kBlockBytes, 0, 1);  // would reach a dead profiler if the hooks were still set
     heap->collect();
-    SUCCEED();
 }
 
 TEST(Profiler, SnapshotListsEverySpanWithTags) {
