@@ -55,6 +55,7 @@ uheap_status_t uheap_add_area(uheap_t* heap, void* region, size_t region_bytes) 
     return c_status(cxx(heap)->add_area(region, region_bytes));
 }
 size_t uheap_region_bytes_for(size_t n_bytes) { return uheap::Heap::region_bytes_for(n_bytes); }
+size_t uheap_blocks_for_bytes(size_t n_bytes) { return uheap::blocks_for_bytes(n_bytes); }
 
 void* uheap_alloc(uheap_t* heap, size_t n_bytes, unsigned flags) { return cxx(heap)->alloc(n_bytes, flags); }
 void* uheap_alloc_tagged(uheap_t* heap, size_t n_bytes, unsigned flags, uint16_t tag) {

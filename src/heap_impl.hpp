@@ -20,11 +20,7 @@
 
 namespace uheap::detail {
 
-/// Whole blocks needed for `n_bytes`: the one rounding formula (up to whole blocks, as
-/// MicroPython rounds). Cannot overflow: it divides before it adds.
-inline constexpr std::size_t blocks_for_bytes(std::size_t n_bytes) {
-    return n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
-}
+using uheap::blocks_for_bytes;
 
 /// Fragmentation as MicroPython users read it: the share of free memory outside the largest free
 /// run, in thousandths. 64-bit arithmetic, so it cannot overflow on 32-bit targets.

@@ -102,8 +102,8 @@ bool HeapImpl::take_scratch_run() {
         a.index_stale = true;
         return true;
     };
-    const std::size_t whole_stack = (bytes_for_entries(gc.capacity) + kBlockBytes - 1) / kBlockBytes;
-    const std::size_t few_entries = (bytes_for_entries(kMinSegmentEntries) + kBlockBytes - 1) / kBlockBytes;
+    const std::size_t whole_stack = blocks_for_bytes(bytes_for_entries(gc.capacity));
+    const std::size_t few_entries = blocks_for_bytes(bytes_for_entries(kMinSegmentEntries));
     for (Area* a = areas.first; a != nullptr; a = a->next) {
         std::size_t top = a->high_water;
         if (a->tables.n_blocks - top >= few_entries && !is_scratch(*a, top, a->tables.n_blocks - top)) return lend(*a, top, a->tables.n_blocks - top);

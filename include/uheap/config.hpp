@@ -23,6 +23,13 @@ inline constexpr std::size_t kWordBytes = sizeof(void*);
 /// Words per block.
 inline constexpr std::size_t kBlockWords = kBlockBytes / kWordBytes;
 
+/// Whole blocks an object of `n_bytes` takes: the one rounding formula (up to whole blocks, as
+/// MicroPython rounds), used by the core, the C API and the MicroPython port. Cannot overflow:
+/// it divides before it adds.
+inline constexpr std::size_t blocks_for_bytes(std::size_t n_bytes) {
+    return n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
+}
+
 /// Mark-stack entries a heap gets when the host does not choose (each entry is two words).
 inline constexpr std::size_t kDefaultMarkStackEntries = 256;
 

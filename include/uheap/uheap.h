@@ -96,6 +96,8 @@ const char *uheap_status_name(uheap_status_t status);
 uheap_t *uheap_create(void *region, size_t region_bytes, const uheap_config_t *config, uheap_status_t *status);
 uheap_status_t uheap_add_area(uheap_t *heap, void *region, size_t region_bytes);
 size_t uheap_region_bytes_for(size_t n_bytes);
+/* uheap::blocks_for_bytes: whole blocks an object of n_bytes takes. */
+size_t uheap_blocks_for_bytes(size_t n_bytes);
 
 void *uheap_alloc(uheap_t *heap, size_t n_bytes, unsigned flags);
 void *uheap_alloc_tagged(uheap_t *heap, size_t n_bytes, unsigned flags, uint16_t tag);

@@ -57,9 +57,6 @@ static inline uheap_t *port_heap(void) {
     return (uheap_t *)(void *)MP_STATE_MEM(area).gc_alloc_table_start;
 }
 
-static inline size_t blocks_for(size_t n_bytes) {
-    return n_bytes / UHEAP_PORT_BLOCK_BYTES + (n_bytes % UHEAP_PORT_BLOCK_BYTES != 0);
-}
 
 // gc_collect() reached again from inside a collection on the same thread (a finaliser calling
 // gc.collect()): the inner start/end pair is a no-op. Only touched with the GC mutex held.
@@ -363,7 +360,7 @@ static void *port_allocate(uheap_t *heap, const port_attempt_t *attempt) {
     }
     #if MICROPY_GC_ALLOC_THRESHOLD
     if (out != NULL) {
-        MP_STATE_MEM(gc_alloc_amount) += blocks_for(attempt->n_bytes);
+        MP_STATE_MEM(gc_alloc_amount) += uheap_blocks_for_bytes(attempt->n_bytes);
     }
     #endif
     return out;

@@ -185,6 +185,8 @@ static void test_names_and_sizes(void) {
     CHECK(strcmp(uheap_status_name(UHEAP_WEAKLY_REFERENCED), "weakly_referenced") == 0);
     CHECK(uheap_region_bytes_for(1000) > 1000);
     CHECK(uheap_region_bytes_for(2000) > uheap_region_bytes_for(1000));
+    CHECK(uheap_blocks_for_bytes(0) == 0 && uheap_blocks_for_bytes(1) == 1 && uheap_blocks_for_bytes(block_bytes + 1) == 2);
+    CHECK(uheap_region_bytes_for((size_t)-1) == (size_t)-1);
 }
 
 static void test_create_errors(void) {
