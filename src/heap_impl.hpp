@@ -155,8 +155,6 @@ struct Collector {
     unsigned n_scratch = 0;
     unsigned bump_run = 0;               ///< next segment is carved at scratch[bump_run], bump_at
     unsigned char* bump_at = nullptr;
-    Area* scan_area = nullptr;           ///< where the search for the next scratch run resumes
-    std::size_t scan_block = 0;
     PinNode* pins = nullptr;
     RootRange* roots = nullptr;
     WeakSlot* weak_slots = nullptr;

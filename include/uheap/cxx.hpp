@@ -76,49 +76,64 @@ T* make(Heap& heap, Args&&... args) {
 // retains it. So both handles keep the object's start (Heap::object_start) in the registered
 // slot, and the offset from there to the T* beside it; get() adds the two back together.
 
+namespace detail {
+
+/// What a Root<T> or Weak<T> holds: the start of the object (the registered word) and the offset
+/// from there to the T* the host gave.
+template <class T>
+class HeldObject {
+public:
+    void set(Heap& heap, T* ptr) {
+        void* start = ptr != nullptr ? heap.object_start(ptr) : nullptr;
+        // A pointer outside the heap is held as it is (offset 0): it retains nothing anyway.
+        start_ = start != nullptr ? start : const_cast<void*>(static_cast<const void*>(ptr));
+        offset_ = static_cast<const char*>(static_cast<const void*>(ptr)) - static_cast<const char*>(start_);
+    }
+    T* get() const { return start_ != nullptr ? reinterpret_cast<T*>(static_cast<char*>(start_) + offset_) : nullptr; }
+    void** slot() { return &start_; }
+
+private:
+    void* start_ = nullptr;
+    std::ptrdiff_t offset_ = 0;
+};
+
+}  // namespace detail
+
 /// Keeps `get()` alive across collections for as long as the Root exists. Registration is O(1)
 /// and allocates nothing. Movable, not copyable (each slot is registered once).
 template <class T>
 class Root {
 public:
     explicit Root(Heap& heap, T* ptr = nullptr) : heap_(&heap) {
-        set(ptr);
+        held_.set(heap, ptr);
         attach();
     }
-    Root(Root&& other) noexcept : heap_(other.heap_), start_(other.start_), offset_(other.offset_) { attach(); }
+    Root(Root&& other) noexcept : heap_(other.heap_), held_(other.held_) { attach(); }
     Root& operator=(Root&& other) noexcept {
-        start_ = other.start_;
-        offset_ = other.offset_;
+        held_ = other.held_;
         return *this;
     }
     Root(const Root&) = delete;
     Root& operator=(const Root&) = delete;
     ~Root() { heap_->remove_root_range(&node_); }
 
-    T* get() const { return start_ != nullptr ? reinterpret_cast<T*>(static_cast<char*>(start_) + offset_) : nullptr; }
+    T* get() const { return held_.get(); }
     T* operator->() const { return get(); }
     std::add_lvalue_reference_t<T> operator*() const { return *get(); }  // not for T = void
-    explicit operator bool() const { return start_ != nullptr; }
+    explicit operator bool() const { return get() != nullptr; }
     Root& operator=(T* ptr) {
-        set(ptr);
+        held_.set(*heap_, ptr);
         return *this;
     }
 
 private:
-    void set(T* ptr) {
-        void* start = ptr != nullptr ? heap_->object_start(ptr) : nullptr;
-        // A pointer outside the heap is held as it is (offset 0): it retains nothing anyway.
-        start_ = start != nullptr ? start : const_cast<void*>(static_cast<const void*>(ptr));
-        offset_ = static_cast<const char*>(static_cast<const void*>(ptr)) - static_cast<const char*>(start_);
-    }
     void attach() {
-        node_.words = &start_;
+        node_.words = held_.slot();
         node_.n_words = 1;
         heap_->add_root_range(&node_);
     }
     Heap* heap_;
-    void* start_ = nullptr;
-    std::ptrdiff_t offset_ = 0;
+    detail::HeldObject<T> held_;
     RootRange node_;
 };
 
@@ -128,39 +143,32 @@ template <class T>
 class Weak {
 public:
     explicit Weak(Heap& heap, T* ptr = nullptr) : heap_(&heap) {
-        set(ptr);
+        held_.set(heap, ptr);
         attach();
     }
-    Weak(Weak&& other) noexcept : heap_(other.heap_), start_(other.start_), offset_(other.offset_) { attach(); }
+    Weak(Weak&& other) noexcept : heap_(other.heap_), held_(other.held_) { attach(); }
     Weak& operator=(Weak&& other) noexcept {
-        start_ = other.start_;
-        offset_ = other.offset_;
+        held_ = other.held_;
         return *this;
     }
     Weak(const Weak&) = delete;
     Weak& operator=(const Weak&) = delete;
     ~Weak() { heap_->remove_weak_slot(&node_); }
 
-    T* get() const { return start_ != nullptr ? reinterpret_cast<T*>(static_cast<char*>(start_) + offset_) : nullptr; }
-    explicit operator bool() const { return start_ != nullptr; }
+    T* get() const { return held_.get(); }
+    explicit operator bool() const { return get() != nullptr; }
     Weak& operator=(T* ptr) {
-        set(ptr);
+        held_.set(*heap_, ptr);
         return *this;
     }
 
 private:
-    void set(T* ptr) {
-        void* start = ptr != nullptr ? heap_->object_start(ptr) : nullptr;
-        start_ = start != nullptr ? start : const_cast<void*>(static_cast<const void*>(ptr));
-        offset_ = static_cast<const char*>(static_cast<const void*>(ptr)) - static_cast<const char*>(start_);
-    }
     void attach() {
-        node_.slot = &start_;
+        node_.slot = held_.slot();
         heap_->add_weak_slot(&node_);
     }
     Heap* heap_;
-    void* start_ = nullptr;
-    std::ptrdiff_t offset_ = 0;
+    detail::HeldObject<T> held_;
     WeakSlot node_;
 };
 
