@@ -98,7 +98,7 @@ bool HeapImpl::index_freed_blocks(Area& area, std::size_t start, std::size_t n_b
 // heap never follows a node into memory it has handed back.
 void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     BlockTables& t = area.tables;
-    UHEAP_ASSERT(t.is_head(head));  // I1: callers pass object starts only (classify)
+    UHEAP_ASSERT(t.is_head(head));  // I1: callers pass object starts only (object_at)
     std::size_t end = t.object_end(head);
     std::size_t n_blocks = end - head;
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
@@ -231,9 +231,8 @@ std::size_t Heap::size_of(const void* ptr) const {
 
 void* Heap::object_start(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
-    ObjectRef obj;
-    if (ptr == nullptr || self.areas.classify(ptr, true, &obj) != Status::ok) return nullptr;
-    return obj.area->ptr_of(obj.block);
+    ObjectRef obj = self.areas.object_at(ptr, true);
+    return obj ? obj.area->ptr_of(obj.block) : nullptr;
 }
 
 unsigned Heap::flags_of(const void* ptr) const {

@@ -102,9 +102,8 @@ void HeapImpl::mark_pinned_and_registered() {
 // integer that happens to fall inside a pool, a pointer outside the heap) is left alone.
 void HeapImpl::clear_dead_weak_slots() {
     for (WeakSlot* s = gc.weak_slots; s != nullptr; s = s->next) {
-        ObjectRef obj;
-        if (areas.classify(*s->slot, config.interior_pointers, &obj) != Status::ok) continue;
-        if (!obj.area->tables.is_marked(obj.block)) *s->slot = nullptr;
+        ObjectRef obj = areas.object_at(*s->slot, config.interior_pointers);
+        if (obj && !obj.area->tables.is_marked(obj.block)) *s->slot = nullptr;
     }
 }
 
@@ -212,9 +211,8 @@ void HeapImpl::unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end)
 // into them, over any node that lived there.
 void HeapImpl::unlink_registrations_in_dead_objects() {
     auto in_dead_object = [&](const void* node) {
-        ObjectRef obj;
-        return areas.classify<true>(reinterpret_cast<std::uintptr_t>(node), &obj) == Status::ok &&
-               !obj.area->tables.is_marked(obj.block);
+        ObjectRef obj = areas.object_at<true>(reinterpret_cast<std::uintptr_t>(node));
+        return obj && !obj.area->tables.is_marked(obj.block);
     };
     for (RootRange* r = gc.roots; r != nullptr;) {
         RootRange* next = r->next;

@@ -82,27 +82,34 @@ struct AreaSet {
     /// The one pointer classification, used by free, size_of, realloc, marking, weak slots and
     /// (through Heap) the C API and the port. With kAnyByte a pointer anywhere inside an object
     /// names it (interior pointers); without, only its first byte does (MicroPython's rule).
-    /// On failure `*out` is untouched and the status says why.
+    /// Returns the object, or an empty ObjectRef with the reason in `*why` (when asked: the mark
+    /// loop does not ask, and the reason then costs nothing).
     template <bool kAnyByte>
-    Status classify(std::uintptr_t address, ObjectRef* out) const {
+    ObjectRef object_at(std::uintptr_t address, Status* why = nullptr) const {
         Area* area = containing(address);
-        if (area == nullptr) return Status::foreign_pointer;
+        if (area == nullptr) {
+            if (why != nullptr) *why = Status::foreign_pointer;
+            return {};
+        }
         std::uintptr_t offset = address - area->pool_begin;
         std::size_t block = offset / kBlockBytes;
         const BlockTables& t = area->tables;
         if constexpr (kAnyByte) {
             block = t.head_containing(block);
-            if (block >= t.n_blocks) return Status::already_free;
-        } else {
-            if (offset % kBlockBytes != 0) return Status::not_object_start;
-            if (!t.is_head(block)) return t.is_free(block) ? Status::already_free : Status::not_object_start;
+            if (block >= t.n_blocks) {
+                if (why != nullptr) *why = Status::already_free;
+                return {};
+            }
+        } else if (offset % kBlockBytes != 0 || !t.is_head(block)) {
+            if (why != nullptr) *why = offset % kBlockBytes == 0 && t.is_free(block) ? Status::already_free : Status::not_object_start;
+            return {};
         }
-        *out = ObjectRef{area, block};
-        return Status::ok;
+        if (why != nullptr) *why = Status::ok;
+        return ObjectRef{area, block};
     }
-    Status classify(const void* ptr, bool any_byte, ObjectRef* out) const {
+    ObjectRef object_at(const void* ptr, bool any_byte, Status* why = nullptr) const {
         auto address = reinterpret_cast<std::uintptr_t>(ptr);
-        return any_byte ? classify<true>(address, out) : classify<false>(address, out);
+        return any_byte ? object_at<true>(address, why) : object_at<false>(address, why);
     }
 
     void append(Area* area);
@@ -213,7 +220,9 @@ struct HeapImpl final : Heap {
 
     // allocator.cpp
     Status find_object(const void* ptr, ObjectRef* out) const {
-        return areas.classify(ptr, false, out);
+        Status why;
+        *out = areas.object_at(ptr, false, &why);
+        return why;
     }
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
     void commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);

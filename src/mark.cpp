@@ -65,12 +65,12 @@ inline void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end)
     gc.stack[gc.depth++] = MarkRange{begin, begin + (end - head) * kBlockWords};
 }
 
-// Marks the object `word` points at, if it does (AreaSet::classify decides), and pushes its
+// Marks the object `word` points at, if it does (AreaSet::object_at decides), and pushes its
 // contents unless it is no-scan. Templated so interior pointers cost nothing when off.
 template <bool kInteriorPointers>
 void HeapImpl::mark_word(std::uintptr_t word) {
-    ObjectRef obj;
-    if (areas.classify<kInteriorPointers>(word, &obj) != Status::ok) return;
+    ObjectRef obj = areas.object_at<kInteriorPointers>(word);
+    if (!obj) return;
     BlockTables& t = obj.area->tables;
     std::size_t block = obj.block;
     if (t.is_marked(block)) return;
