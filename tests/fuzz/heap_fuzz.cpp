@@ -1310,6 +1310,9 @@ private:
         }
         n = new_nb == 0 ? 0 : new_nb * kBlockBytes - in_.u8() % kBlockBytes;
         Snapshot snap = snapshot();
+        // An object an outer realloc() is moving (this is a callback of its collection) cannot
+        // change: every realloc of it, shrinking and freeing included, is refused.
+        const bool was_pinned = is_pinned(p);
         pinned_.push_back(p);
         void* q = heap_->realloc(reinterpret_cast<void*>(p), n, allow_move);
         pinned_.pop_back();
@@ -1321,6 +1324,18 @@ private:
             CHECK(q == nullptr);
             CHECK_STATUS(st, Status::locked);
             check_unchanged(snap, "a realloc while locked");
+            return;
+        }
+        if (was_pinned && n != 0) {
+            CHECK(q == nullptr);
+            CHECK_STATUS(st, Status::pinned);
+            CHECK(heap_->size_of(reinterpret_cast<void*>(p)) == cur->bytes());
+            return;
+        }
+        if (was_pinned && n == 0 && !cur->weak) {
+            CHECK(q == nullptr);
+            CHECK_STATUS(st, Status::pinned);
+            CHECK(heap_->size_of(reinterpret_cast<void*>(p)) == cur->bytes());
             return;
         }
         if (n == 0) {
