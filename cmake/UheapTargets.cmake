@@ -7,7 +7,7 @@ set(UHEAP_CORE_SOURCES
   src/block_table.cpp
   src/c_api.cpp
   src/collector.cpp
-  src/free_index.cpp
+  src/free_space.cpp
   src/heap.cpp
   src/mark.cpp
   src/mem_info.cpp

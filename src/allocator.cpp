@@ -7,27 +7,6 @@
 
 namespace uheap::detail {
 
-void HeapImpl::repair_index(Area& area) {
-    index_rebuild(area.indexed());
-    ++stats.index_repairs;
-    status = Status::corrupted;
-}
-
-// The last word before out-of-memory: the index found no run of n blocks, but a host that wrote
-// into freed memory can have orphaned a run from its list. The tables are the truth: if an area
-// has a run long enough, its index is rebuilt (Status::corrupted) and the caller tries again.
-// O(blocks / 64), on the out-of-memory path only.
-bool HeapImpl::audit_free_space(std::size_t n_blocks) {
-    bool repaired = false;
-    for (Area* a = areas.first; a != nullptr; a = a->next) {
-        if (a->tables.longest_free_run() >= n_blocks) {
-            repair_index(*a);
-            repaired = true;
-        }
-    }
-    return repaired;
-}
-
 // Marks [start, start + n) as one object with `flags`, zeroes it, and books it. Inlined into
 // both allocation paths; the common one-block, no-flag case touches one table word.
 inline void HeapImpl::commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags) {
@@ -59,17 +38,12 @@ inline void HeapImpl::commit_object(Area& area, std::size_t start, std::size_t n
 }
 
 // Areas are tried in the order they were added, so the first area fills before later ones and
-// grown areas empty out first (and can be handed back).
+// grown areas empty out first (and can be handed back). Within an area, first fit.
 void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
     for (Area* a = areas.first; a != nullptr; a = a->next) {
-        if (n_blocks > a->index.free_blocks) continue;
-        std::size_t start = 0;
-        FitResult fit = index_take(a->indexed(), n_blocks, &start);
-        if (fit == FitResult::corrupted) {
-            repair_index(*a);
-            fit = index_take(a->indexed(), n_blocks, &start);
-        }
-        if (fit == FitResult::found) {
+        if (n_blocks > a->tables.n_blocks - a->used_blocks) continue;
+        std::size_t start = free_space_take(a->space, a->tables, n_blocks);
+        if (start != kNoRun) {
             commit_object(*a, start, n_blocks, flags);
             return a->ptr_of(start);
         }
@@ -77,21 +51,14 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
     return nullptr;
 }
 
-// Indexes blocks an object is about to give up, merged with the free runs on either side so the
-// index keeps only maximal runs (I5). Called while the tables still show the blocks in use; the
-// caller clears the tables next, then repairs the index if this returned false. During a
-// collection the index is not maintained (the sweep rebuilds it), so there is nothing to do.
-bool HeapImpl::index_freed_blocks(Area& area, std::size_t start, std::size_t n_blocks) {
-    if (detail::is_collecting(gc.phase)) {
-        area.index_stale = true;
-        return true;
+// Blocks [begin, end) are free in the tables now: the free space learns it, and the high-water
+// mark comes down if they reach it. Nothing is written into the blocks themselves.
+void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
+    free_space_released(area.space, area.tables, begin, end);
+    if (end >= area.high_water && begin < area.high_water) {
+        // Everything from high_water up was free; the free run now reaching it starts lower.
+        area.high_water = begin > 0 && area.tables.is_free(begin - 1) ? area.tables.free_run_begin(begin) : begin;
     }
-    std::size_t run_begin = 0;
-    std::size_t run_end = 0;
-    if (!index_release(area.indexed(), start, n_blocks, &run_begin, &run_end)) return false;
-    // Everything from high_water up was free; if this run reaches it, so is everything from here.
-    if (run_end >= area.high_water && run_begin < area.high_water) area.high_water = run_begin;
-    return true;
 }
 
 // Frees one object now. Registrations whose nodes lived inside it are unlinked first, so the
@@ -104,36 +71,29 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
                             reinterpret_cast<std::uintptr_t>(area.ptr_of(end)));
     if (cb.hooks.on_free != nullptr) cb.hooks.on_free(cb.hooks.user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
-    bool indexed = index_freed_blocks(area, head, n_blocks);
     t.clear_blocks(head, end);
+    blocks_freed(area, head, end);
     book_released(area, n_blocks);
     stats.frees += 1;
-    if (!indexed) repair_index(area);
 }
 
-// realloc()'s shrink: blocks [new_end, old_end) of an object go back to the index.
+// realloc()'s shrink: blocks [new_end, old_end) of an object become free.
 void HeapImpl::shrink_in_place(Area& area, std::size_t new_end, std::size_t old_end) {
     BlockTables& t = area.tables;
-    std::size_t released = old_end - new_end;
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(new_end)),
                             reinterpret_cast<std::uintptr_t>(area.ptr_of(old_end)));
-    bool indexed = index_freed_blocks(area, new_end, released);
     t.clear_blocks(new_end, old_end);  // a one-block object loses no-scan (see flags_of)
-    book_released(area, released);
-    if (!indexed) repair_index(area);
+    blocks_freed(area, new_end, old_end);
+    book_released(area, old_end - new_end);
 }
 
 // realloc()'s growth without moving: the object takes `extra` blocks from the free run that
-// starts right after it (the current run or a listed one), if that run is long enough.
+// starts right after it, if the tables show that many free there. O(extra / 64).
 bool HeapImpl::grow_in_place(Area& area, std::size_t old_end, std::size_t extra) {
     BlockTables& t = area.tables;
-    if (old_end >= t.n_blocks || !t.is_free(old_end)) return false;
-    FitResult fit = index_take_at(area.indexed(), old_end, extra);
-    if (fit == FitResult::corrupted) {
-        repair_index(area);  // the tables still show the run free: it is re-indexed
-        fit = index_take_at(area.indexed(), old_end, extra);
-    }
-    if (fit != FitResult::found) return false;
+    if (old_end >= t.n_blocks || extra > t.n_blocks - old_end) return false;
+    if (t.free_run_length(old_end, old_end + extra) != extra) return false;
+    free_space_taken(area.space, old_end, old_end + extra);
     t.set_tails(old_end, old_end + extra);
     std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
     book_used(area, old_end + extra, extra);
@@ -180,10 +140,8 @@ void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     if (n_bytes - 1 < kFastPathMaxBytes && self.policy.blocks_since_collect < self.policy.fast_path_limit) {
         n_blocks = detail::blocks_for_bytes(n_bytes);
         Area& area = *self.areas.first;
-        detail::FreeIndex& index = area.index;
-        if (index.current_end - index.current_begin >= n_blocks) {
-            std::size_t start = index.current_begin;
-            detail::take_from_current(index, n_blocks);
+        std::size_t start = 0;
+        if (detail::free_space_take_current(area.space, n_blocks, &start)) {
             self.commit_object(area, start, n_blocks, flags);
             ptr = area.ptr_of(start);
             self.status = Status::ok;
@@ -295,7 +253,7 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
         self.shrink_in_place(area, head + new_blocks, old_end);
         return report(ptr);
     }
-    if (new_blocks - old_blocks <= area.tables.n_blocks && self.grow_in_place(area, old_end, new_blocks - old_blocks)) {
+    if (self.grow_in_place(area, old_end, new_blocks - old_blocks)) {
         return report(ptr);
     }
     if (!allow_move) {

@@ -10,15 +10,16 @@
 //   ├─ tail table      ⌈n/W⌉ words
 //   ├─ mark table      ⌈n/W⌉ words
 //   ├─ flag table      ⌈n/W⌉ words
+//   ├─ free space      dirty bits and summaries of the free-space tree (~0.2 bit per block)
+//   ├─ grey bitmap     one bit per kGreyBlocks blocks (mark-stack overflow)
 //   ├─ padding to kBlockBytes
 //   └─ pool            n blocks of kBlockBytes
 //
 // Every step of the carving is checked by subtraction against the bytes left (`Carver`), never
 // by adding and comparing, so no size the host passes can wrap an address past the region's end.
 //
-// Sizing: each block costs kBlockBytes of pool plus 4 bits of tables, so with A bytes left after
-// the descriptors, n = (A - kBlockBytes - 4·word) · 8 / (8·kBlockBytes + 4) is at most a few
-// blocks too many once the tables are rounded to whole words; fits() settles it exactly.
+// Sizing: each block costs kBlockBytes of pool plus ~4.35 bits of metadata; an estimate from
+// that is settled exactly by fits() (blocks_for_area).
 #include <cstring>
 #include <new>
 
@@ -31,6 +32,15 @@ constexpr std::size_t kRegionAlign = 16;
 
 /// Bytes the four tables of an n-block area take.
 std::size_t table_bytes(std::size_t n_blocks) { return 4 * words_for_blocks(n_blocks) * sizeof(Word); }
+
+/// Words of an area's grey bitmap (one bit per kGreyBlocks blocks).
+std::size_t grey_words_for(std::size_t n_blocks) { return words_for_blocks((n_blocks + kGreyBlocks - 1) / kGreyBlocks); }
+
+/// Bytes of everything an n-block area keeps beside its pool: the four tables, the free-space
+/// tree and the grey bitmap, all Word-aligned, in that order.
+std::size_t metadata_bytes(std::size_t n_blocks) {
+    return table_bytes(n_blocks) + free_space_bytes(words_for_blocks(n_blocks)) + grey_words_for(n_blocks) * sizeof(Word);
+}
 
 /// Walks a region from its start, handing out aligned pieces; fails instead of wrapping.
 class Carver {
@@ -58,21 +68,26 @@ private:
     std::uintptr_t end_;
 };
 
-/// True iff tables for n blocks at the carver's position, then the aligned pool, fit.
+/// True iff the metadata of n blocks at the carver's position, then the aligned pool, fit.
 bool fits(Carver c, std::size_t n_blocks) {
     std::uintptr_t ignored;
-    return c.take(table_bytes(n_blocks), alignof(Word), &ignored) && c.align(kBlockBytes) &&
+    return c.take(metadata_bytes(n_blocks), alignof(Word), &ignored) && c.align(kBlockBytes) &&
            c.left() / kBlockBytes >= n_blocks;
 }
 
-/// Blocks an area gets from `available` bytes after its descriptor (see Sizing above).
-std::size_t blocks_for_area(Carver tables) {
-    std::size_t slack = kBlockBytes + 4 * sizeof(Word);
-    std::size_t per_8_blocks = 8 * kBlockBytes + 4;  // 8 blocks and their 32 table bits
-    std::size_t usable = tables.left() > slack ? tables.left() - slack : 0;
+/// Blocks an area gets from the bytes after its descriptor: an estimate from the cost per block
+/// (kBlockBytes of pool, 4 bits of tables, ~0.35 bit of tree and grey bits), settled exactly by
+/// fits() in a few steps either way.
+std::size_t blocks_for_area(Carver after_descriptor) {
+    std::size_t slack = kBlockBytes + 16 * sizeof(Word);
+    std::size_t per_8_blocks = 8 * kBlockBytes + 5;
+    std::size_t left = after_descriptor.left();
+    std::size_t usable = left > slack ? left - slack : 0;
     std::size_t n_blocks = usable / per_8_blocks * 8 + usable % per_8_blocks * 8 / per_8_blocks;
-    while (n_blocks > 0 && !fits(tables, n_blocks)) --n_blocks;
-    return n_blocks < kMaxAreaBlocks ? n_blocks : kMaxAreaBlocks;
+    if (n_blocks > kMaxAreaBlocks) n_blocks = kMaxAreaBlocks;
+    while (n_blocks > 0 && !fits(after_descriptor, n_blocks)) --n_blocks;
+    while (n_blocks < kMaxAreaBlocks && fits(after_descriptor, n_blocks + 1)) ++n_blocks;
+    return n_blocks;
 }
 
 }  // namespace
@@ -104,13 +119,13 @@ Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t
 
     // From here on the region is ours to write.
     std::uintptr_t tables_at = 0;
-    carver.take(table_bytes(n_blocks), alignof(Word), &tables_at);
+    carver.take(metadata_bytes(n_blocks), alignof(Word), &tables_at);
     carver.align(kBlockBytes);
     if (prefix != nullptr) *prefix = reinterpret_cast<void*>(prefix_at);
     Area* area = ::new (reinterpret_cast<void*>(area_at)) Area();
     std::size_t n_words = words_for_blocks(n_blocks);
     Word* tables = reinterpret_cast<Word*>(tables_at);
-    std::memset(tables, 0, table_bytes(n_blocks));
+    std::memset(tables, 0, metadata_bytes(n_blocks));
     area->tables.head = tables;
     area->tables.tail = tables + n_words;
     area->tables.mark = tables + 2 * n_words;
@@ -122,8 +137,10 @@ Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t
     area->pool_bytes = n_blocks * kBlockBytes;
     area->region = region;
     area->region_bytes = region_bytes;
-    index_clear(area->indexed());
-    index_append(area->indexed(), 0, n_blocks);
+    unsigned char* after_tables = reinterpret_cast<unsigned char*>(tables_at) + table_bytes(n_blocks);
+    area->grey = reinterpret_cast<Word*>(after_tables + free_space_bytes(n_words));
+    area->grey_words = grey_words_for(n_blocks);
+    free_space_init(area->space, after_tables, area->tables);
     *status = Status::ok;
     return area;
 }
@@ -202,21 +219,16 @@ Status Heap::add_area(void* region, std::size_t region_bytes) {
     return self.status = status;
 }
 
-// The larger of two bounds, every addition saturating (SIZE_MAX: no region could hold it): the
-// exact layout of an area of n + 1 blocks at the worst alignment, and what lay_out_area()'s
-// block-count estimate needs (it keeps back kBlockBytes + 4 words of slack and charges
-// kBlockBytes + 1/2 byte per block, after up to kRegionAlign - 1 bytes of alignment and the Area).
+// The exact layout of an area of n + 1 blocks at the worst alignment of the region, every
+// addition saturating (SIZE_MAX: no region could hold it). lay_out_area() settles its block
+// count exactly (blocks_for_area), so this is enough.
 std::size_t Heap::region_bytes_for(std::size_t n_bytes) {
     auto add = [](std::size_t a, std::size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; };
     std::size_t n_blocks = detail::blocks_for_bytes(n_bytes) + 1;
     if (n_blocks > detail::kMaxAreaBlocks || n_blocks > SIZE_MAX / kBlockBytes) return SIZE_MAX;
-    std::size_t pool_bytes = n_blocks * kBlockBytes;
-    std::size_t descriptor = 2 * detail::kRegionAlign + sizeof(Area) + sizeof(detail::Word);
-    std::size_t exact = add(add(descriptor + kBlockBytes, detail::table_bytes(n_blocks)), pool_bytes);
-    std::size_t estimate = (detail::kRegionAlign - 1) + sizeof(Area) + sizeof(detail::Word) + kBlockBytes +
-                           4 * sizeof(detail::Word) + n_blocks / 2 + 1;
-    estimate = add(estimate, pool_bytes);
-    return exact > estimate ? exact : estimate;
+    std::size_t padding = (detail::kRegionAlign - 1) + alignof(Area) + alignof(detail::Word) + kBlockBytes;
+    std::size_t bytes = add(padding + sizeof(Area), detail::metadata_bytes(n_blocks));
+    return add(bytes, n_blocks * kBlockBytes);
 }
 
 }  // namespace uheap

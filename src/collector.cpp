@@ -6,13 +6,13 @@
 //   roots       begin_collection(): per-collection state reset; the host reports roots
 //               (collect_root, collect_stack, the root callback in root_callback)
 //   marking     registered root ranges and realloc()'s pins, then the mark stack and the
-//               deferred ranges until nothing reachable is unmarked
+//               grey groups until nothing reachable is unmarked
 //   finalising  weak slots whose target is unmarked read null; then for each dead head, area by
 //               area in the order the areas were added and in address order within each: the
 //               finaliser, then the weak-freed callback
-//   sweeping    word-at-a-time to the high-water mark: free dead objects, clear marks, rebuild
-//               the free-run index, recompute the high-water mark (registrations that lived in
-//               dead objects are unlinked first); hand back empty grown areas
+//   sweeping    word-at-a-time to the high-water mark: free dead objects, clear marks, mark their
+//               free-space summaries stale, recompute the high-water mark (registrations that
+//               lived in dead objects are unlinked first); hand back empty grown areas
 //   notifying   counters, on_collect_end, the after-sweep weak callback (may allocate)
 #include <cstring>
 
@@ -76,13 +76,8 @@ void HeapImpl::begin_collection(bool ignore_roots) {
     gc.ignore_roots = ignore_roots;
     gc.started_ns = now_ns();
     gc.depth = 0;
-    gc.spilled = nullptr;
-    gc.n_scratch = 0;
-    gc.bump_run = 0;
-    gc.bump_at = nullptr;
     gc.overflows = 0;
     policy.blocks_since_collect = 0;
-    for (Area* a = areas.first; a != nullptr; a = a->next) a->deferred_lo = a->deferred_hi = 0;
     if (cb.hooks.on_collect_start != nullptr) cb.hooks.on_collect_start(cb.hooks.user);
 }
 
@@ -175,14 +170,12 @@ void HeapImpl::sweep() {
             t.flag[w] &= ~freed.blocks;
             freed_objects += count_ones(dead);
             area_freed_blocks += count_ones(freed.blocks);
+            free_space_changed(a->space, w * kWordBits, (w + 1) * kWordBits);  // one bit, no pool write
         }
         book_released(*a, area_freed_blocks);
         freed_blocks += area_freed_blocks;
         a->high_water = last_used_block_end(t, a->high_water);
-        // An area where nothing died keeps its index as it is: still exact, and rebuilding it
-        // would touch every free run of the pool for nothing.
-        if (area_freed_blocks != 0 || a->index_stale) index_rebuild(a->indexed());
-        a->index_stale = false;
+        if (area_freed_blocks != 0) free_space_swept(a->space);
     }
     gc.freed_bytes = freed_blocks * kBlockBytes;
     stats.objects_collected += freed_objects;
@@ -207,8 +200,8 @@ void HeapImpl::unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end)
     unlink_nodes_in(gc.weak_slots, begin, end);
 }
 
-// Before the sweep: it frees the dead objects and the index rebuild then writes free-run records
-// into them, over any node that lived there.
+// Before the sweep: once it frees the dead objects, a node inside one is a pointer into free
+// memory the host may reuse.
 void HeapImpl::unlink_registrations_in_dead_objects() {
     auto in_dead_object = [&](const void* node) {
         ObjectRef obj = areas.object_at<true>(reinterpret_cast<std::uintptr_t>(node));
@@ -279,7 +272,7 @@ void HeapImpl::notify_collection_end() {
 void HeapImpl::finish_collection() {
     enter(Phase::marking);
     mark_pinned_and_registered();
-    scan_deferred();
+    scan_grey();
     enter(Phase::finalising);
     clear_dead_weak_slots();
     finalise_dead();

@@ -4,9 +4,10 @@
 // read it or ask. This header is the map of who owns what.
 //
 //   AreaSet    areas.cpp      where memory is; the one pointer classification
-//   (per area) allocator.cpp  block tables of objects, free-run index, used blocks, high water
+//   (per area) allocator.cpp  block tables of objects, used blocks, high water; the free space
+//                             (free_space.cpp) is derived from the tables
 //   Collector  collector.cpp  the phase, roots, pins, weak slots, finalise, sweep
-//              mark.cpp       the mark stack, its spill into scratch runs, deferred ranges
+//              mark.cpp       the mark stack, grey groups for its overflow
 //   Policy     policy.cpp     locks, threshold, automatic collection, growth, out-of-memory retry
 #pragma once
 
@@ -14,7 +15,7 @@
 #include <cstdint>
 
 #include "block_table.hpp"
-#include "free_index.hpp"
+#include "free_space.hpp"
 #include "phase.hpp"
 #include "uheap/heap.hpp"
 
@@ -29,6 +30,11 @@ inline unsigned fragmentation_permille(std::uint64_t largest_free_bytes, std::ui
     return static_cast<unsigned>(1000 - largest_free_bytes * 1000 / free_bytes);
 }
 
+/// Blocks one grey bit covers: a mark-stack overflow defers an object by setting the grey bit of
+/// its head's group, and the marker rescans the marked heads of grey groups after the stack
+/// drains (Area::grey). 1/8 bit per block.
+inline constexpr std::size_t kGreyBlocks = 8;
+
 /// One region handed in by the host. Lives at the start of that region.
 struct Area {
     Area* next = nullptr;
@@ -36,18 +42,18 @@ struct Area {
     std::uintptr_t pool_begin = 0;   ///< pool as an integer, for range checks
     std::size_t pool_bytes = 0;      ///< n_blocks * kBlockBytes
     BlockTables tables;
-    FreeIndex index;
+    FreeSpace space;                 ///< the free-space tree and the current run (free_space.hpp)
+    /// Mark-stack overflow: bit g set = group [g * kGreyBlocks, (g + 1) * kGreyBlocks) may hold
+    /// marked heads whose contents were not scanned yet. Clear outside a collection.
+    Word* grey = nullptr;
+    std::size_t grey_words = 0;
+    bool any_grey = false;
     std::size_t high_water = 0;      ///< I7: blocks [high_water, n_blocks) are free
     std::size_t used_blocks = 0;     ///< blocks in heads and tails
-    /// Mark-stack overflow: marked heads in [deferred_lo, deferred_hi) may be unscanned.
-    std::size_t deferred_lo = 0;
-    std::size_t deferred_hi = 0;
     void* region = nullptr;          ///< what the host handed in (also for release)
     std::size_t region_bytes = 0;
     bool grown = false;              ///< came from the grow callback (handed back when empty)
-    bool index_stale = false;        ///< changed during a collection: the sweep must rebuild
 
-    IndexedPool indexed() { return IndexedPool{&index, &tables, pool}; }
     bool contains(std::uintptr_t address) const { return address - pool_begin < pool_bytes; }
     void* ptr_of(std::size_t block) const { return pool + block * kBlockBytes; }
     std::size_t block_of(std::uintptr_t address) const { return (address - pool_begin) / kBlockBytes; }
@@ -124,25 +130,6 @@ struct MarkRange {
     void* const* end;
 };
 
-/// Mark-stack entries spilled into scratch memory when the fixed stack is full; the entries
-/// follow the header. Segments live only within one drain of the mark stack: no host code runs
-/// while one exists, so nothing but the collector writes them (a host that scribbles into free
-/// memory between two collect_root() calls finds no segment to corrupt).
-struct SpillSegment {
-    SpillSegment* below;     ///< the segment spilled before this one (popped after it)
-    std::size_t count;       ///< entries held
-    unsigned run;            ///< index of the scratch run it was carved from
-    MarkRange* entries() { return reinterpret_cast<MarkRange*>(this + 1); }
-};
-
-/// A free run lent to the mark stack for one collection, found from the block tables (never
-/// from the free-run index, whose in-band records the host can forge). Kept out of line.
-struct ScratchRun {
-    unsigned char* begin = nullptr;
-    unsigned char* end = nullptr;
-};
-inline constexpr unsigned kMaxScratchRuns = 8;
-
 /// realloc() pins the object it moves: a pinned object is a root of every collection and cannot
 /// be freed until the move is done. Nodes live in realloc's frame, innermost first.
 struct PinNode {
@@ -154,14 +141,9 @@ struct PinNode {
 struct Collector {
     Phase phase = Phase::idle;
     bool ignore_roots = false;           ///< sweep_all(): no root is scanned
-    MarkRange* stack = nullptr;          ///< carved from the first region
+    MarkRange* stack = nullptr;          ///< the host's memory, or carved from the first region
     std::size_t capacity = 0;
     std::size_t depth = 0;
-    SpillSegment* spilled = nullptr;     ///< most recent first; empty whenever host code runs
-    ScratchRun scratch[kMaxScratchRuns];
-    unsigned n_scratch = 0;
-    unsigned bump_run = 0;               ///< next segment is carved at scratch[bump_run], bump_at
-    unsigned char* bump_at = nullptr;
     PinNode* pins = nullptr;
     RootRange* roots = nullptr;
     WeakSlot* weak_slots = nullptr;
@@ -228,13 +210,11 @@ struct HeapImpl final : Heap {
     void commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
     void book_used(Area& area, std::size_t end, std::size_t n_blocks);
     void book_released(Area& area, std::size_t n_blocks);
-    bool index_freed_blocks(Area& area, std::size_t start, std::size_t n_blocks);
+    void blocks_freed(Area& area, std::size_t begin, std::size_t end);
     void release_object(Area& area, std::size_t head, FreeReason reason);
     void shrink_in_place(Area& area, std::size_t new_end, std::size_t old_end);
     bool grow_in_place(Area& area, std::size_t old_end, std::size_t extra);
     void* move_object(void* ptr, Area& area, std::size_t head, std::size_t n_bytes, unsigned flags);
-    void repair_index(Area& area);
-    bool audit_free_space(std::size_t n_blocks);
 
     // policy.cpp
     void refresh_fast_path();
@@ -264,13 +244,8 @@ struct HeapImpl final : Heap {
     void mark_word(std::uintptr_t word);
     void mark_root_words(void* const* words, std::size_t n_words);
     void drain_mark_stack();
-    void end_drain();
-    bool spill_mark_stack();
-    bool refill_mark_stack();
-    SpillSegment* new_spill_segment();
-    bool take_scratch_run();
     void push_object(Area& area, std::size_t head, std::size_t end);
-    void scan_deferred();
+    void scan_grey();
 
     // platform.cpp
     std::uint64_t now_ns() const;

@@ -59,8 +59,8 @@ bool HeapImpl::grow_for(std::size_t n_blocks) {
 }
 
 // The slow path of alloc(), in MicroPython's order: a threshold (or stress-mode) collection;
-// one try; unless a collection already happened, collect and try again; then grow; then audit
-// the free space against the tables. Automatic collection happens only while idle: in the
+// one try; unless a collection already happened, collect and try again; then grow. Automatic
+// collection happens only while idle: in the
 // after-sweep callback (Phase::notifying) an allocation that does not fit fails instead of
 // starting a collection whose callback could allocate again, without bound.
 void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, unsigned flags) {
@@ -83,7 +83,6 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
         ptr = allocate_blocks(n_blocks, flags);
     }
     if (ptr == nullptr && grow_for(n_blocks)) ptr = allocate_blocks(n_blocks, flags);
-    if (ptr == nullptr && audit_free_space(n_blocks)) ptr = allocate_blocks(n_blocks, flags);
     if (ptr == nullptr) {
         ++stats.out_of_memory;
         if (cb.hooks.on_out_of_memory != nullptr) cb.hooks.on_out_of_memory(cb.hooks.user, n_bytes);

@@ -49,48 +49,33 @@ bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
     return true;
 }
 
-// I5: every listed run is a maximal free run in the right class, lists are proper cycles, and
-// together they account for exactly the free blocks and runs the tables hold.
-bool check_index(Checker& c, Area& a, std::size_t ai, std::size_t table_free, std::size_t table_runs) {
-    IndexedPool p = a.indexed();
+// I5: every summary of the free-space tree that is not marked stale agrees with the tables; the
+// current run is free; every free run wholly below it is shorter than fit_floor (so carving from
+// it is first fit); no grey bit is set outside a collection.
+bool check_free_space(Checker& c, const Area& a, std::size_t ai, bool collecting) {
     const BlockTables& t = a.tables;
-    std::size_t listed_blocks = 0;
-    std::size_t listed_runs = 0;
-    for (unsigned cls = 0; cls < kClasses; ++cls) {
-        std::uint32_t first = a.index.first[cls];
-        bool bit = (a.index.nonempty[cls / kWordBits] >> (cls % kWordBits)) & 1;
-        if (bit != (first != kNoBlock)) return c.fail(Invariant::I5_free_index, ai, cls, "class bitmap disagrees with its list");
-        std::uint32_t b = first;
-        std::uint32_t previous = kNoBlock;
-        while (b != kNoBlock) {
-            std::size_t n = 0;
-            if (!run_length_at(p, b, &n)) return c.fail(Invariant::I5_free_index, ai, b, "free-run record does not match the tables");
-            if (t.free_run_length(b, t.n_blocks) != n) return c.fail(Invariant::I5_free_index, ai, b, "free-run length is wrong");
-            if (size_class(n) != cls) return c.fail(Invariant::I5_free_index, ai, b, "free run filed under the wrong class");
-            FreeRunRecord r;
-            __builtin_memcpy(&r, a.ptr_of(b), sizeof r);
-            if (previous != kNoBlock && r.prev != previous) return c.fail(Invariant::I5_free_index, ai, b, "broken prev link");
-            listed_blocks += n;
-            if (++listed_runs > table_runs) return c.fail(Invariant::I5_free_index, ai, b, "more runs listed than exist (cycle or duplicate)");
-            previous = b;
-            b = r.next;
-            if (b == first) break;
+    const FreeSpace& fs = a.space;
+    unsigned level = 0;
+    std::size_t node = 0;
+    if (!free_space_matches(fs, t, &level, &node)) {
+        return c.fail(Invariant::I5_free_index, ai, node * kFanout * kWordBits, "free-space summary disagrees with the tables");
+    }
+    std::size_t begin = fs.current_begin;
+    std::size_t end = fs.current_end;
+    if (begin > end || end > t.n_blocks || t.free_run_length(begin, end) != end - begin) {
+        return c.fail(Invariant::I5_free_index, ai, begin, "current run is not free");
+    }
+    if (begin < end && fs.fit_floor != kNoRun) {
+        if (begin > 0 && t.is_free(begin - 1)) return c.fail(Invariant::I5_free_index, ai, begin - 1, "a free block touches the current run from below");
+        LongestRun below;
+        for (std::size_t w = 0; w < word_index(begin); ++w) below.feed(t.free_in(w));
+        if (begin % kWordBits != 0) below.feed(t.free_in(word_index(begin)) & bits_below(static_cast<unsigned>(begin % kWordBits)));
+        if (below.finish() >= fs.fit_floor) return c.fail(Invariant::I5_free_index, ai, begin, "a free run below the current run reaches fit_floor: not first fit");
+    }
+    if (!collecting) {
+        for (std::size_t gw = 0; gw < a.grey_words; ++gw) {
+            if (a.grey[gw] != 0) return c.fail(Invariant::I3_no_marks, ai, gw * kWordBits * kGreyBlocks, "grey group outside a collection");
         }
-    }
-    if (a.index.current_begin != a.index.current_end) {
-        std::size_t begin = a.index.current_begin;
-        std::size_t n = a.index.current_end - begin;
-        if (t.free_run_length(begin, t.n_blocks) != n || (begin > 0 && t.is_free(begin - 1))) {
-            return c.fail(Invariant::I5_free_index, ai, begin, "current run is not a maximal free run");
-        }
-        listed_blocks += n;
-        listed_runs += 1;
-    }
-    if (listed_runs != table_runs || listed_blocks != table_free) {
-        return c.fail(Invariant::I5_free_index, ai, 0, "index misses free runs");
-    }
-    if (a.index.n_runs != table_runs || a.index.free_blocks != table_free) {
-        return c.fail(Invariant::I5_free_index, ai, 0, "index totals are wrong");
     }
     return true;
 }
@@ -113,22 +98,16 @@ VerifyReport Heap::verify() const {
         const detail::BlockTables& t = a->tables;
         std::size_t used = 0;
         std::size_t free_blocks = 0;
-        std::size_t runs = 0;
-        detail::Word previous_free_top = 0;
         for (std::size_t w = 0; w < t.n_words; ++w) {
-            detail::Word free_bits = t.free_in(w);
             used += detail::count_ones(t.head[w] | t.tail[w]);
-            free_blocks += detail::count_ones(free_bits);
-            runs += detail::count_ones(free_bits & ~((free_bits << 1) | previous_free_top));
-            previous_free_top = free_bits >> (detail::kWordBits - 1);
+            free_blocks += detail::count_ones(t.free_in(w));
         }
         if (used + free_blocks != t.n_blocks || used != a->used_blocks) {
             c.fail(Invariant::I6_accounting, ai, 0, "area used-block count disagrees with the tables");
             return c.report;
         }
         used_bytes += used * kBlockBytes;
-        // During a collection the index is stale until the sweep rebuilds it.
-        if (!detail::is_collecting(self.gc.phase) && !detail::check_index(c, *a, ai, free_blocks, runs)) return c.report;
+        if (!detail::check_free_space(c, *a, ai, detail::is_collecting(self.gc.phase))) return c.report;
     }
     if (used_bytes != self.stats.used_bytes) {
         c.fail(Invariant::I6_accounting, 0, 0, "counters().used_bytes disagrees with the tables");

@@ -32,7 +32,8 @@ enum class Status : std::uint8_t {
     out_of_memory,     ///< no run of blocks large enough, after collecting and growing
     too_large,         ///< the request exceeds every area and growth cannot help (no grow
                        ///< callback, or half the address space or more)
-    corrupted,         ///< the free-run index disagreed with the block tables and was rebuilt
+    corrupted,         ///< reserved: no longer returned (the free space is kept out of the pool,
+                       ///< where a host cannot forge it); the value stays so others keep theirs
     weakly_referenced, ///< free() of an object flagged weak (MicroPython forbids it), or a
                        ///< realloc() that would move one; nothing freed or moved
     pinned,            ///< free()/realloc() of an object a realloc() is moving right now
@@ -149,10 +150,9 @@ public:
     /// Ignored while lock()ed (locked), allowed during a collection (finalisers may free) except
     /// while marking or sweeping (collecting). Fails, changing nothing, for foreign_pointer,
     /// not_object_start, already_free, an object flagged weak (weakly_referenced), and one a
-    /// realloc() is moving (pinned). Registrations inside the object are unlinked. Returns
-    /// corrupted (the object is freed) if a free-run record next to it had been forged and the
-    /// index was rebuilt. Complexity: O(1) next to the current run, otherwise O(neighbouring free
-    /// run / 64) to measure it, plus O(registered nodes) when any are registered.
+    /// realloc() is moving (pinned). Registrations inside the object are unlinked. Nothing is
+    /// written into the freed blocks. Complexity: O(1), plus O(registered nodes) when any are
+    /// registered.
     Status free(void* ptr);
 
     /// Resizes the object at `ptr`, MicroPython's gc_realloc: null ptr allocates; 0 bytes frees

@@ -44,7 +44,7 @@ struct Counters {
     std::uint64_t mark_stack_overflows = 0; ///< times the mark stack was full and an object deferred
     std::uint64_t finalisers_run = 0;       ///< finaliser callbacks made
     std::uint64_t weak_notified = 0;        ///< dead weakly referenced objects reported
-    std::uint64_t index_repairs = 0;        ///< free-run index rebuilt after corruption was detected
+    std::uint64_t index_repairs = 0;        ///< reserved: always 0 (the free space cannot be corrupted)
     std::uint64_t areas_grown = 0;          ///< areas obtained from the grow callback
     std::uint64_t areas_released = 0;       ///< empty grown areas handed back
 };
@@ -56,7 +56,7 @@ enum class Invariant : std::uint8_t {
     I2_extent,       ///< no tail follows a free block; objects lie inside one area
     I3_no_marks,     ///< outside a collection no mark bit is set
     I4_flags_on_heads, ///< flag bits only where the encoding allows them
-    I5_free_index,   ///< the free-run index holds exactly the maximal free runs
+    I5_free_index,   ///< the free-space summaries agree with the tables; the current run is first fit
     I6_accounting,   ///< used + free == total and the counters agree with a scan
     I7_high_water,   ///< every block at or above the high-water mark is free
 };

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+// The free-space tree: summaries of the block tables, refreshed lazily, searched first fit.
+#include "free_space.hpp"
+
+namespace uheap::detail {
+namespace {
+
+/// Blocks a node of `level` spans (level 0: one table word). 64-bit: high levels exceed 2^32.
+constexpr std::uint64_t span_of(unsigned level) {
+    std::uint64_t span = kWordBits;
+    for (unsigned l = 0; l < level; ++l) span *= kFanout;
+    return span;
+}
+
+std::size_t words_for(std::size_t n_bits) { return (n_bits + kWordBits - 1) / kWordBits; }
+
+/// Bits of `f` where a run of at least n set bits starts (inside the word). O(log n).
+Word runs_at_least(Word f, std::size_t n) {
+    std::size_t have = 1;
+    while (have < n && f != 0) {
+        std::size_t shift = have < n - have ? have : n - have;
+        f &= f >> shift;
+        have += shift;
+    }
+    return f;
+}
+
+/// Longest run of set bits in a word that is not all ones. O(log kWordBits).
+unsigned longest_run(Word f) {
+    if (f == 0) return 0;
+    unsigned length = 1;
+    Word starts = f;  // where runs of at least `length` start
+    for (;;) {        // doubling: runs of 2 * length while any exist
+        Word longer = starts & (starts >> length);
+        if (longer == 0) break;
+        starts = longer;
+        length *= 2;
+    }
+    for (unsigned step = length / 2; step > 0; step /= 2) {  // then binary refinement
+        Word longer = starts & (starts >> step);
+        if (longer != 0) {
+            starts = longer;
+            length += step;
+        }
+    }
+    return length;
+}
+
+Summary& node(FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.node_at[level] + index]; }
+const Summary& node(const FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.node_at[level] + index]; }
+
+/// A child of a node of `level`: a word's summary (level 1) or a stored node.
+Summary child(const FreeSpace& fs, const BlockTables& t, unsigned level, std::size_t c) {
+    return level == 1 ? word_summary(t.free_in(c)) : node(fs, level - 1, c);
+}
+
+/// A node's summary from its children as they are now.
+Summary summarise(const FreeSpace& fs, const BlockTables& t, unsigned level, std::size_t index) {
+    std::size_t first = index * kFanout;
+    std::size_t last = first + kFanout < fs.count[level - 1] ? first + kFanout : fs.count[level - 1];
+    const std::uint64_t child_span = span_of(level - 1);
+    Summary s = child(fs, t, level, first);
+    std::uint64_t span = child_span;
+    for (std::size_t c = first + 1; c < last; ++c) {
+        s = merge(s, span, child(fs, t, level, c), child_span);
+        span += child_span;
+    }
+    return s;
+}
+
+bool is_dirty(const FreeSpace& fs, unsigned level, std::size_t index) {
+    return (fs.dirty[fs.dirty_at[level] + index / kWordBits] >> (index % kWordBits)) & 1;
+}
+
+void set_dirty(FreeSpace& fs, unsigned level, std::size_t index) {
+    fs.dirty[fs.dirty_at[level] + index / kWordBits] |= Word(1) << (index % kWordBits);
+}
+
+/// verify()'s recursion: the node's summary recomputed from the tables, comparing every stored
+/// summary that is not stale on the way. Each node is visited once: O(n_words).
+Summary fresh(const FreeSpace& fs, const BlockTables& t, unsigned level, std::size_t index, bool* stale, unsigned* bad_level,
+              std::size_t* bad_node) {
+    std::size_t first = index * kFanout;
+    std::size_t last = first + kFanout < fs.count[level - 1] ? first + kFanout : fs.count[level - 1];
+    const std::uint64_t child_span = span_of(level - 1);
+    bool any_stale = is_dirty(fs, level, index);
+    Summary s;
+    std::uint64_t span = 0;
+    for (std::size_t c = first; c < last; ++c) {
+        bool child_stale = false;
+        Summary cs = level == 1 ? word_summary(t.free_in(c)) : fresh(fs, t, level - 1, c, &child_stale, bad_level, bad_node);
+        any_stale = any_stale || child_stale;
+        s = c == first ? cs : merge(s, span, cs, child_span);
+        span += child_span;
+    }
+    const Summary& stored = node(fs, level, index);
+    if (!any_stale && *bad_level == 0 &&
+        (stored.start != s.start || stored.longest != s.longest || stored.end != s.end)) {
+        *bad_level = level;
+        *bad_node = index;
+    }
+    *stale = any_stale;
+    return s;
+}
+
+}  // namespace
+
+Summary word_summary(Word f) {
+    if (f == ~Word(0)) {
+        return Summary{static_cast<std::uint32_t>(kWordBits), static_cast<std::uint32_t>(kWordBits),
+                       static_cast<std::uint32_t>(kWordBits)};
+    }
+    Summary s;
+    s.start = count_trailing_zeros(~f);
+    s.end = static_cast<std::uint32_t>(kWordBits - 1 - highest_bit(~f));
+    s.longest = longest_run(f);
+    return s;
+}
+
+Summary merge(const Summary& a, std::size_t a_span, const Summary& b, std::size_t b_span) {
+    Summary r;
+    r.start = a.start == a_span ? static_cast<std::uint32_t>(a_span + b.start) : a.start;
+    r.end = b.end == b_span ? static_cast<std::uint32_t>(b_span + a.end) : b.end;
+    std::uint32_t join = a.end + b.start;
+    r.longest = a.longest > b.longest ? a.longest : b.longest;
+    if (join > r.longest) r.longest = join;
+    return r;
+}
+
+std::size_t free_space_bytes(std::size_t n_words) {
+    std::size_t nodes = 0;
+    std::size_t dirty_words = 0;
+    std::size_t count = n_words;
+    do {
+        count = (count + kFanout - 1) / kFanout;
+        nodes += count;
+        dirty_words += words_for(count);
+    } while (count > 1);
+    return nodes * sizeof(Summary) + dirty_words * sizeof(Word);
+}
+
+void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
+    fs = FreeSpace{};
+    fs.count[0] = t.n_words;
+    std::size_t nodes = 0;
+    std::size_t dirty_words = 0;
+    unsigned level = 0;
+    do {
+        ++level;
+        fs.count[level] = (fs.count[level - 1] + kFanout - 1) / kFanout;
+        fs.node_at[level] = nodes;
+        fs.dirty_at[level] = dirty_words;
+        nodes += fs.count[level];
+        dirty_words += words_for(fs.count[level]);
+    } while (fs.count[level] > 1);
+    fs.levels = level;
+    fs.dirty = static_cast<Word*>(memory);
+    fs.nodes = reinterpret_cast<Summary*>(fs.dirty + dirty_words);
+    for (std::size_t w = 0; w < dirty_words; ++w) fs.dirty[w] = 0;
+    free_space_rebuild(fs, t);
+}
+
+void free_space_rebuild(FreeSpace& fs, const BlockTables& t) {
+    for (unsigned level = 1; level <= fs.levels; ++level) {
+        for (std::size_t i = 0; i < fs.count[level]; ++i) node(fs, level, i) = summarise(fs, t, level, i);
+        for (std::size_t w = 0; w < words_for(fs.count[level]); ++w) fs.dirty[fs.dirty_at[level] + w] = 0;
+    }
+    fs.any_dirty = false;
+}
+
+// Level by level, so each stale node is recomputed once, after its stale children.
+void free_space_refresh(FreeSpace& fs, const BlockTables& t) {
+    if (!fs.any_dirty) return;
+    for (unsigned level = 1; level <= fs.levels; ++level) {
+        Word* bits = fs.dirty + fs.dirty_at[level];
+        for (std::size_t w = 0; w < words_for(fs.count[level]); ++w) {
+            while (bits[w] != 0) {
+                std::size_t index = w * kWordBits + count_trailing_zeros(bits[w]);
+                bits[w] &= bits[w] - 1;
+                node(fs, level, index) = summarise(fs, t, level, index);
+                if (level < fs.levels) set_dirty(fs, level + 1, index / kFanout);
+            }
+        }
+    }
+    fs.any_dirty = false;
+}
+
+std::size_t free_space_longest(FreeSpace& fs, const BlockTables& t) {
+    free_space_refresh(fs, t);
+    return node(fs, fs.levels, 0).longest;
+}
+
+// Down from the root, in each node the first child where a run of n begins: either the run
+// carried from the children before it reaches n with this child's start, or this child holds a
+// run of n inside (then the lowest such run lies wholly inside it: were it to begin in this
+// child's end run, that end run would itself be a run of n inside the child).
+std::size_t free_space_find(FreeSpace& fs, const BlockTables& t, std::size_t n) {
+    if (n == 0 || free_space_longest(fs, t) < n) return kNoRun;
+    std::size_t index = 0;
+    for (unsigned level = fs.levels; level >= 1; --level) {
+        const std::size_t first = index * kFanout;
+        const std::size_t last = first + kFanout < fs.count[level - 1] ? first + kFanout : fs.count[level - 1];
+        const std::uint64_t child_span = span_of(level - 1);
+        std::uint64_t carry = 0;
+        std::uint64_t carry_start = 0;
+        bool descended = false;
+        for (std::size_t c = first; c < last; ++c) {
+            Summary s = child(fs, t, level, c);
+            std::uint64_t c_begin = c * child_span;
+            if (carry + s.start >= n) return static_cast<std::size_t>(carry > 0 ? carry_start : c_begin);
+            if (s.longest >= n) {
+                if (level == 1) return static_cast<std::size_t>(c_begin) + count_trailing_zeros(runs_at_least(t.free_in(c), n));
+                index = c;
+                descended = true;
+                break;
+            }
+            if (s.start == child_span) {
+                if (carry == 0) carry_start = c_begin;
+                carry += child_span;
+            } else {
+                carry = s.end;
+                carry_start = c_begin + child_span - s.end;
+            }
+        }
+        UHEAP_ASSERT(descended);  // I5: the parent's summary said a run of n lies below it
+        if (!descended) return kNoRun;
+    }
+    return kNoRun;
+}
+
+// The current run is bounded: carving needs only its first blocks, and measuring a long run in
+// the tables would cost O(run / 64) at every search.
+std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
+    std::size_t start = 0;
+    if (free_space_take_current(fs, n, &start)) return start;
+    start = free_space_find(fs, t, n);
+    if (start == kNoRun) return kNoRun;
+    constexpr std::size_t kCurrentRunBlocks = 64 * kWordBits;
+    std::size_t run = t.free_run_length(start, start + n + kCurrentRunBlocks);
+    UHEAP_ASSERT(run >= n);  // I5: the tree is derived from the tables
+    fs.current_begin = static_cast<std::uint32_t>(start + n);
+    fs.current_end = static_cast<std::uint32_t>(start + run);
+    fs.fit_floor = n;  // first fit for n: every run below `start` is shorter than n
+    free_space_changed(fs, start, start + n);
+    return start;
+}
+
+void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end) {
+    free_space_changed(fs, begin, end);
+    if (fs.current_begin == fs.current_end) return;
+    if (end == fs.current_begin) {
+        // Freed just below the current run (the common LIFO case): it joins it, and so does any
+        // free run just below it, so no free block touches the current run from below.
+        std::size_t b = begin > 0 && t.is_free(begin - 1) ? t.free_run_begin(begin) : begin;
+        fs.current_begin = static_cast<std::uint32_t>(b);
+    } else if (begin < fs.current_begin) {
+        fs.fit_floor = kNoRun;
+    } else if (begin == fs.current_end) {
+        fs.current_end = static_cast<std::uint32_t>(end);
+    }
+}
+
+void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end) {
+    free_space_changed(fs, begin, end);
+    if (end <= fs.current_begin || begin >= fs.current_end) return;
+    if (begin <= fs.current_begin) {
+        fs.current_begin = static_cast<std::uint32_t>(end < fs.current_end ? end : fs.current_end);
+    } else {
+        fs.current_end = static_cast<std::uint32_t>(begin);
+    }
+}
+
+bool free_space_matches(const FreeSpace& fs, const BlockTables& t, unsigned* level, std::size_t* node_index) {
+    unsigned bad_level = 0;
+    std::size_t bad_node = 0;
+    bool stale = false;
+    fresh(fs, t, fs.levels, 0, &stale, &bad_level, &bad_node);
+    *level = bad_level;
+    *node_index = bad_node;
+    return bad_level == 0;
+}
+
+}  // namespace uheap::detail

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// The free space of one area, kept outside the pool: a tree of summaries of the block tables, so
+// the lowest-addressed free run of at least n blocks is found in O(log blocks) with word
+// operations, and nothing of the heap's is ever written into a free block.
+//
+// A summary describes a span of blocks by three numbers (Go's page allocator keeps the same):
+//
+//   start    free blocks at the span's start
+//   longest  the longest free run anywhere in it
+//   end      free blocks at the span's end
+//
+// Two adjacent spans merge in O(1): the run at the join is a.end + b.start. Level 1 summarises
+// kFanout words of the free bitmap (free = neither head nor tail), each level above kFanout
+// nodes of the level below, up to one root. A word's own summary is computed from the tables when
+// needed, never stored, so the whole tree costs ~0.2 bits per block.
+//
+// The tables are the truth; summaries are derived from them and may lag: a change to the tables
+// marks the level-1 node covering it dirty (one bit), and a search refreshes dirty nodes and
+// their ancestors before it reads them. Nothing here can be forged by a host writing into freed
+// memory, because nothing here lives there.
+//
+// Placement is address-ordered first fit: the lowest run that fits. The allocation fast path
+// carves from a current run, kept only while that is still first fit: every free run below the
+// current run is shorter than `fit_floor` blocks, so a request of at least fit_floor blocks that
+// fits in the current run would land there under first fit too.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "block_table.hpp"
+
+namespace uheap::detail {
+
+/// Free runs of a span of blocks.
+struct Summary {
+    std::uint32_t start = 0;
+    std::uint32_t longest = 0;
+    std::uint32_t end = 0;
+};
+
+inline constexpr unsigned kFanout = 8;       ///< children per node (words per level-1 node)
+inline constexpr unsigned kMaxLevels = 12;   ///< enough for 2^32 blocks at fanout 8
+inline constexpr std::size_t kNoRun = SIZE_MAX;
+/// Block numbers and run lengths are kept in 32 bits.
+inline constexpr std::size_t kMaxAreaBlocks = 0xfffffff0u;
+
+struct FreeSpace {
+    Summary* nodes = nullptr;                 ///< every level, level 1 first
+    Word* dirty = nullptr;                    ///< per level, one bit per node whose summary is stale
+    std::size_t node_at[kMaxLevels + 1] = {};   ///< index in `nodes` of each level's first node
+    std::size_t count[kMaxLevels + 1] = {};     ///< nodes per level (count[0]: table words)
+    std::size_t dirty_at[kMaxLevels + 1] = {};  ///< word index in `dirty` of each level's bitmap
+    unsigned levels = 0;                      ///< node levels; level `levels` has one node
+    bool any_dirty = false;
+    /// The current run [current_begin, current_end): free blocks the fast path carves from.
+    std::uint32_t current_begin = 0;
+    std::uint32_t current_end = 0;
+    /// Every free run that lies wholly below current_begin is shorter than this (blocks).
+    std::size_t fit_floor = kNoRun;
+};
+
+/// Bytes of out-of-line storage the free space of an area of n_words table words needs.
+std::size_t free_space_bytes(std::size_t n_words);
+/// Lays the free space over `memory` (free_space_bytes() of it, Word-aligned) and summarises
+/// the tables.
+void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t);
+/// The tables changed in blocks [begin, end): their summaries are stale. O(1) per level-1 node.
+inline void free_space_changed(FreeSpace& fs, std::size_t begin, std::size_t end) {
+    constexpr std::size_t kBlocksPerNode = kFanout * kWordBits;
+    for (std::size_t node = begin / kBlocksPerNode; node <= (end - 1) / kBlocksPerNode; ++node) {
+        fs.dirty[fs.dirty_at[1] + node / kWordBits] |= Word(1) << (node % kWordBits);
+    }
+    fs.any_dirty = true;
+}
+/// The allocation fast path: n blocks from the start of the current run, if that is first fit
+/// (n >= fit_floor) and they fit. Marks them changed; the caller marks them used in the tables.
+inline bool free_space_take_current(FreeSpace& fs, std::size_t n, std::size_t* start) {
+    if (n < fs.fit_floor || fs.current_end - fs.current_begin < n) return false;
+    *start = fs.current_begin;
+    fs.current_begin += static_cast<std::uint32_t>(n);
+    free_space_changed(fs, *start, *start + n);
+    return true;
+}
+/// First fit: the lowest n free blocks (the current run if that is first fit, else a search),
+/// or kNoRun. What follows them in their run becomes the current run. Marks them changed; the
+/// caller marks them used in the tables. O(kFanout × levels) for a search.
+std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
+/// The tables now show blocks [begin, end) free (a free, a shrink). Keeps the current run first
+/// fit: a run freed just below it joins it, anything else below it stops the fast path until
+/// the next search. O(1), or O(free run below / 64) when it joins the current run.
+void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end);
+/// Blocks [begin, end) were taken other than through free_space_take (realloc growing in place).
+void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end);
+/// Many blocks were freed (a sweep marked them changed): the fast path waits for the next search.
+inline void free_space_swept(FreeSpace& fs) { fs.fit_floor = kNoRun; }
+/// Brings every stale summary up to date. O(dirty nodes × kFanout × levels).
+void free_space_refresh(FreeSpace& fs, const BlockTables& t);
+/// Every summary recomputed from the tables (after a sweep changed many). O(n_words).
+void free_space_rebuild(FreeSpace& fs, const BlockTables& t);
+/// The lowest block where n free blocks begin, or kNoRun. Refreshes first.
+/// O(kFanout × levels).
+std::size_t free_space_find(FreeSpace& fs, const BlockTables& t, std::size_t n);
+/// The longest free run of the area. Refreshes first. O(1) after that.
+std::size_t free_space_longest(FreeSpace& fs, const BlockTables& t);
+/// Summary of one word of free bits (`bits` set = free). Exposed for tests and verify().
+Summary word_summary(Word free_bits);
+/// Summary of the span a then b (a covers a_span blocks, b covers b_span).
+Summary merge(const Summary& a, std::size_t a_span, const Summary& b, std::size_t b_span);
+/// The first stale-free node whose stored summary differs from the tables (verify(), I5):
+/// false and *level / *node set if one does.
+bool free_space_matches(const FreeSpace& fs, const BlockTables& t, unsigned* level, std::size_t* node);
+
+}  // namespace uheap::detail
