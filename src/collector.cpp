@@ -157,6 +157,7 @@ void HeapImpl::sweep() {
         BlockTables& t = a->tables;
         std::size_t n_words = words_for_blocks(a->high_water);
         std::size_t area_freed_blocks = 0;
+        std::size_t lowest_freed = kNoRun;
         bool carry = false;
         for (std::size_t w = 0; w < n_words; ++w) {
             Word dead = t.head[w] & ~t.mark[w];
@@ -171,11 +172,12 @@ void HeapImpl::sweep() {
             freed_objects += count_ones(dead);
             area_freed_blocks += count_ones(freed.blocks);
             free_space_changed(a->space, w * kWordBits, (w + 1) * kWordBits);  // one bit, no pool write
+            if (lowest_freed == kNoRun) lowest_freed = w * kWordBits + count_trailing_zeros(freed.blocks | (Word(1) << (kWordBits - 1)));
         }
         book_released(*a, area_freed_blocks);
         freed_blocks += area_freed_blocks;
         a->high_water = last_used_block_end(t, a->high_water);
-        if (area_freed_blocks != 0) free_space_swept(a->space);
+        if (area_freed_blocks != 0) free_space_swept(a->space, lowest_freed);
     }
     gc.freed_bytes = freed_blocks * kBlockBytes;
     stats.objects_collected += freed_objects;

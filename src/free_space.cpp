@@ -14,38 +14,6 @@ constexpr std::uint64_t span_of(unsigned level) {
 
 std::size_t words_for(std::size_t n_bits) { return (n_bits + kWordBits - 1) / kWordBits; }
 
-/// Bits of `f` where a run of at least n set bits starts (inside the word). O(log n).
-Word runs_at_least(Word f, std::size_t n) {
-    std::size_t have = 1;
-    while (have < n && f != 0) {
-        std::size_t shift = have < n - have ? have : n - have;
-        f &= f >> shift;
-        have += shift;
-    }
-    return f;
-}
-
-/// Longest run of set bits in a word that is not all ones. O(log kWordBits).
-unsigned longest_run(Word f) {
-    if (f == 0) return 0;
-    unsigned length = 1;
-    Word starts = f;  // where runs of at least `length` start
-    for (;;) {        // doubling: runs of 2 * length while any exist
-        Word longer = starts & (starts >> length);
-        if (longer == 0) break;
-        starts = longer;
-        length *= 2;
-    }
-    for (unsigned step = length / 2; step > 0; step /= 2) {  // then binary refinement
-        Word longer = starts & (starts >> step);
-        if (longer != 0) {
-            starts = longer;
-            length += step;
-        }
-    }
-    return length;
-}
-
 Summary& node(FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.node_at[level] + index]; }
 const Summary& node(const FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.node_at[level] + index]; }
 
@@ -66,6 +34,11 @@ Summary summarise(const FreeSpace& fs, const BlockTables& t, unsigned level, std
         span += child_span;
     }
     return s;
+}
+
+/// Keeps the nodes over the current run marked dirty: the fast path carves from it unmarked.
+void mark_current_run(FreeSpace& fs) {
+    if (fs.current_begin != fs.current_end) free_space_changed(fs, fs.current_begin, fs.current_end);
 }
 
 bool is_dirty(const FreeSpace& fs, unsigned level, std::size_t index) {
@@ -104,28 +77,6 @@ Summary fresh(const FreeSpace& fs, const BlockTables& t, unsigned level, std::si
 }
 
 }  // namespace
-
-Summary word_summary(Word f) {
-    if (f == ~Word(0)) {
-        return Summary{static_cast<std::uint32_t>(kWordBits), static_cast<std::uint32_t>(kWordBits),
-                       static_cast<std::uint32_t>(kWordBits)};
-    }
-    Summary s;
-    s.start = count_trailing_zeros(~f);
-    s.end = static_cast<std::uint32_t>(kWordBits - 1 - highest_bit(~f));
-    s.longest = longest_run(f);
-    return s;
-}
-
-Summary merge(const Summary& a, std::size_t a_span, const Summary& b, std::size_t b_span) {
-    Summary r;
-    r.start = a.start == a_span ? static_cast<std::uint32_t>(a_span + b.start) : a.start;
-    r.end = b.end == b_span ? static_cast<std::uint32_t>(b_span + a.end) : b.end;
-    std::uint32_t join = a.end + b.start;
-    r.longest = a.longest > b.longest ? a.longest : b.longest;
-    if (join > r.longest) r.longest = join;
-    return r;
-}
 
 std::size_t free_space_bytes(std::size_t n_words) {
     std::size_t nodes = 0;
@@ -166,6 +117,7 @@ void free_space_rebuild(FreeSpace& fs, const BlockTables& t) {
         for (std::size_t w = 0; w < words_for(fs.count[level]); ++w) fs.dirty[fs.dirty_at[level] + w] = 0;
     }
     fs.any_dirty = false;
+    mark_current_run(fs);
 }
 
 // Level by level, so each stale node is recomputed once, after its stale children.
@@ -183,6 +135,7 @@ void free_space_refresh(FreeSpace& fs, const BlockTables& t) {
         }
     }
     fs.any_dirty = false;
+    mark_current_run(fs);
 }
 
 std::size_t free_space_longest(FreeSpace& fs, const BlockTables& t) {
@@ -228,40 +181,93 @@ std::size_t free_space_find(FreeSpace& fs, const BlockTables& t, std::size_t n) 
     return kNoRun;
 }
 
+namespace {
+
+constexpr std::size_t kScanGaveUp = SIZE_MAX - 1;
+/// Words a search reads straight from the tables before it asks the tree.
+constexpr std::size_t kScanWords = 16;
+
+// First fit read straight from the tables, from `from` on: in a fragmented heap the next hole
+// that fits is usually a word or two away, and reading those words is cheaper than refreshing
+// and descending the tree. Gives up (kScanGaveUp) after kScanWords words that hold a free block;
+// fully used words are skipped at a few instructions each, and when the scan starts at low_hint
+// they move the hint up for good. kNoRun: the tables end with no run of n at or after `from`.
+std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std::size_t n) {
+    bool all_used_so_far = from == fs.low_hint;  // then the hint may move up past used words
+    std::size_t w = word_index(from);
+    if (w >= t.n_words) return kNoRun;
+    Word f = t.free_in(w) & bits_from(static_cast<unsigned>(from % kWordBits));
+    std::size_t carry = 0;
+    std::size_t carry_start = 0;
+    for (std::size_t looked = 0;;) {
+        if (f == 0 && carry == 0) {
+            if (all_used_so_far) fs.low_hint = (w + 1) * kWordBits;
+        } else {
+            all_used_so_far = false;
+            if (++looked > kScanWords) return kScanGaveUp;
+            std::size_t start = f == ~Word(0) ? kWordBits : count_trailing_zeros(~f);
+            if (carry + start >= n) return carry > 0 ? carry_start : w * kWordBits;
+            if (n <= kWordBits) {
+                Word inside = runs_at_least(f, n);
+                if (inside != 0) return w * kWordBits + count_trailing_zeros(inside);
+            }
+            if (f == ~Word(0)) {
+                if (carry == 0) carry_start = w * kWordBits;
+                carry += kWordBits;
+            } else {
+                carry = kWordBits - 1 - highest_bit(~f);
+                carry_start = (w + 1) * kWordBits - carry;
+            }
+        }
+        if (++w >= t.n_words) return kNoRun;
+        f = t.free_in(w);
+    }
+}
+
+}  // namespace
+
 // The current run is bounded: carving needs only its first blocks, and measuring a long run in
 // the tables would cost O(run / 64) at every search.
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
     std::size_t start = 0;
     if (free_space_take_current(fs, n, &start)) return start;
-    start = free_space_find(fs, t, n);
+    // Where the first fit for n can begin: at or after the current run when n reaches fit_floor
+    // (every run below it is shorter), else at or after the lowest block that may be free.
+    std::size_t from = n >= fs.fit_floor ? fs.current_begin : fs.low_hint;
+    start = scan_from(fs, t, from, n);
+    if (start == kScanGaveUp) start = free_space_find(fs, t, n);
     if (start == kNoRun) return kNoRun;
+    if (start <= fs.low_hint && fs.low_hint < start + n) fs.low_hint = start + n;
     constexpr std::size_t kCurrentRunBlocks = 64 * kWordBits;
     std::size_t run = t.free_run_length(start, start + n + kCurrentRunBlocks);
     UHEAP_ASSERT(run >= n);  // I5: the tree is derived from the tables
     fs.current_begin = static_cast<std::uint32_t>(start + n);
     fs.current_end = static_cast<std::uint32_t>(start + run);
     fs.fit_floor = n;  // first fit for n: every run below `start` is shorter than n
-    free_space_changed(fs, start, start + n);
+    free_space_changed(fs, start, start + run);  // the blocks taken and the new current run
     return start;
 }
 
 void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end) {
     free_space_changed(fs, begin, end);
-    if (fs.current_begin == fs.current_end) return;
-    if (end == fs.current_begin) {
+    if (begin < fs.low_hint) fs.low_hint = begin;
+    const bool empty = fs.current_begin == fs.current_end;
+    if (!empty && end == fs.current_begin) {
         // Freed just below the current run (the common LIFO case): it joins it, and so does any
         // free run just below it, so no free block touches the current run from below.
         std::size_t b = begin > 0 && t.is_free(begin - 1) ? t.free_run_begin(begin) : begin;
         fs.current_begin = static_cast<std::uint32_t>(b);
+        free_space_changed(fs, b, begin);  // now part of the current run
     } else if (begin < fs.current_begin) {
         fs.fit_floor = kNoRun;
-    } else if (begin == fs.current_end) {
+    } else if (!empty && begin == fs.current_end) {
         fs.current_end = static_cast<std::uint32_t>(end);
     }
 }
 
 void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end) {
     free_space_changed(fs, begin, end);
+    if (begin <= fs.low_hint && fs.low_hint < end) fs.low_hint = end;
     if (end <= fs.current_begin || begin >= fs.current_end) return;
     if (begin <= fs.current_begin) {
         fs.current_begin = static_cast<std::uint32_t>(end < fs.current_end ? end : fs.current_end);

@@ -45,6 +45,54 @@ inline constexpr std::size_t kNoRun = SIZE_MAX;
 /// Block numbers and run lengths are kept in 32 bits.
 inline constexpr std::size_t kMaxAreaBlocks = 0xfffffff0u;
 
+/// Bits of `f` where a run of at least n set bits starts (inside the word). O(log n).
+inline Word runs_at_least(Word f, std::size_t n) {
+    std::size_t have = 1;
+    while (have < n && f != 0) {
+        std::size_t shift = have < n - have ? have : n - have;
+        f &= f >> shift;
+        have += shift;
+    }
+    return f;
+}
+
+/// Longest run of set bits in a word. O(log kWordBits): doubling, then binary refinement.
+inline unsigned longest_run(Word f) {
+    if (f == 0) return 0;
+    if (f == ~Word(0)) return static_cast<unsigned>(kWordBits);
+    unsigned length = 1;
+    Word starts = f;  // where runs of at least `length` start
+    for (Word longer; (longer = starts & (starts >> length)) != 0; length *= 2) starts = longer;
+    for (unsigned step = length / 2; step > 0; step /= 2) {
+        Word longer = starts & (starts >> step);
+        if (longer != 0) {
+            starts = longer;
+            length += step;
+        }
+    }
+    return length;
+}
+
+/// Summary of one word of free bits (set = free).
+inline Summary word_summary(Word f) {
+    if (f == ~Word(0)) {
+        constexpr auto kAll = static_cast<std::uint32_t>(kWordBits);
+        return Summary{kAll, kAll, kAll};
+    }
+    return Summary{count_trailing_zeros(~f), longest_run(f), static_cast<std::uint32_t>(kWordBits - 1 - highest_bit(~f))};
+}
+
+/// Summary of the span a then b (a covers a_span blocks, b covers b_span).
+inline Summary merge(const Summary& a, std::uint64_t a_span, const Summary& b, std::uint64_t b_span) {
+    Summary r;
+    r.start = a.start == a_span ? static_cast<std::uint32_t>(a_span + b.start) : a.start;
+    r.end = b.end == b_span ? static_cast<std::uint32_t>(b_span + a.end) : b.end;
+    std::uint32_t join = a.end + b.start;
+    r.longest = a.longest > b.longest ? a.longest : b.longest;
+    if (join > r.longest) r.longest = join;
+    return r;
+}
+
 struct FreeSpace {
     Summary* nodes = nullptr;                 ///< every level, level 1 first
     Word* dirty = nullptr;                    ///< per level, one bit per node whose summary is stale
@@ -58,6 +106,9 @@ struct FreeSpace {
     std::uint32_t current_end = 0;
     /// Every free run that lies wholly below current_begin is shorter than this (blocks).
     std::size_t fit_floor = kNoRun;
+    /// Every block below this one is in use (MicroPython's "first free" hint): searches for
+    /// requests shorter than fit_floor start here.
+    std::size_t low_hint = 0;
 };
 
 /// Bytes of out-of-line storage the free space of an area of n_words table words needs.
@@ -68,6 +119,7 @@ void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t);
 /// The tables changed in blocks [begin, end): their summaries are stale. O(1) per level-1 node.
 inline void free_space_changed(FreeSpace& fs, std::size_t begin, std::size_t end) {
     constexpr std::size_t kBlocksPerNode = kFanout * kWordBits;
+    if (begin >= end) return;
     for (std::size_t node = begin / kBlocksPerNode; node <= (end - 1) / kBlocksPerNode; ++node) {
         fs.dirty[fs.dirty_at[1] + node / kWordBits] |= Word(1) << (node % kWordBits);
     }
@@ -75,11 +127,13 @@ inline void free_space_changed(FreeSpace& fs, std::size_t begin, std::size_t end
 }
 /// The allocation fast path: n blocks from the start of the current run, if that is first fit
 /// (n >= fit_floor) and they fit. Marks them changed; the caller marks them used in the tables.
+/// No dirty bit is set here: every level-1 node that overlaps the current run is kept marked
+/// dirty (free_space_refresh marks them again after it refreshed them), so carving from it needs
+/// no bookkeeping beyond moving current_begin.
 inline bool free_space_take_current(FreeSpace& fs, std::size_t n, std::size_t* start) {
     if (n < fs.fit_floor || fs.current_end - fs.current_begin < n) return false;
     *start = fs.current_begin;
     fs.current_begin += static_cast<std::uint32_t>(n);
-    free_space_changed(fs, *start, *start + n);
     return true;
 }
 /// First fit: the lowest n free blocks (the current run if that is first fit, else a search),
@@ -92,9 +146,13 @@ std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
 void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end);
 /// Blocks [begin, end) were taken other than through free_space_take (realloc growing in place).
 void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end);
-/// Many blocks were freed (a sweep marked them changed): the fast path waits for the next search.
-inline void free_space_swept(FreeSpace& fs) { fs.fit_floor = kNoRun; }
-/// Brings every stale summary up to date. O(dirty nodes × kFanout × levels).
+/// A sweep freed blocks, the lowest at `lowest_freed`: the fast path waits for the next search.
+inline void free_space_swept(FreeSpace& fs, std::size_t lowest_freed) {
+    fs.fit_floor = kNoRun;
+    if (lowest_freed < fs.low_hint) fs.low_hint = lowest_freed;
+}
+/// Brings every stale summary up to date, then marks the nodes over the current run dirty again
+/// (see free_space_take_current). O(dirty nodes × kFanout × levels).
 void free_space_refresh(FreeSpace& fs, const BlockTables& t);
 /// Every summary recomputed from the tables (after a sweep changed many). O(n_words).
 void free_space_rebuild(FreeSpace& fs, const BlockTables& t);
@@ -103,10 +161,6 @@ void free_space_rebuild(FreeSpace& fs, const BlockTables& t);
 std::size_t free_space_find(FreeSpace& fs, const BlockTables& t, std::size_t n);
 /// The longest free run of the area. Refreshes first. O(1) after that.
 std::size_t free_space_longest(FreeSpace& fs, const BlockTables& t);
-/// Summary of one word of free bits (`bits` set = free). Exposed for tests and verify().
-Summary word_summary(Word free_bits);
-/// Summary of the span a then b (a covers a_span blocks, b covers b_span).
-Summary merge(const Summary& a, std::size_t a_span, const Summary& b, std::size_t b_span);
 /// The first stale-free node whose stored summary differs from the tables (verify(), I5):
 /// false and *level / *node set if one does.
 bool free_space_matches(const FreeSpace& fs, const BlockTables& t, unsigned* level, std::size_t* node);

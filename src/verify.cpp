@@ -72,6 +72,13 @@ bool check_free_space(Checker& c, const Area& a, std::size_t ai, bool collecting
         if (begin % kWordBits != 0) below.feed(t.free_in(word_index(begin)) & bits_below(static_cast<unsigned>(begin % kWordBits)));
         if (below.finish() >= fs.fit_floor) return c.fail(Invariant::I5_free_index, ai, begin, "a free run below the current run reaches fit_floor: not first fit");
     }
+    std::size_t hint = fs.low_hint < t.n_blocks ? fs.low_hint : t.n_blocks;
+    for (std::size_t w = 0; w < words_for_blocks(hint); ++w) {
+        Word below = w < word_index(hint) ? ~Word(0) : bits_below(static_cast<unsigned>(hint % kWordBits));
+        if (Word free_below = t.free_in(w) & below) {
+            return c.fail(Invariant::I5_free_index, ai, w * kWordBits + count_trailing_zeros(free_below), "a free block below the low hint");
+        }
+    }
     if (!collecting) {
         for (std::size_t gw = 0; gw < a.grey_words; ++gw) {
             if (a.grey[gw] != 0) return c.fail(Invariant::I3_no_marks, ai, gw * kWordBits * kGreyBlocks, "grey group outside a collection");
