@@ -177,7 +177,7 @@ void HeapImpl::sweep() {
         book_released(*a, area_freed_blocks);
         freed_blocks += area_freed_blocks;
         a->high_water = last_used_block_end(t, a->high_water);
-        if (area_freed_blocks != 0) free_space_swept(a->space, lowest_freed);
+        if (area_freed_blocks != 0) free_space_swept(a->space, t, lowest_freed);
     }
     gc.freed_bytes = freed_blocks * kBlockBytes;
     stats.objects_collected += freed_objects;

@@ -187,13 +187,30 @@ constexpr std::size_t kScanGaveUp = SIZE_MAX - 1;
 /// Words a search reads straight from the tables before it asks the tree.
 constexpr std::size_t kScanWords = 16;
 
+/// Every hint for k >= `from_size` may move up to `to`: no run that begins below `to` reaches k.
+void raise_hints(FreeSpace& fs, std::size_t from_size, std::size_t to) {
+    for (std::size_t k = from_size; k <= kHintSizes; ++k) {
+        if (fs.hint[k] < to) fs.hint[k] = to;
+    }
+}
+
+/// A free run now begins at `begin` (and may reach any length): every hint above it comes down.
+void lower_hints(FreeSpace& fs, std::size_t begin) {
+    for (std::size_t k = 1; k <= kHintSizes; ++k) {
+        if (fs.hint[k] > begin) fs.hint[k] = begin;
+    }
+}
+
+/// Where a free run containing block b (free) begins.
+std::size_t run_begin_at(const BlockTables& t, std::size_t b) { return b > 0 && t.is_free(b - 1) ? t.free_run_begin(b) : b; }
+
 // First fit read straight from the tables, from `from` on: in a fragmented heap the next hole
 // that fits is usually a word or two away, and reading those words is cheaper than refreshing
 // and descending the tree. Gives up (kScanGaveUp) after kScanWords words that hold a free block;
-// fully used words are skipped at a few instructions each, and when the scan starts at low_hint
-// they move the hint up for good. kNoRun: the tables end with no run of n at or after `from`.
-std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std::size_t n) {
-    bool all_used_so_far = from == fs.low_hint;  // then the hint may move up past used words
+// fully used words are skipped at a few instructions each (and when the scan starts at a hint,
+// they raise it for good). kNoRun: the tables end with no run of n at or after `from`.
+std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std::size_t n, std::size_t hint_size) {
+    bool all_used_so_far = true;
     std::size_t w = word_index(from);
     if (w >= t.n_words) return kNoRun;
     Word f = t.free_in(w) & bits_from(static_cast<unsigned>(from % kWordBits));
@@ -201,7 +218,7 @@ std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std
     std::size_t carry_start = 0;
     for (std::size_t looked = 0;;) {
         if (f == 0 && carry == 0) {
-            if (all_used_so_far) fs.low_hint = (w + 1) * kWordBits;
+            if (all_used_so_far && hint_size != 0) raise_hints(fs, hint_size, (w + 1) * kWordBits);
         } else {
             all_used_so_far = false;
             if (++looked > kScanWords) return kScanGaveUp;
@@ -231,13 +248,22 @@ std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
     std::size_t start = 0;
     if (free_space_take_current(fs, n, &start)) return start;
-    // Where the first fit for n can begin: at or after the current run when n reaches fit_floor
-    // (every run below it is shorter), else at or after the lowest block that may be free.
-    std::size_t from = n >= fs.fit_floor ? fs.current_begin : fs.low_hint;
-    start = scan_from(fs, t, from, n);
+    // Where the first fit for n can begin: at or above the hint for its size, and at or above
+    // the current run when n reaches fit_floor (every run below that is shorter).
+    std::size_t hint_size = n < kHintSizes ? n : kHintSizes;
+    std::size_t from = fs.hint[hint_size];
+    bool from_hint = true;
+    if (n >= fs.fit_floor && fs.current_begin > from) {
+        from = fs.current_begin;
+        from_hint = false;
+    }
+    start = scan_from(fs, t, from, n, from_hint ? hint_size : 0);
     if (start == kScanGaveUp) start = free_space_find(fs, t, n);
-    if (start == kNoRun) return kNoRun;
-    if (start <= fs.low_hint && fs.low_hint < start + n) fs.low_hint = start + n;
+    if (start == kNoRun) {
+        if (n <= kHintSizes) raise_hints(fs, n, t.n_blocks);  // no run of n anywhere
+        return kNoRun;
+    }
+    if (n <= kHintSizes) raise_hints(fs, n, start);  // first fit: every run that begins below is shorter
     constexpr std::size_t kCurrentRunBlocks = 64 * kWordBits;
     std::size_t run = t.free_run_length(start, start + n + kCurrentRunBlocks);
     UHEAP_ASSERT(run >= n);  // I5: the tree is derived from the tables
@@ -250,14 +276,14 @@ std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) 
 
 void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end) {
     free_space_changed(fs, begin, end);
-    if (begin < fs.low_hint) fs.low_hint = begin;
+    std::size_t run_begin = run_begin_at(t, begin);
+    lower_hints(fs, run_begin);
     const bool empty = fs.current_begin == fs.current_end;
     if (!empty && end == fs.current_begin) {
         // Freed just below the current run (the common LIFO case): it joins it, and so does any
         // free run just below it, so no free block touches the current run from below.
-        std::size_t b = begin > 0 && t.is_free(begin - 1) ? t.free_run_begin(begin) : begin;
-        fs.current_begin = static_cast<std::uint32_t>(b);
-        free_space_changed(fs, b, begin);  // now part of the current run
+        fs.current_begin = static_cast<std::uint32_t>(run_begin);
+        free_space_changed(fs, run_begin, begin);  // now part of the current run
     } else if (begin < fs.current_begin) {
         fs.fit_floor = kNoRun;
     } else if (!empty && begin == fs.current_end) {
@@ -267,13 +293,17 @@ void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin,
 
 void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end) {
     free_space_changed(fs, begin, end);
-    if (begin <= fs.low_hint && fs.low_hint < end) fs.low_hint = end;
     if (end <= fs.current_begin || begin >= fs.current_end) return;
     if (begin <= fs.current_begin) {
         fs.current_begin = static_cast<std::uint32_t>(end < fs.current_end ? end : fs.current_end);
     } else {
         fs.current_end = static_cast<std::uint32_t>(begin);
     }
+}
+
+void free_space_swept(FreeSpace& fs, const BlockTables& t, std::size_t lowest_freed) {
+    fs.fit_floor = kNoRun;
+    lower_hints(fs, run_begin_at(t, lowest_freed));
 }
 
 bool free_space_matches(const FreeSpace& fs, const BlockTables& t, unsigned* level, std::size_t* node_index) {

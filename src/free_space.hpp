@@ -106,10 +106,13 @@ struct FreeSpace {
     std::uint32_t current_end = 0;
     /// Every free run that lies wholly below current_begin is shorter than this (blocks).
     std::size_t fit_floor = kNoRun;
-    /// Every block below this one is in use (MicroPython's "first free" hint): searches for
-    /// requests shorter than fit_floor start here.
-    std::size_t low_hint = 0;
+    /// hint[k], k = 1..kHintSizes: every free run that begins below it is shorter than k blocks,
+    /// so the first fit for a request of k blocks or more begins at or above it. hint[1] is the
+    /// lowest free block (MicroPython's "first free" hint); the others let requests skip the
+    /// small holes that fill the bottom of a fragmented heap. Non-decreasing in k.
+    std::size_t hint[9] = {};
 };
+inline constexpr std::size_t kHintSizes = 8;
 
 /// Bytes of out-of-line storage the free space of an area of n_words table words needs.
 std::size_t free_space_bytes(std::size_t n_words);
@@ -146,11 +149,9 @@ std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
 void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end);
 /// Blocks [begin, end) were taken other than through free_space_take (realloc growing in place).
 void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end);
-/// A sweep freed blocks, the lowest at `lowest_freed`: the fast path waits for the next search.
-inline void free_space_swept(FreeSpace& fs, std::size_t lowest_freed) {
-    fs.fit_floor = kNoRun;
-    if (lowest_freed < fs.low_hint) fs.low_hint = lowest_freed;
-}
+/// A sweep freed blocks, the lowest at `lowest_freed`: the fast path waits for the next search,
+/// and the hints come down to the free run that block is in. O(that run / 64).
+void free_space_swept(FreeSpace& fs, const BlockTables& t, std::size_t lowest_freed);
 /// Brings every stale summary up to date, then marks the nodes over the current run dirty again
 /// (see free_space_take_current). O(dirty nodes × kFanout × levels).
 void free_space_refresh(FreeSpace& fs, const BlockTables& t);

@@ -72,12 +72,17 @@ bool check_free_space(Checker& c, const Area& a, std::size_t ai, bool collecting
         if (begin % kWordBits != 0) below.feed(t.free_in(word_index(begin)) & bits_below(static_cast<unsigned>(begin % kWordBits)));
         if (below.finish() >= fs.fit_floor) return c.fail(Invariant::I5_free_index, ai, begin, "a free run below the current run reaches fit_floor: not first fit");
     }
-    std::size_t hint = fs.low_hint < t.n_blocks ? fs.low_hint : t.n_blocks;
-    for (std::size_t w = 0; w < words_for_blocks(hint); ++w) {
-        Word below = w < word_index(hint) ? ~Word(0) : bits_below(static_cast<unsigned>(hint % kWordBits));
-        if (Word free_below = t.free_in(w) & below) {
-            return c.fail(Invariant::I5_free_index, ai, w * kWordBits + count_trailing_zeros(free_below), "a free block below the low hint");
+    // The hints: every free run that begins below hint[k] is shorter than k.
+    for (std::size_t b = 0; b < t.n_blocks && b < fs.hint[kHintSizes];) {
+        std::size_t run = t.free_run_length(b, t.n_blocks);
+        if (run == 0) {
+            ++b;
+            continue;
         }
+        for (std::size_t k = 1; k <= kHintSizes; ++k) {
+            if (b < fs.hint[k] && run >= k) return c.fail(Invariant::I5_free_index, ai, b, "a free run below a size hint reaches that size");
+        }
+        b += run;
     }
     if (!collecting) {
         for (std::size_t gw = 0; gw < a.grey_words; ++gw) {
