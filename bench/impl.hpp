@@ -48,7 +48,7 @@ inline constexpr bool kHaveBoehm = UHEAP_BENCH_HAVE_BOEHM != 0;
 
 struct ImplOptions {
     /// uheap only: entries of the mark stack (HeapConfig::mark_stack_entries).
-    std::size_t mark_stack_entries = uheap::kDefaultMarkStackEntries;
+    std::size_t mark_stack_entries = 0;  // 0: sized from the region (Heap::default_mark_stack_entries)
 };
 
 /// Zeroes 64 KB of stack below the caller, so stale pointers left there by an earlier benchmark
@@ -87,8 +87,9 @@ public:
     /// (like the pre-expanded Boehm heap, its pages are resident before timing starts).
     explicit UheapImpl(std::size_t heap_bytes, const ImplOptions& options = {}) {
         std::size_t extra = 0;
-        if (options.mark_stack_entries > uheap::kDefaultMarkStackEntries) {
-            extra = (options.mark_stack_entries - uheap::kDefaultMarkStackEntries) * 2 * sizeof(void*);
+        std::size_t default_entries = uheap::Heap::default_mark_stack_entries(heap_bytes);
+        if (options.mark_stack_entries > default_entries) {
+            extra = (options.mark_stack_entries - default_entries) * 2 * sizeof(void*);
         }
         region_bytes_ = heap_bytes + extra;
         region_.reset(new unsigned char[region_bytes_]);

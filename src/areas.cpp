@@ -181,26 +181,40 @@ using detail::Area;
 using detail::HeapImpl;
 using detail::MarkRange;
 
+std::size_t Heap::default_mark_stack_entries(std::size_t region_bytes) {
+    std::size_t entries = region_bytes / 2048;
+    return entries < 16 ? 16 : entries > 4096 ? 4096 : entries;
+}
+
 Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& config, Status* status) {
     Status ignored;
     if (status == nullptr) status = &ignored;
-    if (config.mark_stack_entries == 0) {
-        *status = Status::invalid_argument;
-        return nullptr;
+    // The mark stack: the host's memory (aligned inside it), or entries carved after the heap.
+    MarkRange* host_stack = nullptr;
+    std::size_t entries = config.mark_stack_entries != 0 ? config.mark_stack_entries : default_mark_stack_entries(region_bytes);
+    if (config.mark_stack != nullptr) {
+        auto at = reinterpret_cast<std::uintptr_t>(config.mark_stack);
+        std::size_t pad = (alignof(MarkRange) - at % alignof(MarkRange)) % alignof(MarkRange);
+        entries = config.mark_stack_bytes > pad ? (config.mark_stack_bytes - pad) / sizeof(MarkRange) : 0;
+        if (entries == 0) {
+            *status = Status::invalid_argument;
+            return nullptr;
+        }
+        host_stack = reinterpret_cast<MarkRange*>(at + pad);
     }
     constexpr std::size_t heap_bytes = (sizeof(HeapImpl) + alignof(MarkRange) - 1) / alignof(MarkRange) * alignof(MarkRange);
-    if (config.mark_stack_entries > (SIZE_MAX - heap_bytes) / sizeof(MarkRange)) {
+    if (host_stack == nullptr && entries > (SIZE_MAX - heap_bytes) / sizeof(MarkRange)) {
         *status = Status::size_overflow;
         return nullptr;
     }
-    std::size_t prefix_bytes = heap_bytes + config.mark_stack_entries * sizeof(MarkRange);
+    std::size_t prefix_bytes = heap_bytes + (host_stack == nullptr ? entries * sizeof(MarkRange) : 0);
     void* prefix = nullptr;
     Area* area = HeapImpl::lay_out_area(region, region_bytes, prefix_bytes, &prefix, status);
     if (area == nullptr) return nullptr;
     HeapImpl* heap = ::new (prefix) HeapImpl();
     heap->config = config;
-    heap->gc.stack = reinterpret_cast<MarkRange*>(static_cast<unsigned char*>(prefix) + heap_bytes);
-    heap->gc.capacity = config.mark_stack_entries;
+    heap->gc.stack = host_stack != nullptr ? host_stack : reinterpret_cast<MarkRange*>(static_cast<unsigned char*>(prefix) + heap_bytes);
+    heap->gc.capacity = entries;
     heap->areas.append(area);
     heap->refresh_fast_path();
     return heap;

@@ -41,9 +41,11 @@ const char* uheap_status_name(uheap_status_t status) { return uheap::status_name
 uheap_t* uheap_create(void* region, size_t region_bytes, const uheap_config_t* config, uheap_status_t* status) {
     uheap::HeapConfig cfg;
     if (config != nullptr) {
-        if (config->mark_stack_entries != 0) cfg.mark_stack_entries = config->mark_stack_entries;
+        cfg.mark_stack_entries = config->mark_stack_entries;
         cfg.interior_pointers = config->interior_pointers;
         cfg.collect_on_every_alloc = config->collect_on_every_alloc;
+        cfg.mark_stack = config->mark_stack;
+        cfg.mark_stack_bytes = config->mark_stack_bytes;
     }
     uheap::Status s;
     uheap::Heap* heap = uheap::Heap::create(region, region_bytes, cfg, &s);

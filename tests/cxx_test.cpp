@@ -47,7 +47,9 @@ TEST(Cxx, OwnedHeapCreatesAndReportsStatus) {
     EXPECT_EQ(tiny.get(), nullptr);
     EXPECT_EQ(tiny.status(), Status::region_too_small);
     uheap::HeapConfig bad;
-    bad.mark_stack_entries = 0;
+    unsigned char too_small[8];
+    bad.mark_stack = too_small;
+    bad.mark_stack_bytes = sizeof too_small;
     uheap::OwnedHeap invalid(1 << 16, bad);
     EXPECT_FALSE(invalid);
     EXPECT_EQ(invalid.status(), Status::invalid_argument);

@@ -85,14 +85,58 @@ TEST(Layout, SizeOverflow) {
     EXPECT_TRUE(intact(buffer));
 }
 
-TEST(Layout, ZeroMarkStackIsInvalid) {
-    std::vector<unsigned char> buffer(64 * 1024, kPattern);
-    HeapConfig config;
-    config.mark_stack_entries = 0;
+// 0 entries: the stack is sized from the region (under 1 % of it, 16 to 4096 entries).
+TEST(Layout, ZeroMarkStackEntriesMeansSizedFromTheRegion) {
+    EXPECT_EQ(Heap::default_mark_stack_entries(8 * 1024), 16u);
+    EXPECT_EQ(Heap::default_mark_stack_entries(1 << 20), 512u);
+    EXPECT_EQ(Heap::default_mark_stack_entries(std::size_t(1) << 30), 4096u);
+    for (std::size_t region : {std::size_t(16 * 1024), std::size_t(1) << 20}) {
+        std::vector<unsigned char> buffer(region, kPattern);
+        HeapConfig config;
+        config.mark_stack_entries = 0;
+        Status status = Status::ok;
+        Heap* heap = Heap::create(buffer.data(), buffer.size(), config, &status);
+        ASSERT_NE(heap, nullptr);
+        EXPECT_EQ(static_cast<uheap::detail::HeapImpl*>(heap)->gc.capacity, Heap::default_mark_stack_entries(region));
+        EXPECT_VERIFIED(*heap);
+    }
+}
+
+// MicroPython keeps its mark stack in static state; a port passes that memory and the region
+// keeps every byte for the pool.
+TEST(Layout, TheHostsMarkStackLeavesTheRegionToThePool) {
+    std::vector<unsigned char> a(16 * 1024, kPattern), b(16 * 1024, kPattern);
+    unsigned char host_stack[64 * sizeof(void*) + 3];
+    HeapConfig own;
+    own.mark_stack = host_stack + 3;  // any alignment
+    own.mark_stack_bytes = 64 * sizeof(void*);
+    Heap* with_host_stack = Heap::create(a.data(), a.size(), own, nullptr);
+    Heap* with_carved_stack = Heap::create(b.data(), b.size(), {}, nullptr);
+    ASSERT_NE(with_host_stack, nullptr);
+    ASSERT_NE(with_carved_stack, nullptr);
+    EXPECT_GT(with_host_stack->info().total, with_carved_stack->info().total);
+    EXPECT_EQ(static_cast<uheap::detail::HeapImpl*>(with_host_stack)->gc.capacity, 64 * sizeof(void*) / 16 - 1);
+    // It collects correctly with that stack.
+    uheap_test::RootArray roots(*with_host_stack, 1);
+    void* list = nullptr;
+    for (int i = 0; i < 200; ++i) {
+        auto* node = static_cast<void**>(with_host_stack->alloc(2 * sizeof(void*)));
+        ASSERT_NE(node, nullptr);
+        node[0] = list;
+        list = node;
+    }
+    roots[0] = list;
+    ASSERT_EQ(with_host_stack->collect(), Status::ok);
+    EXPECT_EQ(with_host_stack->info().objects, 200u);
+    EXPECT_VERIFIED(*with_host_stack);
+    HeapConfig empty;
+    empty.mark_stack = host_stack;
+    empty.mark_stack_bytes = 8;  // holds no entry
     Status status = Status::ok;
-    EXPECT_EQ(Heap::create(buffer.data(), buffer.size(), config, &status), nullptr);
+    std::vector<unsigned char> c(16 * 1024, kPattern);
+    EXPECT_EQ(Heap::create(c.data(), c.size(), empty, &status), nullptr);
     EXPECT_EQ(status, Status::invalid_argument);
-    EXPECT_TRUE(intact(buffer));
+    EXPECT_TRUE(intact(c));
 }
 
 TEST(Layout, MarkStackThatDoesNotFitIsTooSmall) {

@@ -30,9 +30,6 @@ inline constexpr std::size_t blocks_for_bytes(std::size_t n_bytes) {
     return n_bytes / kBlockBytes + (n_bytes % kBlockBytes != 0);
 }
 
-/// Mark-stack entries a heap gets when the host does not choose (each entry is two words).
-inline constexpr std::size_t kDefaultMarkStackEntries = 256;
-
 static_assert((kBlockBytes & (kBlockBytes - 1)) == 0, "UHEAP_BLOCK_BYTES must be a power of two");
 // A free run keeps its index record (four 32-bit fields) in its first block.
 static_assert(kBlockBytes >= 16, "UHEAP_BLOCK_BYTES must be at least 16");

@@ -54,8 +54,16 @@ enum AllocFlag : unsigned {
 /// Options fixed when the heap is created.
 struct HeapConfig {
     /// Entries of the explicit mark stack (two words each), carved from the first region.
-    /// Any value >= 1 is correct; small stacks only cost time (deferred objects are rescanned).
-    std::size_t mark_stack_entries = kDefaultMarkStackEntries;
+    /// 0 (the default): sized from the region, default_mark_stack_entries(). Any value >= 1 is
+    /// correct; a small stack costs only time (an overflow rescans the marked objects of a few
+    /// blocks, never the heap).
+    std::size_t mark_stack_entries = 0;
+    /// The host's own memory for the mark stack (MicroPython's ports pass the static stack its
+    /// state already has), instead of carving one from the region: `mark_stack_bytes` bytes at
+    /// `mark_stack`, any alignment, used only during collections, never freed by the heap.
+    /// Then mark_stack_entries is ignored; the memory must hold at least one entry.
+    void* mark_stack = nullptr;
+    std::size_t mark_stack_bytes = 0;
     /// Accept pointers into the middle of an object as references (C++ hosts holding member
     /// pointers). Off: MicroPython's rule, only a pointer to an object's first byte retains it.
     bool interior_pointers = false;
@@ -120,9 +128,10 @@ public:
 
     /// Lays a heap over `region_bytes` bytes at `region` (any alignment).
     /// Returns the heap, which lives inside the region, or null with `*status` set.
-    /// Fails iff region is null (null_region), its end overflows (size_overflow),
-    /// mark_stack_entries is 0 (invalid_argument), or it cannot hold the control data, the
-    /// tables, the mark stack and one block (region_too_small). On failure nothing is written.
+    /// Fails iff region is null (null_region), its end overflows (size_overflow), the host's
+    /// mark-stack memory holds no entry (invalid_argument), or it cannot hold the control data,
+    /// the tables, the mark stack (unless the host gave one) and one block (region_too_small).
+    /// On failure nothing is written.
     /// Complexity: O(region_bytes / kBlockBytes / 64) to clear the tables.
     static Heap* create(void* region, std::size_t region_bytes, const HeapConfig& config = {},
                         Status* status = nullptr);
@@ -131,6 +140,10 @@ public:
     /// Fails iff create() would (except invalid_argument); nothing is written then. Refused
     /// (collecting) during a collection.
     Status add_area(void* region, std::size_t region_bytes);
+
+    /// Mark-stack entries a heap over `region_bytes` gets when the config does not say: one per
+    /// 2 KiB of region (under 1 % of it), at least 16, at most 4096.
+    static std::size_t default_mark_stack_entries(std::size_t region_bytes);
 
     /// Smallest region that yields an area able to hold one object of `n_bytes` (for grow
     /// callbacks). SIZE_MAX (no region can) if that size is not representable.

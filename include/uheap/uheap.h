@@ -45,11 +45,14 @@ typedef enum uheap_status_t {
 #define UHEAP_NO_SCAN 2u
 #define UHEAP_WEAK 4u
 
-/* uheap::HeapConfig. Zero-initialise, then set what you need: 0 entries means the default. */
+/* uheap::HeapConfig. Zero-initialise, then set what you need: 0 entries means the default
+ * (sized from the region). */
 typedef struct uheap_config_t {
     size_t mark_stack_entries;
     bool interior_pointers;
     bool collect_on_every_alloc;
+    void *mark_stack;        /* the host's memory for the mark stack, or NULL */
+    size_t mark_stack_bytes;
 } uheap_config_t;
 
 /* uheap::Info: the first seven fields are MicroPython's gc_info_t. */

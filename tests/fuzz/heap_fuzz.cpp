@@ -314,9 +314,13 @@ private:
         for (std::size_t i = 0; i < 64; ++i) CHECK_MSG(tiny.begin[i] == 0x5a, "a failed create() wrote into the region");
         CHECK(Heap::create(reinterpret_cast<void*>(UINTPTR_MAX - 100), 4096, cfg, &st) == nullptr);
         CHECK_STATUS(st, Status::size_overflow);
-        cfg.mark_stack_entries = 0;
+        unsigned char too_small[8];
+        cfg.mark_stack = too_small;
+        cfg.mark_stack_bytes = sizeof too_small;
         CHECK(Heap::create(tiny.begin, 64, cfg, &st) == nullptr);
         CHECK_STATUS(st, Status::invalid_argument);
+        cfg.mark_stack = nullptr;
+        cfg.mark_stack_bytes = 0;
         cfg.mark_stack_entries = SIZE_MAX / 2;
         Region small = Region::make(4096, 0);
         CHECK(Heap::create(small.begin, 4096, cfg, &st) == nullptr);
