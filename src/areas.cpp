@@ -183,7 +183,7 @@ using detail::MarkRange;
 
 std::size_t Heap::default_mark_stack_entries(std::size_t region_bytes) {
     std::size_t entries = region_bytes / 2048;
-    return entries < 16 ? 16 : entries > 4096 ? 4096 : entries;
+    return entries < 16 ? 16 : entries > 65536 ? 65536 : entries;
 }
 
 Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& config, Status* status) {

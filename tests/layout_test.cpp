@@ -89,7 +89,7 @@ TEST(Layout, SizeOverflow) {
 TEST(Layout, ZeroMarkStackEntriesMeansSizedFromTheRegion) {
     EXPECT_EQ(Heap::default_mark_stack_entries(8 * 1024), 16u);
     EXPECT_EQ(Heap::default_mark_stack_entries(1 << 20), 512u);
-    EXPECT_EQ(Heap::default_mark_stack_entries(std::size_t(1) << 30), 4096u);
+    EXPECT_EQ(Heap::default_mark_stack_entries(std::size_t(1) << 30), 65536u);
     for (std::size_t region : {std::size_t(16 * 1024), std::size_t(1) << 20}) {
         std::vector<unsigned char> buffer(region, kPattern);
         HeapConfig config;
