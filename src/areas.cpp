@@ -182,8 +182,8 @@ using detail::HeapImpl;
 using detail::MarkRange;
 
 std::size_t Heap::default_mark_stack_entries(std::size_t region_bytes) {
-    std::size_t entries = region_bytes / 2048;
-    return entries < 16 ? 16 : entries > 65536 ? 65536 : entries;
+    std::size_t entries = region_bytes / 16384;
+    return entries < 16 ? 16 : entries > 16384 ? 16384 : entries;
 }
 
 Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& config, Status* status) {

@@ -137,25 +137,15 @@ static void port_release(void *user, void *region, size_t region_bytes) {
 
 // ---- creation ----------------------------------------------------------------------------
 
-// uheap's mark stack is carved from the first region. Use its default on ordinary heaps and a
-// smaller one on tiny heaps (a few KiB), where it would otherwise eat the pool; any size >= 1 is
-// correct, a small one only costs rescans.
-static size_t mark_stack_entries_for(size_t region_bytes) {
-    size_t entries = region_bytes / 256;
-    if (entries > 256) {
-        entries = 256;
-    }
-    if (entries < 4) {
-        entries = 4;
-    }
-    return entries;
-}
-
 void gc_init(void *start, void *end) {
     size_t region_bytes = (size_t)((byte *)end - (byte *)start);
     uheap_config_t config;
     memset(&config, 0, sizeof(config));
-    config.mark_stack_entries = mark_stack_entries_for(region_bytes);
+    // uheap's mark stack is MicroPython's own static one (gc_block_stack, which nothing else
+    // uses with this heap), so the whole region goes to the pool. Any size is correct: an
+    // overflow rescans the marked objects of a few blocks, never the heap.
+    config.mark_stack = (void *)MP_STATE_MEM(gc_block_stack);
+    config.mark_stack_bytes = sizeof(MP_STATE_MEM(gc_block_stack));
     uheap_t *heap = NULL;
     if (uheap_block_bytes() == UHEAP_PORT_BLOCK_BYTES) {
         heap = uheap_create(start, region_bytes, &config, NULL);
