@@ -13,8 +13,11 @@
 //     matching heap back with it;
 //   - uheap's own lock is never used: MicroPython's lock is per thread, so every entry point
 //     checks MP_STATE_THREAD(gc_lock_depth) itself;
-//   - uheap's own threshold is never used: the threshold lives in MP_STATE_MEM and py/modgc.c
-//     writes it directly, so gc_alloc() reads it on every call.
+//   - MicroPython's policy state (auto-collect switch, threshold) lives in MP_STATE_MEM, where
+//     py/modgc.c writes it directly; gc_alloc() hands it to uheap's policy when it changed
+//     (port_sync_policy), and uheap's policy does the rest: the threshold collection, one try,
+//     one collection (through port_collect, which releases the GC mutex around gc_collect() as
+//     MicroPython does) and a retry, then growing a new area.
 #include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>  // malloc/free: the default MP_PLAT_ALLOC_HEAP / MP_PLAT_FREE_HEAP
@@ -63,9 +66,16 @@ static inline uheap_t *port_heap(void) {
 static unsigned port_nested_collections;
 
 #if MICROPY_GC_SPLIT_HEAP_AUTO
-// Bytes of the allocation that may ask uheap for a new area (0: growing not allowed now), for
-// port_grow(). Only touched with the GC mutex held.
+// Bytes of the allocation in progress, for port_grow() (uheap's grow callback proposes a
+// doubled heap, and this is what the allocation itself needs). Only touched with the mutex held.
 static size_t port_pending_bytes;
+#endif
+
+// The MicroPython policy state last handed to uheap, so gc_alloc() pays a comparison, not a call,
+// when nothing changed. Only touched with the GC mutex held.
+static bool port_synced_auto_collect = true;
+#if MICROPY_GC_ALLOC_THRESHOLD
+static size_t port_synced_threshold = (size_t)-1;
 #endif
 
 // ---- callbacks uheap makes ---------------------------------------------------------------
@@ -103,10 +113,39 @@ static void port_weak_object_dying(void *user, void *object) {
 }
 #endif
 
+// uheap's automatic collection (out of memory, threshold) is MicroPython's gc_collect(), run with
+// the GC mutex released as py/gc.c's gc_alloc() does, so the collection's own entry and exit and
+// the weakref callbacks at its end see the mutex as they would there.
+static void port_collect(void *user) {
+    (void)user;
+    PORT_EXIT();
+    gc_collect();
+    PORT_ENTER();
+}
+
+// MicroPython's threshold is in blocks, (size_t)-1 = off, 0 = before every allocation; uheap's
+// is in bytes, 0 = off, and at least one block: 0 becomes one block (a collection before every
+// allocation but the first after a collection).
+static void port_sync_policy(uheap_t *heap) {
+    bool auto_collect = MP_STATE_MEM(gc_auto_collect_enabled) != 0;
+    if (auto_collect != port_synced_auto_collect) {
+        uheap_set_auto_collect(heap, auto_collect);
+        port_synced_auto_collect = auto_collect;
+    }
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    size_t threshold = MP_STATE_MEM(gc_alloc_threshold);
+    if (threshold != port_synced_threshold) {
+        size_t blocks = threshold == (size_t)-1 ? 0 : (threshold == 0 ? 1 : threshold);
+        uheap_set_threshold(heap, blocks > (size_t)-1 / UHEAP_PORT_BLOCK_BYTES ? (size_t)-1 : blocks * UHEAP_PORT_BLOCK_BYTES);
+        port_synced_threshold = threshold;
+    }
+    #endif
+}
+
 #if MICROPY_GC_SPLIT_HEAP_AUTO
-// uheap asks for a new area when an allocation does not fit. Only the try after a collection
-// may grow (port_pending_bytes is 0 otherwise). uheap proposes a size that roughly doubles the
-// heap; take that, or as much as the system has, as long as the failed allocation fits.
+// uheap asks for a new area when an allocation does not fit after a collection. It proposes a
+// size that roughly doubles the heap; take that, or as much as the system has, as long as the
+// failed allocation fits.
 static bool port_grow(void *user, size_t proposed_bytes, void **region, size_t *region_bytes) {
     (void)user;
     if (port_pending_bytes == 0) {
@@ -172,7 +211,11 @@ void gc_init(void *start, void *end) {
         // this thread's collecting flag is cleared and the GC mutex released (gc_collect_end).
         uheap_set_weak_callbacks(heap, port_weak_object_dying, NULL, NULL);
         #endif
-        uheap_set_auto_collect(heap, false);  // the port applies MicroPython's policy (port_allocate)
+        uheap_set_collect_callback(heap, port_collect, NULL);
+        port_synced_auto_collect = true;  // uheap's default, and MicroPython's below
+        #if MICROPY_GC_ALLOC_THRESHOLD
+        port_synced_threshold = (size_t)-1;
+        #endif
         #if MICROPY_GC_SPLIT_HEAP_AUTO
         uheap_set_grow_callback(heap, port_grow, port_release, NULL);
         #endif
@@ -182,7 +225,7 @@ void gc_init(void *start, void *end) {
     MP_STATE_MEM(gc_auto_collect_enabled) = 1;
     #if MICROPY_GC_ALLOC_THRESHOLD
     MP_STATE_MEM(gc_alloc_threshold) = (size_t)-1;  // off
-    MP_STATE_MEM(gc_alloc_amount) = 0;
+    MP_STATE_MEM(gc_alloc_amount) = 0;              // unused: uheap counts what was allocated
     #endif
     #if MICROPY_PY_GC_COLLECT_RETVAL
     MP_STATE_MEM(gc_collected) = 0;
@@ -246,9 +289,6 @@ void gc_collect_start(void) {
         return;
     }
     MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
-    #if MICROPY_GC_ALLOC_THRESHOLD
-    MP_STATE_MEM(gc_alloc_amount) = 0;
-    #endif
 
     // The root-pointer section of the global state: from the thread state's dict_locals up to
     // (not including) the VM state's qstr_last_chunk, contiguous in mp_state_ctx.
@@ -303,55 +343,15 @@ void gc_sweep_all(void) {
 
 // ---- objects -----------------------------------------------------------------------------
 
-// MicroPython's out-of-memory policy, around one uheap allocation (or move). uheap's own
-// automatic collection stays off: the port collects itself, with the GC mutex released as
-// gc_collect() expects, so weakref callbacks that run at the end of a collection never run
-// inside a uheap call. In order: the threshold collection; one try; unless a collection already
-// happened (threshold, or gc.disable()), collect and try again; growing a new area
-// (split-heap-auto) is allowed only on the try after the collection. Mutex held throughout,
-// except around the collections.
-typedef struct _port_attempt_t {
-    void *ptr;        // the object being moved, or NULL for a fresh allocation
-    size_t n_bytes;
-    unsigned flags;
-} port_attempt_t;
-
-static void *port_try(uheap_t *heap, const port_attempt_t *attempt, bool may_grow) {
+// One allocation (or move) through uheap's policy, with MicroPython's settings handed over first.
+static void *port_allocate(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
+    port_sync_policy(heap);
     #if MICROPY_GC_SPLIT_HEAP_AUTO
-    port_pending_bytes = may_grow ? attempt->n_bytes : 0;
-    #else
-    (void)may_grow;
+    port_pending_bytes = n_bytes;
     #endif
-    void *out = attempt->ptr == NULL
-        ? uheap_alloc(heap, attempt->n_bytes, attempt->flags)
-        : uheap_realloc(heap, attempt->ptr, attempt->n_bytes, true);
+    void *out = ptr == NULL ? uheap_alloc(heap, n_bytes, flags) : uheap_realloc(heap, ptr, n_bytes, true);
     #if MICROPY_GC_SPLIT_HEAP_AUTO
     port_pending_bytes = 0;
-    #endif
-    return out;
-}
-
-static void *port_allocate(uheap_t *heap, const port_attempt_t *attempt) {
-    bool collected = !MP_STATE_MEM(gc_auto_collect_enabled);
-    #if MICROPY_GC_ALLOC_THRESHOLD
-    if (!collected && MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold)) {
-        PORT_EXIT();
-        gc_collect();
-        PORT_ENTER();
-        collected = true;
-    }
-    #endif
-    void *out = port_try(heap, attempt, collected);
-    if (out == NULL && !collected) {
-        PORT_EXIT();
-        gc_collect();
-        PORT_ENTER();
-        out = port_try(heap, attempt, true);
-    }
-    #if MICROPY_GC_ALLOC_THRESHOLD
-    if (out != NULL) {
-        MP_STATE_MEM(gc_alloc_amount) += uheap_blocks_for_bytes(attempt->n_bytes);
-    }
     #endif
     return out;
 }
@@ -360,16 +360,16 @@ void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
     if (n_bytes == 0 || MP_STATE_THREAD(gc_lock_depth) > 0) {
         return NULL;
     }
-    port_attempt_t attempt = { NULL, n_bytes, 0 };
+    unsigned flags = 0;
     #if MICROPY_ENABLE_FINALISER
     // uheap zeroes the object, so a finaliser object's type word reads NULL until it is set.
-    attempt.flags = (alloc_flags & GC_ALLOC_FLAG_HAS_FINALISER) ? UHEAP_FINALISER : 0;
+    flags = (alloc_flags & GC_ALLOC_FLAG_HAS_FINALISER) ? UHEAP_FINALISER : 0;
     #else
     (void)alloc_flags;
     #endif
     PORT_ENTER();
     uheap_t *heap = port_heap();
-    void *ptr = heap != NULL ? port_allocate(heap, &attempt) : NULL;
+    void *ptr = heap != NULL ? port_allocate(heap, NULL, n_bytes, flags) : NULL;
     PORT_EXIT();
     return ptr;
 }
@@ -417,9 +417,8 @@ void *gc_realloc(void *ptr, size_t n_bytes, bool allow_move) {
     void *out = uheap_realloc(heap, ptr, n_bytes, false);
     if (out == NULL && allow_move) {
         // Moving is an allocation: threshold and out-of-memory policy apply. uheap keeps the
-        // finaliser and weak flags; `ptr` stays reachable from this frame through any collection.
-        port_attempt_t attempt = { ptr, n_bytes, 0 };
-        out = port_allocate(heap, &attempt);
+        // finaliser flag and pins `ptr` through any collection the move triggers.
+        out = port_allocate(heap, ptr, n_bytes, 0);
     }
     PORT_EXIT();
     return out;
