@@ -47,7 +47,7 @@ TEST(Cxx, OwnedHeapCreatesAndReportsStatus) {
     EXPECT_EQ(tiny.get(), nullptr);
     EXPECT_EQ(tiny.status(), Status::region_too_small);
     uheap::HeapConfig bad;
-    unsigned char too_small[8];
+    unsigned char too_small[sizeof(void*)];  // less than one entry (two words)
     bad.mark_stack = too_small;
     bad.mark_stack_bytes = sizeof too_small;
     uheap::OwnedHeap invalid(1 << 16, bad);

@@ -92,7 +92,7 @@ public:
         const bool several = seed > 8;
         interior_ = several && sizeof(void*) == 8;  // 32-bit content words could look like pointers
         config.interior_pointers = interior_;
-        std::size_t region = several ? 384 * kBlockBytes : 48 * 1024 + seed % 7 * 1000;
+        std::size_t region = several ? (sizeof(void*) == 8 ? 384 : 256) * kBlockBytes : 48 * 1024 + seed % 7 * 1000;
         if (several && config.mark_stack_entries == 0) config.mark_stack_entries = 256;  // the pool the sizes were chosen for
         heap_ = std::make_unique<uheap_test::TestHeap>(region, config, seed % 16);
         if (seed % 4 == 2) h().set_threshold(blocks(40));

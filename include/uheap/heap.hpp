@@ -142,7 +142,7 @@ public:
     Status add_area(void* region, std::size_t region_bytes);
 
     /// Mark-stack entries a heap over `region_bytes` gets when the config does not say: one per
-    /// 2 KiB of region (under 1 % of it), at least 16, at most 65536.
+    /// 16 KiB of region (0.1 % of it), at least 16, at most 16384.
     static std::size_t default_mark_stack_entries(std::size_t region_bytes);
 
     /// Smallest region that yields an area able to hold one object of `n_bytes` (for grow

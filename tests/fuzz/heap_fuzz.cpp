@@ -314,7 +314,7 @@ private:
         for (std::size_t i = 0; i < 64; ++i) CHECK_MSG(tiny.begin[i] == 0x5a, "a failed create() wrote into the region");
         CHECK(Heap::create(reinterpret_cast<void*>(UINTPTR_MAX - 100), 4096, cfg, &st) == nullptr);
         CHECK_STATUS(st, Status::size_overflow);
-        unsigned char too_small[8];
+        unsigned char too_small[sizeof(void*)];  // less than one entry (two words)
         cfg.mark_stack = too_small;
         cfg.mark_stack_bytes = sizeof too_small;
         CHECK(Heap::create(tiny.begin, 64, cfg, &st) == nullptr);
