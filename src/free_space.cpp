@@ -87,7 +87,8 @@ std::size_t free_space_bytes(std::size_t n_words) {
         nodes += count;
         dirty_words += words_for(count);
     } while (count > 1);
-    return nodes * sizeof(Summary) + dirty_words * sizeof(Word);
+    std::size_t bytes = dirty_words * sizeof(Word) + nodes * sizeof(Summary);
+    return (bytes + sizeof(Word) - 1) / sizeof(Word) * sizeof(Word);  // what follows stays Word-aligned
 }
 
 void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
