@@ -31,7 +31,7 @@ inline constexpr std::size_t blocks_for_bytes(std::size_t n_bytes) {
 }
 
 static_assert((kBlockBytes & (kBlockBytes - 1)) == 0, "UHEAP_BLOCK_BYTES must be a power of two");
-// A free run keeps its index record (four 32-bit fields) in its first block.
+// Objects are at least four 32-bit words, MicroPython's smallest block.
 static_assert(kBlockBytes >= 16, "UHEAP_BLOCK_BYTES must be at least 16");
 static_assert(kBlockBytes >= kWordBytes, "a block holds at least one machine word");
 

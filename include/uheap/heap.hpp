@@ -156,7 +156,9 @@ public:
     /// n_bytes exceeds every area with no grow callback or is half the address space or more
     /// (too_large, decided without collecting), or no run fits after one collection (if automatic collection is on) and one growth
     /// attempt (out_of_memory). May collect. `tag` is passed to EventHooks::on_alloc only.
-    /// Complexity: O(1) to find a run (segregated free-run index), plus zeroing.
+    /// Placement: address-ordered first fit. Complexity: O(1) from the current run; otherwise a
+    /// few word reads from a size hint, at worst O(log blocks) through the free-space tree; plus
+    /// zeroing.
     void* alloc(std::size_t n_bytes, unsigned flags = 0, std::uint16_t tag = 0);
 
     /// Frees the object starting at `ptr` now, without running its finaliser. Null is a no-op (ok).
