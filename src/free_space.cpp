@@ -93,15 +93,15 @@ std::size_t free_space_bytes(std::size_t n_words) {
 
 void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
     fs = FreeSpace{};
-    fs.count[0] = t.n_words;
+    fs.count[0] = static_cast<std::uint32_t>(t.n_words);
     std::size_t nodes = 0;
     std::size_t dirty_words = 0;
     unsigned level = 0;
     do {
         ++level;
         fs.count[level] = (fs.count[level - 1] + kFanout - 1) / kFanout;
-        fs.node_at[level] = nodes;
-        fs.dirty_at[level] = dirty_words;
+        fs.node_at[level] = static_cast<std::uint32_t>(nodes);
+        fs.dirty_at[level] = static_cast<std::uint32_t>(dirty_words);
         nodes += fs.count[level];
         dirty_words += words_for(fs.count[level]);
     } while (fs.count[level] > 1);
@@ -191,14 +191,14 @@ constexpr std::size_t kScanWords = 16;
 /// Every hint for k >= `from_size` may move up to `to`: no run that begins below `to` reaches k.
 void raise_hints(FreeSpace& fs, std::size_t from_size, std::size_t to) {
     for (std::size_t k = from_size; k <= kHintSizes; ++k) {
-        if (fs.hint[k] < to) fs.hint[k] = to;
+        if (fs.hint[k] < to) fs.hint[k] = static_cast<std::uint32_t>(to);
     }
 }
 
 /// A free run now begins at `begin` (and may reach any length): every hint above it comes down.
 void lower_hints(FreeSpace& fs, std::size_t begin) {
     for (std::size_t k = 1; k <= kHintSizes; ++k) {
-        if (fs.hint[k] > begin) fs.hint[k] = begin;
+        if (fs.hint[k] > begin) fs.hint[k] = static_cast<std::uint32_t>(begin);
     }
 }
 

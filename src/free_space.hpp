@@ -42,7 +42,7 @@ struct Summary {
 /// Children per node (table words per level-1 node): a level-1 node covers 512 blocks on every
 /// target, so the tree costs the same ~0.21 bit per block with 32- and 64-bit words.
 inline constexpr unsigned kFanout = static_cast<unsigned>(512 / kWordBits);
-inline constexpr unsigned kMaxLevels = 12;   ///< enough for 2^32 blocks at fanout 8 or 16
+inline constexpr unsigned kMaxLevels = 10;   ///< 2^32 blocks need 9 levels at fanout 8, 7 at 16
 inline constexpr std::size_t kNoRun = SIZE_MAX;
 /// Block numbers and run lengths are kept in 32 bits.
 inline constexpr std::size_t kMaxAreaBlocks = 0xfffffff0u;
@@ -98,9 +98,10 @@ inline Summary merge(const Summary& a, std::uint64_t a_span, const Summary& b, s
 struct FreeSpace {
     Summary* nodes = nullptr;                 ///< every level, level 1 first
     Word* dirty = nullptr;                    ///< per level, one bit per node whose summary is stale
-    std::size_t node_at[kMaxLevels + 1] = {};   ///< index in `nodes` of each level's first node
-    std::size_t count[kMaxLevels + 1] = {};     ///< nodes per level (count[0]: table words)
-    std::size_t dirty_at[kMaxLevels + 1] = {};  ///< word index in `dirty` of each level's bitmap
+    // 32 bits each (an area has fewer than 2^32 blocks): the descriptor of every area is small.
+    std::uint32_t node_at[kMaxLevels + 1] = {};   ///< index in `nodes` of each level's first node
+    std::uint32_t count[kMaxLevels + 1] = {};     ///< nodes per level (count[0]: table words)
+    std::uint32_t dirty_at[kMaxLevels + 1] = {};  ///< word index in `dirty` of each level's bitmap
     unsigned levels = 0;                      ///< node levels; level `levels` has one node
     bool any_dirty = false;
     /// The current run [current_begin, current_end): free blocks the fast path carves from.
@@ -112,7 +113,7 @@ struct FreeSpace {
     /// so the first fit for a request of k blocks or more begins at or above it. hint[1] is the
     /// lowest free block (MicroPython's "first free" hint); the others let requests skip the
     /// small holes that fill the bottom of a fragmented heap. Non-decreasing in k.
-    std::size_t hint[9] = {};
+    std::uint32_t hint[9] = {};
 };
 inline constexpr std::size_t kHintSizes = 8;
 
