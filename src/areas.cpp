@@ -5,7 +5,7 @@
 //   region (any alignment)
 //   ├─ padding to 16 bytes
 //   ├─ prefix          first area only: HeapImpl, then the mark stack (MarkRange[capacity])
-//   ├─ Area            this area's descriptor and free-run index
+//   ├─ Area            this area's descriptor (with the free space's current run and hints)
 //   ├─ head table      ⌈n/W⌉ words   (W = bits per machine word)
 //   ├─ tail table      ⌈n/W⌉ words
 //   ├─ mark table      ⌈n/W⌉ words

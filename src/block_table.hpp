@@ -35,7 +35,8 @@
 //   I3 outside a collection no mark bit is set; during one, only heads are marked.
 //   I4 flag bits only as the table allows: `flag` on heads (weak) and first tails (no-scan);
 //      `mark` never on tails or free blocks.
-//   I5 the free-run index holds exactly the maximal free runs, each once, with correct lengths.
+//   I5 the free-space summaries agree with the tables (free_space.hpp); the current run is free
+//      and first fit; every free run that begins below a size hint is shorter than that size.
 //   I6 used + free == total in every area, and the O(1) counters agree with a full scan.
 //   I7 every block at or above an area's high-water mark is free.
 #pragma once

@@ -25,9 +25,9 @@ enum class Phase : std::uint8_t {
     idle,           ///< no collection
     roots,          ///< collect_start() done: the host reports roots (three-step form)
     root_callback,  ///< collect() is running the host's root callback
-    marking,        ///< collect_end(): registered roots, pins, the mark stack and deferred ranges
+    marking,        ///< collect_end(): registered roots, pins, the mark stack and grey groups
     finalising,     ///< weak slots cleared; finalisers and weak-freed callbacks run
-    sweeping,       ///< dead objects freed, marks cleared, the free-run index rebuilt
+    sweeping,       ///< dead objects freed, marks cleared, their free-space summaries marked stale
     notifying,      ///< counters, on_collect_end, the after-sweep weak callback
 };
 inline constexpr unsigned kPhases = 7;
@@ -65,8 +65,7 @@ inline constexpr Status admit(Op op, Phase phase) {
     return kAdmit[static_cast<unsigned>(op)][static_cast<unsigned>(phase)];
 }
 
-/// True while a collection runs (collect_start() until the sweep is done): the free-run index is
-/// not maintained then (the sweep rebuilds it) and allocation is refused.
+/// True while a collection runs (collect_start() until the sweep is done): allocation is refused.
 inline constexpr bool is_collecting(Phase phase) { return phase != Phase::idle && phase != Phase::notifying; }
 
 }  // namespace uheap::detail
