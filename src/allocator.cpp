@@ -54,11 +54,9 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
 // Blocks [begin, end) are free in the tables now: the free space learns it, and the high-water
 // mark comes down if they reach it. Nothing is written into the blocks themselves.
 void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
-    free_space_released(area.space, area.tables, begin, end);
-    if (end >= area.high_water && begin < area.high_water) {
-        // Everything from high_water up was free; the free run now reaching it starts lower.
-        area.high_water = begin > 0 && area.tables.is_free(begin - 1) ? area.tables.free_run_begin(begin) : begin;
-    }
+    std::size_t run_begin = free_space_released(area.space, area.tables, begin, end);
+    // Everything from high_water up was free; if this run reaches it, so is everything from its start.
+    if (end >= area.high_water && begin < area.high_water) area.high_water = run_begin;
 }
 
 // Frees one object now. Registrations whose nodes lived inside it are unlinked first, so the

@@ -30,11 +30,12 @@ std::size_t last_used_block_end(const BlockTables& t, std::size_t from) {
     return 0;
 }
 
-template <class Node>
-void unlink_nodes_in(Node*& first, std::uintptr_t begin, std::uintptr_t end) {
+/// Unlinks every node of the list for which `doomed(node)` holds.
+template <class Node, class Pred>
+void unlink_nodes_if(Node*& first, Pred doomed) {
     for (Node* n = first; n != nullptr;) {
         Node* next = n->next;
-        if (reinterpret_cast<std::uintptr_t>(n) - begin < end - begin) unlink(first, n);
+        if (doomed(static_cast<const void*>(n))) unlink(first, n);
         n = next;
     }
 }
@@ -198,8 +199,9 @@ void HeapImpl::report_swept(Area& area, std::size_t w, Word dead) {
 // blocks are unlinked (explicit free, shrink: the range; sweep: every node in a dead object), and
 // nodes in a moved object follow it. O(registered nodes), and nothing when none are registered.
 void HeapImpl::unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end) {
-    unlink_nodes_in(gc.roots, begin, end);
-    unlink_nodes_in(gc.weak_slots, begin, end);
+    auto inside = [&](const void* node) { return reinterpret_cast<std::uintptr_t>(node) - begin < end - begin; };
+    unlink_nodes_if(gc.roots, inside);
+    unlink_nodes_if(gc.weak_slots, inside);
 }
 
 // Before the sweep: once it frees the dead objects, a node inside one is a pointer into free
@@ -209,16 +211,8 @@ void HeapImpl::unlink_registrations_in_dead_objects() {
         ObjectRef obj = areas.object_at<true>(reinterpret_cast<std::uintptr_t>(node));
         return obj && !obj.area->tables.is_marked(obj.block);
     };
-    for (RootRange* r = gc.roots; r != nullptr;) {
-        RootRange* next = r->next;
-        if (in_dead_object(r)) unlink(gc.roots, r);
-        r = next;
-    }
-    for (WeakSlot* s = gc.weak_slots; s != nullptr;) {
-        WeakSlot* next = s->next;
-        if (in_dead_object(s)) unlink(gc.weak_slots, s);
-        s = next;
-    }
+    unlink_nodes_if(gc.roots, in_dead_object);
+    unlink_nodes_if(gc.weak_slots, in_dead_object);
 }
 
 void HeapImpl::relocate_registrations(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin) {

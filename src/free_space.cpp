@@ -12,8 +12,6 @@ constexpr std::uint64_t span_of(unsigned level) {
     return span;
 }
 
-std::size_t words_for(std::size_t n_bits) { return (n_bits + kWordBits - 1) / kWordBits; }
-
 Summary& node(FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.node_at[level] + index]; }
 const Summary& node(const FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.node_at[level] + index]; }
 
@@ -78,44 +76,56 @@ Summary fresh(const FreeSpace& fs, const BlockTables& t, unsigned level, std::si
 
 }  // namespace
 
-std::size_t free_space_bytes(std::size_t n_words) {
+// The levels of an n_words tree: where each level's nodes and dirty bits start, and the totals.
+// One walk serves free_space_bytes() (sizing the area) and free_space_init() (laying it out).
+struct Levels {
+    std::uint32_t count[kMaxLevels + 1] = {};
+    std::uint32_t node_at[kMaxLevels + 1] = {};
+    std::uint32_t dirty_at[kMaxLevels + 1] = {};
+    unsigned levels = 0;
     std::size_t nodes = 0;
     std::size_t dirty_words = 0;
-    std::size_t count = n_words;
+};
+
+static Levels levels_for(std::size_t n_words) {
+    Levels l;
+    l.count[0] = static_cast<std::uint32_t>(n_words);
     do {
-        count = (count + kFanout - 1) / kFanout;
-        nodes += count;
-        dirty_words += words_for(count);
-    } while (count > 1);
-    std::size_t bytes = dirty_words * sizeof(Word) + nodes * sizeof(Summary);
+        ++l.levels;
+        l.count[l.levels] = (l.count[l.levels - 1] + kFanout - 1) / kFanout;
+        l.node_at[l.levels] = static_cast<std::uint32_t>(l.nodes);
+        l.dirty_at[l.levels] = static_cast<std::uint32_t>(l.dirty_words);
+        l.nodes += l.count[l.levels];
+        l.dirty_words += words_for_blocks(l.count[l.levels]);
+    } while (l.count[l.levels] > 1);
+    return l;
+}
+
+std::size_t free_space_bytes(std::size_t n_words) {
+    Levels l = levels_for(n_words);
+    std::size_t bytes = l.dirty_words * sizeof(Word) + l.nodes * sizeof(Summary);
     return (bytes + sizeof(Word) - 1) / sizeof(Word) * sizeof(Word);  // what follows stays Word-aligned
 }
 
 void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
+    Levels l = levels_for(t.n_words);
     fs = FreeSpace{};
-    fs.count[0] = static_cast<std::uint32_t>(t.n_words);
-    std::size_t nodes = 0;
-    std::size_t dirty_words = 0;
-    unsigned level = 0;
-    do {
-        ++level;
-        fs.count[level] = (fs.count[level - 1] + kFanout - 1) / kFanout;
-        fs.node_at[level] = static_cast<std::uint32_t>(nodes);
-        fs.dirty_at[level] = static_cast<std::uint32_t>(dirty_words);
-        nodes += fs.count[level];
-        dirty_words += words_for(fs.count[level]);
-    } while (fs.count[level] > 1);
-    fs.levels = level;
+    for (unsigned level = 0; level <= l.levels; ++level) {
+        fs.count[level] = l.count[level];
+        fs.node_at[level] = l.node_at[level];
+        fs.dirty_at[level] = l.dirty_at[level];
+    }
+    fs.levels = l.levels;
     fs.dirty = static_cast<Word*>(memory);
-    fs.nodes = reinterpret_cast<Summary*>(fs.dirty + dirty_words);
-    for (std::size_t w = 0; w < dirty_words; ++w) fs.dirty[w] = 0;
+    fs.nodes = reinterpret_cast<Summary*>(fs.dirty + l.dirty_words);
+    for (std::size_t w = 0; w < l.dirty_words; ++w) fs.dirty[w] = 0;
     free_space_rebuild(fs, t);
 }
 
 void free_space_rebuild(FreeSpace& fs, const BlockTables& t) {
     for (unsigned level = 1; level <= fs.levels; ++level) {
         for (std::size_t i = 0; i < fs.count[level]; ++i) node(fs, level, i) = summarise(fs, t, level, i);
-        for (std::size_t w = 0; w < words_for(fs.count[level]); ++w) fs.dirty[fs.dirty_at[level] + w] = 0;
+        for (std::size_t w = 0; w < words_for_blocks(fs.count[level]); ++w) fs.dirty[fs.dirty_at[level] + w] = 0;
     }
     fs.any_dirty = false;
     mark_current_run(fs);
@@ -126,7 +136,7 @@ void free_space_refresh(FreeSpace& fs, const BlockTables& t) {
     if (!fs.any_dirty) return;
     for (unsigned level = 1; level <= fs.levels; ++level) {
         Word* bits = fs.dirty + fs.dirty_at[level];
-        for (std::size_t w = 0; w < words_for(fs.count[level]); ++w) {
+        for (std::size_t w = 0; w < words_for_blocks(fs.count[level]); ++w) {
             while (bits[w] != 0) {
                 std::size_t index = w * kWordBits + count_trailing_zeros(bits[w]);
                 bits[w] &= bits[w] - 1;
@@ -275,7 +285,7 @@ std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) 
     return start;
 }
 
-void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end) {
+std::size_t free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end) {
     free_space_changed(fs, begin, end);
     std::size_t run_begin = run_begin_at(t, begin);
     lower_hints(fs, run_begin);
@@ -290,6 +300,7 @@ void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin,
     } else if (!empty && begin == fs.current_end) {
         fs.current_end = static_cast<std::uint32_t>(end);
     }
+    return run_begin;
 }
 
 void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end) {

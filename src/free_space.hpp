@@ -148,8 +148,8 @@ inline bool free_space_take_current(FreeSpace& fs, std::size_t n, std::size_t* s
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
 /// The tables now show blocks [begin, end) free (a free, a shrink). Keeps the current run first
 /// fit: a run freed just below it joins it, anything else below it stops the fast path until
-/// the next search. O(1), or O(free run below / 64) when it joins the current run.
-void free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end);
+/// the next search. Returns where the free run holding them now begins. O(free run below / 64).
+std::size_t free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end);
 /// Blocks [begin, end) were taken other than through free_space_take (realloc growing in place).
 void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end);
 /// A sweep freed blocks, the lowest at `lowest_freed`: the fast path waits for the next search,
