@@ -242,6 +242,7 @@ struct HeapImpl final : Heap {
     // mark.cpp
     template <bool kInteriorPointers>
     void mark_word(std::uintptr_t word);
+    void mark_head(Area& area, std::size_t block);
     void mark_root_words(void* const* words, std::size_t n_words);
     void drain_mark_stack();
     void push_object(Area& area, std::size_t head, std::size_t end);

@@ -38,21 +38,25 @@ inline void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end)
     gc.stack[gc.depth++] = MarkRange{begin, begin + (end - head) * kBlockWords};
 }
 
-// Marks the object `word` points at, if it does (AreaSet::object_at decides), and pushes its
-// contents unless it is no-scan. Templated so interior pointers cost nothing when off.
-template <bool kInteriorPointers>
-void HeapImpl::mark_word(std::uintptr_t word) {
-    ObjectRef obj = areas.object_at<kInteriorPointers>(word);
-    if (!obj) return;
-    BlockTables& t = obj.area->tables;
-    std::size_t block = obj.block;
+// Marks the object whose head is `block`, unless it is marked already, and pushes its contents
+// unless it is no-scan. Inlined into both callers: mark_word and the drain loop.
+inline void HeapImpl::mark_head(Area& area, std::size_t block) {
+    BlockTables& t = area.tables;
     if (t.is_marked(block)) return;
     t.set_mark(block);
     // Most objects are one block: only look for the end when the next block is a tail.
     std::size_t next = block + 1;
     std::size_t end = next < t.n_blocks && t.is_tail(next) ? t.object_end(block) : next;
     if (t.is_no_scan(block, end)) return;  // marked, contents never read
-    push_object(*obj.area, block, end);
+    push_object(area, block, end);
+}
+
+// Marks the object `word` points at, if it does (AreaSet::object_at decides). Templated so
+// interior pointers cost nothing when off.
+template <bool kInteriorPointers>
+void HeapImpl::mark_word(std::uintptr_t word) {
+    ObjectRef obj = areas.object_at<kInteriorPointers>(word);
+    if (obj) mark_head(*obj.area, obj.block);
 }
 
 // Ranges popped from the stack wait in a small FIFO ring before they are scanned, and are
@@ -65,8 +69,9 @@ template <bool kInteriorPointers>
 static void drain(HeapImpl& heap) {
     Collector& gc = heap.gc;
     const bool single_area = heap.areas.first->next == nullptr;
-    const std::uintptr_t pool_begin = heap.areas.first->pool_begin;
-    const std::size_t pool_bytes = heap.areas.first->pool_bytes;
+    Area& area = *heap.areas.first;
+    const std::uintptr_t pool_begin = area.pool_begin;
+    const std::size_t pool_bytes = area.pool_bytes;
     MarkRange ring[kPrefetchRing];
     bool chunk_in_ring[kPrefetchRing];
     unsigned first = 0;
@@ -100,12 +105,20 @@ static void drain(HeapImpl& heap) {
         for (void* const* p = range.begin; p < range.end; ++p) {
             auto word = reinterpret_cast<std::uintptr_t>(*p);
             // Most words are not pointers into the pool (numbers, nulls, outside pointers). With a
-            // single area they are rejected here against bounds held in registers, before the
-            // call; mark_word() repeats the full test for everything else.
+            // single area, the classification of AreaSet::object_at is done here against bounds
+            // held in registers, without a call; mark_word() does it for several areas.
             if (single_area) {
                 std::uintptr_t offset = word - pool_begin;
                 if (offset >= pool_bytes) continue;
-                if (!kInteriorPointers && offset % kBlockBytes != 0) continue;
+                if constexpr (kInteriorPointers) {
+                    std::size_t head = area.tables.head_containing(offset / kBlockBytes);
+                    if (head < area.tables.n_blocks) heap.mark_head(area, head);
+                } else {
+                    if (offset % kBlockBytes != 0) continue;
+                    std::size_t block = offset / kBlockBytes;
+                    if (area.tables.is_head(block)) heap.mark_head(area, block);
+                }
+                continue;
             }
             heap.mark_word<kInteriorPointers>(word);
         }
@@ -160,9 +173,10 @@ void HeapImpl::scan_grey() {
                         pending &= pending - 1;
                         std::size_t end = t.object_end(head);
                         if (t.is_no_scan(head, end)) continue;
+                        if (gc.depth == gc.capacity) drain_mark_stack();  // the push itself never defers
                         push_object(*a, head, end);
-                        drain_mark_stack();
                     }
+                    drain_mark_stack();
                 }
             }
         }
