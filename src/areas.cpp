@@ -4,8 +4,9 @@
 //
 //   region (any alignment)
 //   ├─ padding to 16 bytes
-//   ├─ prefix          first area only: HeapImpl, then the mark stack (MarkRange[capacity])
-//   ├─ Area            this area's descriptor (with the free space's current run and hints)
+//   ├─ prefix          first area only: HeapImpl (unless the host gave control memory), then the
+//   │                  mark stack (MarkRange[capacity], unless the host gave its memory)
+//   ├─ Area            this area's descriptor (first area: in the control memory if given)
 //   ├─ head table      ⌈n/W⌉ words   (W = bits per machine word)
 //   ├─ tail table      ⌈n/W⌉ words
 //   ├─ mark table      ⌈n/W⌉ words
@@ -24,6 +25,7 @@
 #include <new>
 
 #include "heap_impl.hpp"
+#include "uheap/uheap.h"
 
 namespace uheap::detail {
 namespace {
@@ -93,8 +95,9 @@ std::size_t blocks_for_area(Carver after_descriptor) {
 }  // namespace
 
 // Validates everything before writing anything, so a failed call leaves the region untouched.
+// `descriptor`: where the Area goes if not in the region (the host's control memory).
 Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t prefix_bytes,
-                             void** prefix, Status* status) {
+                             void** prefix, void* descriptor, Status* status) {
     if (region == nullptr) {
         *status = Status::null_region;
         return nullptr;
@@ -108,8 +111,9 @@ Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t
     std::uintptr_t prefix_at = 0;
     std::uintptr_t area_at = 0;
     std::size_t n_blocks = 0;
-    if (carver.take(prefix_bytes, kRegionAlign, &prefix_at) && carver.take(sizeof(Area), alignof(Area), &area_at) &&
-        carver.align(alignof(Word))) {
+    if (descriptor != nullptr) area_at = reinterpret_cast<std::uintptr_t>(descriptor);
+    if (carver.take(prefix_bytes, kRegionAlign, &prefix_at) &&
+        (descriptor != nullptr || carver.take(sizeof(Area), alignof(Area), &area_at)) && carver.align(alignof(Word))) {
         n_blocks = blocks_for_area(carver);
     }
     if (n_blocks == 0) {
@@ -154,7 +158,7 @@ void AreaSet::append(Area* area) {
     if (area->tables.n_blocks > max_blocks) max_blocks = area->tables.n_blocks;
 }
 
-// Unlinks *link (never the first area, which holds the heap itself).
+// Unlinks *link (never the first area, whose descriptor sits beside the heap itself).
 void AreaSet::remove(Area** link) {
     Area* area = *link;
     *link = area->next;
@@ -167,6 +171,7 @@ void AreaSet::remove(Area** link) {
 }
 
 bool AreaSet::overlaps(std::uintptr_t begin, std::uintptr_t end) const {
+    if (begin < control_end && control_begin < end) return true;
     for (const Area* a = first; a != nullptr; a = a->next) {
         if (a->region_overlaps(begin, end)) return true;
     }
@@ -180,6 +185,18 @@ namespace uheap {
 using detail::Area;
 using detail::HeapImpl;
 using detail::MarkRange;
+
+namespace {
+/// The heap's own state: HeapImpl, then the first area's descriptor.
+constexpr std::size_t kHeapImplBytes = (sizeof(HeapImpl) + alignof(Area) - 1) / alignof(Area) * alignof(Area);
+constexpr std::size_t kControlAlign = 16;
+static_assert(alignof(HeapImpl) <= kControlAlign && alignof(Area) <= kControlAlign, "control memory alignment");
+}  // namespace
+
+static_assert(kControlAlign - 1 + kHeapImplBytes + sizeof(Area) <= UHEAP_CONTROL_BYTES,
+              "UHEAP_CONTROL_BYTES (uheap.h) must cover the control data on every target");
+
+std::size_t Heap::control_bytes() { return kControlAlign - 1 + kHeapImplBytes + sizeof(Area); }
 
 std::size_t Heap::default_mark_stack_entries(std::size_t region_bytes) {
     std::size_t entries = region_bytes / 16384;
@@ -207,13 +224,40 @@ Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& con
         *status = Status::size_overflow;
         return nullptr;
     }
-    std::size_t prefix_bytes = heap_bytes + (host_stack == nullptr ? entries * sizeof(MarkRange) : 0);
+    // The heap's own state: the host's control memory (aligned inside it), or the region's start.
+    unsigned char* control = nullptr;
+    if (config.control != nullptr) {
+        auto at = reinterpret_cast<std::uintptr_t>(config.control);
+        if (config.control_bytes > UINTPTR_MAX - at) {
+            *status = Status::size_overflow;
+            return nullptr;
+        }
+        std::size_t pad = (kControlAlign - at % kControlAlign) % kControlAlign;
+        if (config.control_bytes < pad || config.control_bytes - pad < kHeapImplBytes + sizeof(Area)) {
+            *status = Status::invalid_argument;
+            return nullptr;
+        }
+        auto region_at = reinterpret_cast<std::uintptr_t>(region);
+        if (region != nullptr && region_bytes <= UINTPTR_MAX - region_at && at < region_at + region_bytes &&
+            region_at < at + config.control_bytes) {
+            *status = Status::overlap;
+            return nullptr;
+        }
+        control = reinterpret_cast<unsigned char*>(at + pad);
+    }
+    std::size_t prefix_bytes = (control == nullptr ? heap_bytes : 0) + (host_stack == nullptr ? entries * sizeof(MarkRange) : 0);
     void* prefix = nullptr;
-    Area* area = HeapImpl::lay_out_area(region, region_bytes, prefix_bytes, &prefix, status);
+    Area* area = HeapImpl::lay_out_area(region, region_bytes, prefix_bytes, &prefix,
+                                        control != nullptr ? control + kHeapImplBytes : nullptr, status);
     if (area == nullptr) return nullptr;
-    HeapImpl* heap = ::new (prefix) HeapImpl();
+    HeapImpl* heap = ::new (control != nullptr ? control : prefix) HeapImpl();
     heap->config = config;
-    heap->gc.stack = host_stack != nullptr ? host_stack : reinterpret_cast<MarkRange*>(static_cast<unsigned char*>(prefix) + heap_bytes);
+    if (control != nullptr) {
+        heap->areas.control_begin = reinterpret_cast<std::uintptr_t>(config.control);
+        heap->areas.control_end = heap->areas.control_begin + config.control_bytes;
+    }
+    unsigned char* carved_stack = static_cast<unsigned char*>(prefix) + (control == nullptr ? heap_bytes : 0);
+    heap->gc.stack = host_stack != nullptr ? host_stack : reinterpret_cast<MarkRange*>(carved_stack);
     heap->gc.capacity = entries;
     heap->areas.append(area);
     heap->refresh_fast_path();
@@ -228,7 +272,7 @@ Status Heap::add_area(void* region, std::size_t region_bytes) {
         return self.status = Status::overlap;
     }
     Status status;
-    Area* area = HeapImpl::lay_out_area(region, region_bytes, 0, nullptr, &status);
+    Area* area = HeapImpl::lay_out_area(region, region_bytes, 0, nullptr, nullptr, &status);
     if (area != nullptr) self.areas.append(area);
     return self.status = status;
 }

@@ -46,6 +46,8 @@ uheap_t* uheap_create(void* region, size_t region_bytes, const uheap_config_t* c
         cfg.collect_on_every_alloc = config->collect_on_every_alloc;
         cfg.mark_stack = config->mark_stack;
         cfg.mark_stack_bytes = config->mark_stack_bytes;
+        cfg.control = config->control;
+        cfg.control_bytes = config->control_bytes;
     }
     uheap::Status s;
     uheap::Heap* heap = uheap::Heap::create(region, region_bytes, cfg, &s);
@@ -58,6 +60,7 @@ uheap_status_t uheap_add_area(uheap_t* heap, void* region, size_t region_bytes) 
 }
 size_t uheap_region_bytes_for(size_t n_bytes) { return uheap::Heap::region_bytes_for(n_bytes); }
 size_t uheap_blocks_for_bytes(size_t n_bytes) { return uheap::blocks_for_bytes(n_bytes); }
+size_t uheap_control_bytes(void) { return uheap::Heap::control_bytes(); }
 
 void* uheap_alloc(uheap_t* heap, size_t n_bytes, unsigned flags) { return cxx(heap)->alloc(n_bytes, flags); }
 void* uheap_alloc_tagged(uheap_t* heap, size_t n_bytes, unsigned flags, uint16_t tag) {

@@ -221,7 +221,7 @@ void HeapImpl::relocate_registrations(std::uintptr_t old_begin, std::uintptr_t o
 }
 
 void HeapImpl::release_empty_areas() {
-    Area** link = &areas.first->next;  // the first area holds the heap itself: never released
+    Area** link = &areas.first->next;  // the first area, beside the heap itself: never released
     while (*link != nullptr) {
         Area* area = *link;
         if (!area->grown || area->used_blocks != 0 || cb.release == nullptr) {

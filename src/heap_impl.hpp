@@ -77,6 +77,10 @@ struct AreaSet {
     std::size_t count = 0;
     std::size_t metadata_bytes = 0;   ///< bytes of all regions not in pools
     std::size_t max_blocks = 0;       ///< blocks of the largest area
+    /// The host's control memory (HeapConfig::control), if the heap lives there: no area may
+    /// overlap it. Empty when the heap lives at the start of the first region.
+    std::uintptr_t control_begin = 0;
+    std::uintptr_t control_end = 0;
 
     Area* containing(std::uintptr_t address) const {
         for (Area* a = first; a != nullptr; a = a->next) {
@@ -120,7 +124,8 @@ struct AreaSet {
 
     void append(Area* area);
     void remove(Area** link);
-    /// True iff [begin, end) overlaps a region of an area (the first holds the heap itself).
+    /// True iff [begin, end) overlaps a region of an area or the host's control memory: the
+    /// places the heap itself lives.
     bool overlaps(std::uintptr_t begin, std::uintptr_t end) const;
 };
 
@@ -198,7 +203,7 @@ struct HeapImpl final : Heap {
 
     // areas.cpp
     static Area* lay_out_area(void* region, std::size_t region_bytes, std::size_t prefix_bytes,
-                              void** prefix, Status* status);
+                              void** prefix, void* descriptor, Status* status);
 
     // allocator.cpp
     Status find_object(const void* ptr, ObjectRef* out) const {

@@ -50,7 +50,7 @@ bool HeapImpl::grow_for(std::size_t n_blocks) {
     auto begin = reinterpret_cast<std::uintptr_t>(region);
     if (region_bytes > UINTPTR_MAX - begin || areas.overlaps(begin, begin + region_bytes)) return false;
     Status area_status;
-    Area* area = lay_out_area(region, region_bytes, 0, nullptr, &area_status);
+    Area* area = lay_out_area(region, region_bytes, 0, nullptr, nullptr, &area_status);
     if (area == nullptr) return false;
     area->grown = true;
     areas.append(area);

@@ -9,6 +9,7 @@
 
 #include "heap_impl.hpp"
 #include "test_support.hpp"
+#include "uheap/uheap.h"
 
 namespace {
 
@@ -137,6 +138,77 @@ TEST(Layout, TheHostsMarkStackLeavesTheRegionToThePool) {
     EXPECT_EQ(Heap::create(c.data(), c.size(), empty, &status), nullptr);
     EXPECT_EQ(status, Status::invalid_argument);
     EXPECT_TRUE(intact(c));
+}
+
+// With control memory and a mark stack of the host's (static state, as MicroPython keeps), the
+// region holds nothing but tables and pool: the heap lives in the control memory, and the pool
+// is as large as the region allows after the tables alone.
+TEST(Layout, TheHostsControlMemoryLeavesTheRegionToTablesAndPool) {
+    EXPECT_LE(Heap::control_bytes(), std::size_t(UHEAP_CONTROL_BYTES));
+    std::vector<unsigned char> control(Heap::control_bytes() + 5, kPattern);
+    std::vector<unsigned char> a(16 * 1024, kPattern), b(16 * 1024, kPattern);
+    unsigned char host_stack[64 * sizeof(void*)];
+    HeapConfig own;
+    own.mark_stack = host_stack;
+    own.mark_stack_bytes = sizeof host_stack;
+    own.control = control.data() + 5;  // any alignment
+    own.control_bytes = Heap::control_bytes();
+    HeapConfig stack_only = own;
+    stack_only.control = nullptr;
+    stack_only.control_bytes = 0;
+    Status status = Status::invalid_argument;
+    Heap* in_control = Heap::create(a.data(), a.size(), own, &status);
+    ASSERT_NE(in_control, nullptr);
+    EXPECT_EQ(status, Status::ok);
+    Heap* in_region = Heap::create(b.data(), b.size(), stack_only, nullptr);
+    ASSERT_NE(in_region, nullptr);
+    auto* at = reinterpret_cast<unsigned char*>(in_control);
+    EXPECT_TRUE(at >= control.data() && at < control.data() + control.size());
+    const auto& area = *static_cast<uheap::detail::HeapImpl*>(in_control)->areas.first;
+    EXPECT_TRUE(reinterpret_cast<const unsigned char*>(&area) > at && reinterpret_cast<const unsigned char*>(&area) < control.data() + control.size());
+    // The region's first bytes are the head table (after alignment to a word).
+    EXPECT_LT(reinterpret_cast<unsigned char*>(area.tables.head) - a.data(), std::ptrdiff_t(sizeof(void*)));
+    std::size_t saved = sizeof(uheap::detail::HeapImpl) + sizeof(uheap::detail::Area);
+    // Every byte of the control data becomes pool, less the tables of the extra blocks.
+    EXPECT_GE(in_control->info().total, in_region->info().total + saved * 9 / 10 / kBlockBytes * kBlockBytes);
+    EXPECT_EQ(in_control->info().metadata_bytes + in_control->info().total, a.size());
+    // A heap there works like any other, and add_area refuses the control memory itself.
+    uheap_test::RootArray roots(*in_control, 1);
+    void* list = nullptr;
+    for (int i = 0; i < 100; ++i) {
+        auto* node = static_cast<void**>(in_control->alloc(2 * sizeof(void*)));
+        ASSERT_NE(node, nullptr);
+        node[0] = list;
+        list = node;
+    }
+    roots[0] = list;
+    ASSERT_EQ(in_control->collect(), Status::ok);
+    EXPECT_EQ(in_control->info().objects, 100u);
+    EXPECT_VERIFIED(*in_control);
+    EXPECT_EQ(in_control->add_area(control.data(), control.size()), Status::overlap);
+}
+
+TEST(Layout, BadControlMemoryIsRefusedAndNothingIsWritten) {
+    std::vector<unsigned char> control(Heap::control_bytes(), kPattern);
+    std::vector<unsigned char> region(16 * 1024, kPattern);
+    HeapConfig small;
+    small.control = control.data();
+    small.control_bytes = Heap::control_bytes() - 16;  // short of the worst-case alignment
+    Status status = Status::ok;
+    EXPECT_EQ(Heap::create(region.data(), region.size(), small, &status), nullptr);
+    EXPECT_EQ(status, Status::invalid_argument);
+    HeapConfig inside;  // control memory inside the region it is to describe
+    inside.control = region.data() + 1024;
+    inside.control_bytes = Heap::control_bytes();
+    EXPECT_EQ(Heap::create(region.data(), region.size(), inside, &status), nullptr);
+    EXPECT_EQ(status, Status::overlap);
+    HeapConfig wraps;
+    wraps.control = control.data();
+    wraps.control_bytes = SIZE_MAX;
+    EXPECT_EQ(Heap::create(region.data(), region.size(), wraps, &status), nullptr);
+    EXPECT_EQ(status, Status::size_overflow);
+    EXPECT_TRUE(intact(control));
+    EXPECT_TRUE(intact(region));
 }
 
 TEST(Layout, MarkStackThatDoesNotFitIsTooSmall) {

@@ -3,6 +3,8 @@
 //
 // A Heap lives inside the first region the host hands to create(): its control data, block
 // tables and mark stack are carved from that region, so the library never calls an allocator.
+// A host that keeps such state in static memory (MicroPython does) may give the control data
+// and the mark stack memory of their own (HeapConfig), and the region is all tables and pool.
 // A Heap is not thread-safe; a host with threads wraps every call in its own lock.
 #pragma once
 
@@ -64,6 +66,13 @@ struct HeapConfig {
     /// Then mark_stack_entries is ignored; the memory must hold at least one entry.
     void* mark_stack = nullptr;
     std::size_t mark_stack_bytes = 0;
+    /// The host's own memory for the heap's control data and the first area's descriptor
+    /// (Heap::control_bytes() bytes, any alignment), instead of the start of the region: the
+    /// Heap then lives there, and the region holds only tables and pool (the MicroPython port
+    /// passes static memory, where py/gc.c keeps its own state). It must outlive the heap and
+    /// not overlap the region (overlap); too small is invalid_argument.
+    void* control = nullptr;
+    std::size_t control_bytes = 0;
     /// Accept pointers into the middle of an object as references (C++ hosts holding member
     /// pointers). Off: MicroPython's rule, only a pointer to an object's first byte retains it.
     bool interior_pointers = false;
@@ -127,10 +136,13 @@ public:
     // ---- creation ------------------------------------------------------------------------
 
     /// Lays a heap over `region_bytes` bytes at `region` (any alignment).
-    /// Returns the heap, which lives inside the region, or null with `*status` set.
-    /// Fails iff region is null (null_region), its end overflows (size_overflow), the host's
-    /// mark-stack memory holds no entry (invalid_argument), or it cannot hold the control data,
-    /// the tables, the mark stack (unless the host gave one) and one block (region_too_small).
+    /// Returns the heap, which lives inside the region (or in HeapConfig::control), or null with
+    /// `*status` set. Fails iff region is null (null_region), its end or the control memory's
+    /// overflows (size_overflow), the host's mark-stack memory holds no entry or its control
+    /// memory is smaller than control_bytes() (invalid_argument), the control memory overlaps
+    /// the region (overlap), or the region cannot hold the control data (unless the host gave
+    /// its own), the tables, the mark stack (unless the host gave one) and one block
+    /// (region_too_small).
     /// On failure nothing is written.
     /// Complexity: O(region_bytes / kBlockBytes / 64) to clear the tables.
     static Heap* create(void* region, std::size_t region_bytes, const HeapConfig& config = {},
@@ -140,6 +152,10 @@ public:
     /// Fails iff create() would (except invalid_argument); nothing is written then. Refused
     /// (collecting) during a collection.
     Status add_area(void* region, std::size_t region_bytes);
+
+    /// Bytes of control memory (HeapConfig::control) a heap needs, at any alignment. A
+    /// compile-time bound for static storage: UHEAP_CONTROL_BYTES (uheap.h).
+    static std::size_t control_bytes();
 
     /// Mark-stack entries a heap over `region_bytes` gets when the config does not say: one per
     /// 16 KiB of region (0.1 % of it), at least 16, at most 16384.

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The C API of uheap: every heap operation for C hosts, a thin skin over the C++ Heap.
  *
- * Handle-based: a uheap_t lives inside the first region handed to uheap_create(), so a C host
- * needs no allocator at all. Contracts (returns, failure cases, complexity) are those of the
+ * Handle-based: a uheap_t lives inside the first region handed to uheap_create() (or in the
+ * control memory the config gives), so a C host needs no allocator at all. Contracts (returns, failure cases, complexity) are those of the
  * matching member of uheap::Heap in uheap/heap.hpp; each function names it. Not thread-safe. */
 #ifndef UHEAP_UHEAP_H
 #define UHEAP_UHEAP_H
@@ -53,7 +53,13 @@ typedef struct uheap_config_t {
     bool collect_on_every_alloc;
     void *mark_stack;        /* the host's memory for the mark stack, or NULL */
     size_t mark_stack_bytes;
+    void *control;           /* the host's memory for the heap's control data, or NULL */
+    size_t control_bytes;
 } uheap_config_t;
+
+/* Bytes of control memory (uheap_config_t.control) that suffice on every target, for static
+ * storage; uheap_control_bytes() gives the exact need (checked at build time). */
+#define UHEAP_CONTROL_BYTES (69 * sizeof(void *) + 360)
 
 /* uheap::Info: the first seven fields are MicroPython's gc_info_t. */
 typedef struct uheap_info_t {
@@ -101,6 +107,8 @@ uheap_status_t uheap_add_area(uheap_t *heap, void *region, size_t region_bytes);
 size_t uheap_region_bytes_for(size_t n_bytes);
 /* uheap::blocks_for_bytes: whole blocks an object of n_bytes takes. */
 size_t uheap_blocks_for_bytes(size_t n_bytes);
+/* Heap::control_bytes: the exact control memory a heap needs (at most UHEAP_CONTROL_BYTES). */
+size_t uheap_control_bytes(void);
 
 void *uheap_alloc(uheap_t *heap, size_t n_bytes, unsigned flags);
 void *uheap_alloc_tagged(uheap_t *heap, size_t n_bytes, unsigned flags, uint16_t tag);

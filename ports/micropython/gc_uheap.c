@@ -176,15 +176,21 @@ static void port_release(void *user, void *region, size_t region_bytes) {
 
 // ---- creation ----------------------------------------------------------------------------
 
+// The heap's control data, in static memory as py/gc.c keeps its own state, so the region
+// MicroPython hands in is all tables and pool.
+static uint64_t port_control[(UHEAP_CONTROL_BYTES + 7) / 8];
+
 void gc_init(void *start, void *end) {
     size_t region_bytes = (size_t)((byte *)end - (byte *)start);
     uheap_config_t config;
     memset(&config, 0, sizeof(config));
     // uheap's mark stack is MicroPython's own static one (gc_block_stack, which nothing else
-    // uses with this heap), so the whole region goes to the pool. Any size is correct: an
-    // overflow rescans the marked objects of a few blocks, never the heap.
+    // uses with this heap). Any size is correct: an overflow rescans the marked objects of a
+    // few blocks, never the heap.
     config.mark_stack = (void *)MP_STATE_MEM(gc_block_stack);
     config.mark_stack_bytes = sizeof(MP_STATE_MEM(gc_block_stack));
+    config.control = port_control;
+    config.control_bytes = sizeof(port_control);
     uheap_t *heap = NULL;
     if (uheap_block_bytes() == UHEAP_PORT_BLOCK_BYTES) {
         heap = uheap_create(start, region_bytes, &config, NULL);

@@ -203,6 +203,32 @@ static void test_create_errors(void) {
     CHECK(uheap_create(NULL, 4096, NULL, NULL) == NULL); /* status pointer is optional */
 }
 
+/* Static control memory and mark stack, as the MicroPython port keeps them: the heap lives in
+ * the control memory and the region is all tables and pool. */
+static void test_static_control_memory(void) {
+    static uint64_t control[(UHEAP_CONTROL_BYTES + 7) / 8];
+    static void *stack[64];
+    static unsigned char region[16384];
+    CHECK(uheap_control_bytes() <= UHEAP_CONTROL_BYTES);
+    uheap_config_t config;
+    memset(&config, 0, sizeof config);
+    config.control = control;
+    config.control_bytes = sizeof control;
+    config.mark_stack = stack;
+    config.mark_stack_bytes = sizeof stack;
+    uheap_status_t status = UHEAP_CORRUPTED;
+    uheap_t *heap = uheap_create(region, sizeof region, &config, &status);
+    CHECK(heap != NULL && status == UHEAP_OK);
+    CHECK((void *)heap >= (void *)control && (unsigned char *)heap < (unsigned char *)control + sizeof control);
+    uheap_info_t info;
+    uheap_info(heap, &info);
+    CHECK(info.metadata_bytes + info.total == sizeof region);
+    CHECK(info.metadata_bytes < sizeof region / 20); /* tables only: ~4.3 bits per block */
+    CHECK(uheap_alloc(heap, 100, 0) != NULL);
+    config.control_bytes = uheap_control_bytes() / 2;
+    CHECK(uheap_create(region, sizeof region, &config, &status) == NULL && status == UHEAP_INVALID_ARGUMENT);
+}
+
 static void test_alloc_free_size(void) {
     uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
     uheap_info_t info;
@@ -648,6 +674,7 @@ int main(void) {
     int stack_base_marker = 0;
     test_names_and_sizes();
     test_create_errors();
+    test_static_control_memory();
     test_alloc_free_size();
     test_realloc();
     test_lock();
