@@ -199,7 +199,10 @@ static_assert(kControlAlign - 1 + kHeapImplBytes + sizeof(Area) <= UHEAP_CONTROL
 std::size_t Heap::control_bytes() { return kControlAlign - 1 + kHeapImplBytes + sizeof(Area); }
 
 std::size_t Heap::default_mark_stack_entries(std::size_t region_bytes) {
-    std::size_t entries = region_bytes / 16384;
+    // Measured (collect_pause, a random graph built to overflow): past a few hundred entries a
+    // bigger stack saves almost no work (16 MB: 256 and 1 024 entries differ by 0.5 %), while
+    // every entry is 16 bytes of region the pool loses.
+    std::size_t entries = region_bytes / 65536;
     return entries < 16 ? 16 : entries > 16384 ? 16384 : entries;
 }
 

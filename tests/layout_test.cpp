@@ -89,7 +89,8 @@ TEST(Layout, SizeOverflow) {
 // 0 entries: the stack is sized from the region (under 1 % of it, 16 to 4096 entries).
 TEST(Layout, ZeroMarkStackEntriesMeansSizedFromTheRegion) {
     EXPECT_EQ(Heap::default_mark_stack_entries(8 * 1024), 16u);
-    EXPECT_EQ(Heap::default_mark_stack_entries(1 << 20), 64u);
+    EXPECT_EQ(Heap::default_mark_stack_entries(1 << 20), 16u);
+    EXPECT_EQ(Heap::default_mark_stack_entries(1 << 24), 256u);
     EXPECT_EQ(Heap::default_mark_stack_entries(std::size_t(1) << 30), 16384u);
     for (std::size_t region : {std::size_t(16 * 1024), std::size_t(1) << 20}) {
         std::vector<unsigned char> buffer(region, kPattern);

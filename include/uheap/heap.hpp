@@ -158,7 +158,7 @@ public:
     static std::size_t control_bytes();
 
     /// Mark-stack entries a heap over `region_bytes` gets when the config does not say: one per
-    /// 16 KiB of region (0.1 % of it), at least 16, at most 16384.
+    /// 64 KiB of region (0.025 % of it), at least 16, at most 16384.
     static std::size_t default_mark_stack_entries(std::size_t region_bytes);
 
     /// Smallest region that yields an area able to hold one object of `n_bytes` (for grow
