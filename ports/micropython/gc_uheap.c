@@ -78,6 +78,11 @@ static bool port_synced_auto_collect = true;
 static size_t port_synced_threshold = (size_t)-1;
 #endif
 
+// Set by port_collect(): other threads allocated while the GC mutex was released around the
+// collection, so what it freed may be theirs now (see port_retry_allocation). Only touched with
+// the GC mutex held.
+static bool port_others_allocated;
+
 // ---- callbacks uheap makes ---------------------------------------------------------------
 
 #if MICROPY_ENABLE_FINALISER
@@ -118,9 +123,13 @@ static void port_weak_object_dying(void *user, void *object) {
 // the weakref callbacks at its end see the mutex as they would there.
 static void port_collect(void *user) {
     (void)user;
+    uheap_counters_t before, after;
+    uheap_counters(port_heap(), &before);
     PORT_EXIT();
     gc_collect();
     PORT_ENTER();
+    uheap_counters(port_heap(), &after);
+    port_others_allocated = after.allocations != before.allocations;
 }
 
 // MicroPython's threshold is in blocks, (size_t)-1 = off, 0 = before every allocation; uheap's
@@ -349,16 +358,75 @@ void gc_sweep_all(void) {
 
 // ---- objects -----------------------------------------------------------------------------
 
+#if MICROPY_PY_THREAD && MICROPY_PY_THREAD_GIL
+#if defined(__unix__)
+#include <sched.h>
+// Lets a thread waiting for the GIL take it (see port_wait_for_other_collection).
+static void port_yield(void) {
+    sched_yield();
+}
+#else
+static void port_yield(void) {
+}
+#endif
+
+// With a GIL, a __del__ run by one thread's collection executes bytecode, and the VM hands the
+// GIL to other threads as it runs. An allocation in another thread then finds the pool as it
+// was before the collection (the sweep comes after the finalisers) and uheap refuses to start a
+// second collection inside the first. Rather than fail, the allocating thread waits, with the
+// GIL released, until that collection has ended: true if it waited.
+static bool port_wait_for_other_collection(uheap_t *heap) {
+    if (!uheap_is_collecting(heap) || (MP_STATE_THREAD(gc_lock_depth) & GC_COLLECT_FLAG)) {
+        return false;  // no collection of another thread's to wait for
+    }
+    do {
+        MP_THREAD_GIL_EXIT();
+        port_yield();
+        MP_THREAD_GIL_ENTER();
+    } while (uheap_is_collecting(heap));
+    return true;
+}
+#else
+// Without a GIL the collecting thread holds the GC mutex from start to end, finalisers
+// included, so no other thread allocates during a collection; without threads nothing can.
+static bool port_wait_for_other_collection(uheap_t *heap) {
+    (void)heap;
+    return false;
+}
+#endif
+
+// Attempts an allocation makes at most (each may collect once).
+#define PORT_ALLOC_ATTEMPTS (4)
+
+// Whether a failed allocation should try again. The collection an allocation runs happens with
+// the GC mutex released (as py/gc.c does), so with threads another thread may take what it
+// freed before this one retries: MemoryError although the live data fits. So: try again (and
+// collect again) when other threads allocated during this attempt's collection, or after waiting for
+// another thread's collection; a bounded number of times, so a heap that is really full still
+// fails.
+static bool port_retry_allocation(uheap_t *heap, unsigned attempt) {
+    if (uheap_last_status(heap) != UHEAP_OUT_OF_MEMORY || attempt >= PORT_ALLOC_ATTEMPTS) {
+        return false;
+    }
+    return port_wait_for_other_collection(heap) || port_others_allocated;
+}
+
 // One allocation (or move) through uheap's policy, with MicroPython's settings handed over first.
 static void *port_allocate(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
-    port_sync_policy(heap);
-    #if MICROPY_GC_SPLIT_HEAP_AUTO
-    port_pending_bytes = n_bytes;
-    #endif
-    void *out = ptr == NULL ? uheap_alloc(heap, n_bytes, flags) : uheap_realloc(heap, ptr, n_bytes, true);
-    #if MICROPY_GC_SPLIT_HEAP_AUTO
-    port_pending_bytes = 0;
-    #endif
+    void *out;
+    unsigned attempt = 0;
+    do {
+        ++attempt;
+        port_others_allocated = false;
+        port_sync_policy(heap);
+        #if MICROPY_GC_SPLIT_HEAP_AUTO
+        port_pending_bytes = n_bytes;
+        #endif
+        out = ptr == NULL ? uheap_alloc(heap, n_bytes, flags) : uheap_realloc(heap, ptr, n_bytes, true);
+        #if MICROPY_GC_SPLIT_HEAP_AUTO
+        port_pending_bytes = 0;
+        #endif
+    } while (out == NULL && port_retry_allocation(heap, attempt));
     return out;
 }
 
