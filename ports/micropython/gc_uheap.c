@@ -186,8 +186,14 @@ static void port_release(void *user, void *region, size_t region_bytes) {
 // ---- creation ----------------------------------------------------------------------------
 
 // The heap's control data, in static memory as py/gc.c keeps its own state, so the region
-// MicroPython hands in is all tables and pool.
+// MicroPython hands in is all tables and pool. One heap at a time can live there: the one over
+// `port_control_region`. A gc_init() over the same region (a soft reset) reuses it. A gc_init()
+// over another region while a heap lives there lays the new heap's control data in its own
+// region instead (a smaller pool), because the old heap may still be in use: the unix coverage
+// test saves MicroPython's memory state, builds and drops small heaps, then restores the state
+// and carries on with the original heap.
 static uint64_t port_control[(UHEAP_CONTROL_BYTES + 7) / 8];
+static void *port_control_region;
 
 void gc_init(void *start, void *end) {
     size_t region_bytes = (size_t)((byte *)end - (byte *)start);
@@ -198,11 +204,17 @@ void gc_init(void *start, void *end) {
     // few blocks, never the heap.
     config.mark_stack = (void *)MP_STATE_MEM(gc_block_stack);
     config.mark_stack_bytes = sizeof(MP_STATE_MEM(gc_block_stack));
-    config.control = port_control;
-    config.control_bytes = sizeof(port_control);
+    bool static_control = port_control_region == NULL || port_control_region == start;
+    if (static_control) {
+        config.control = port_control;
+        config.control_bytes = sizeof(port_control);
+    }
     uheap_t *heap = NULL;
     if (uheap_block_bytes() == UHEAP_PORT_BLOCK_BYTES) {
         heap = uheap_create(start, region_bytes, &config, NULL);
+    }
+    if (heap != NULL && static_control) {
+        port_control_region = start;
     }
     assert(heap != NULL);
 
