@@ -12,8 +12,8 @@ constexpr std::uint64_t span_of(unsigned level) {
     return span;
 }
 
-Summary& node(FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.node_at[level] + index]; }
-const Summary& node(const FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.node_at[level] + index]; }
+Summary& node(FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.level[level].node_at + index]; }
+const Summary& node(const FreeSpace& fs, unsigned level, std::size_t index) { return fs.nodes[fs.level[level].node_at + index]; }
 
 /// A child of a node of `level`: a word's summary (level 1) or a stored node.
 Summary child(const FreeSpace& fs, const BlockTables& t, unsigned level, std::size_t c) {
@@ -23,7 +23,7 @@ Summary child(const FreeSpace& fs, const BlockTables& t, unsigned level, std::si
 /// A node's summary from its children as they are now.
 Summary summarise(const FreeSpace& fs, const BlockTables& t, unsigned level, std::size_t index) {
     std::size_t first = index * kFanout;
-    std::size_t last = first + kFanout < fs.count[level - 1] ? first + kFanout : fs.count[level - 1];
+    std::size_t last = first + kFanout < fs.level[level - 1].count ? first + kFanout : fs.level[level - 1].count;
     const std::uint64_t child_span = span_of(level - 1);
     Summary s = child(fs, t, level, first);
     std::uint64_t span = child_span;
@@ -40,11 +40,11 @@ void mark_current_run(FreeSpace& fs) {
 }
 
 bool is_dirty(const FreeSpace& fs, unsigned level, std::size_t index) {
-    return (fs.dirty[fs.dirty_at[level] + index / kWordBits] >> (index % kWordBits)) & 1;
+    return (fs.dirty[fs.level[level].dirty_at + index / kWordBits] >> (index % kWordBits)) & 1;
 }
 
 void set_dirty(FreeSpace& fs, unsigned level, std::size_t index) {
-    fs.dirty[fs.dirty_at[level] + index / kWordBits] |= Word(1) << (index % kWordBits);
+    fs.dirty[fs.level[level].dirty_at + index / kWordBits] |= Word(1) << (index % kWordBits);
 }
 
 /// verify()'s recursion: the node's summary recomputed from the tables, comparing every stored
@@ -52,7 +52,7 @@ void set_dirty(FreeSpace& fs, unsigned level, std::size_t index) {
 Summary fresh(const FreeSpace& fs, const BlockTables& t, unsigned level, std::size_t index, bool* stale, unsigned* bad_level,
               std::size_t* bad_node) {
     std::size_t first = index * kFanout;
-    std::size_t last = first + kFanout < fs.count[level - 1] ? first + kFanout : fs.count[level - 1];
+    std::size_t last = first + kFanout < fs.level[level - 1].count ? first + kFanout : fs.level[level - 1].count;
     const std::uint64_t child_span = span_of(level - 1);
     bool any_stale = is_dirty(fs, level, index);
     Summary s;
@@ -101,31 +101,31 @@ static Levels levels_for(std::size_t n_words) {
     return l;
 }
 
+// The memory: dirty bitmaps (Words), then the nodes, then the level table (both 32-bit).
 std::size_t free_space_bytes(std::size_t n_words) {
     Levels l = levels_for(n_words);
-    std::size_t bytes = l.dirty_words * sizeof(Word) + l.nodes * sizeof(Summary);
+    std::size_t bytes = l.dirty_words * sizeof(Word) + l.nodes * sizeof(Summary) + (l.levels + 1) * sizeof(Level);
     return (bytes + sizeof(Word) - 1) / sizeof(Word) * sizeof(Word);  // what follows stays Word-aligned
 }
 
 void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
+    static_assert(alignof(Summary) <= alignof(Word) && alignof(Level) == alignof(Summary), "free-space layout");
     Levels l = levels_for(t.n_words);
     fs = FreeSpace{};
-    for (unsigned level = 0; level <= l.levels; ++level) {
-        fs.count[level] = l.count[level];
-        fs.node_at[level] = l.node_at[level];
-        fs.dirty_at[level] = l.dirty_at[level];
-    }
     fs.levels = l.levels;
     fs.dirty = static_cast<Word*>(memory);
     fs.nodes = reinterpret_cast<Summary*>(fs.dirty + l.dirty_words);
+    Level* level = reinterpret_cast<Level*>(fs.nodes + l.nodes);
+    for (unsigned i = 0; i <= l.levels; ++i) level[i] = Level{l.count[i], l.node_at[i], l.dirty_at[i]};
+    fs.level = level;
     for (std::size_t w = 0; w < l.dirty_words; ++w) fs.dirty[w] = 0;
     free_space_rebuild(fs, t);
 }
 
 void free_space_rebuild(FreeSpace& fs, const BlockTables& t) {
     for (unsigned level = 1; level <= fs.levels; ++level) {
-        for (std::size_t i = 0; i < fs.count[level]; ++i) node(fs, level, i) = summarise(fs, t, level, i);
-        for (std::size_t w = 0; w < words_for_blocks(fs.count[level]); ++w) fs.dirty[fs.dirty_at[level] + w] = 0;
+        for (std::size_t i = 0; i < fs.level[level].count; ++i) node(fs, level, i) = summarise(fs, t, level, i);
+        for (std::size_t w = 0; w < words_for_blocks(fs.level[level].count); ++w) fs.dirty[fs.level[level].dirty_at + w] = 0;
     }
     fs.any_dirty = false;
     mark_current_run(fs);
@@ -135,8 +135,8 @@ void free_space_rebuild(FreeSpace& fs, const BlockTables& t) {
 void free_space_refresh(FreeSpace& fs, const BlockTables& t) {
     if (!fs.any_dirty) return;
     for (unsigned level = 1; level <= fs.levels; ++level) {
-        Word* bits = fs.dirty + fs.dirty_at[level];
-        for (std::size_t w = 0; w < words_for_blocks(fs.count[level]); ++w) {
+        Word* bits = fs.dirty + fs.level[level].dirty_at;
+        for (std::size_t w = 0; w < words_for_blocks(fs.level[level].count); ++w) {
             while (bits[w] != 0) {
                 std::size_t index = w * kWordBits + count_trailing_zeros(bits[w]);
                 bits[w] &= bits[w] - 1;
@@ -163,7 +163,7 @@ std::size_t free_space_find(FreeSpace& fs, const BlockTables& t, std::size_t n) 
     std::size_t index = 0;
     for (unsigned level = fs.levels; level >= 1; --level) {
         const std::size_t first = index * kFanout;
-        const std::size_t last = first + kFanout < fs.count[level - 1] ? first + kFanout : fs.count[level - 1];
+        const std::size_t last = first + kFanout < fs.level[level - 1].count ? first + kFanout : fs.level[level - 1].count;
         const std::uint64_t child_span = span_of(level - 1);
         std::uint64_t carry = 0;
         std::uint64_t carry_start = 0;

@@ -95,13 +95,19 @@ inline Summary merge(const Summary& a, std::uint64_t a_span, const Summary& b, s
     return r;
 }
 
+/// Where one level of the tree lives. 32 bits each: an area has fewer than 2^32 blocks.
+struct Level {
+    std::uint32_t count;     ///< nodes of the level (level 0: table words)
+    std::uint32_t node_at;   ///< index in `nodes` of the level's first node
+    std::uint32_t dirty_at;  ///< word index in `dirty` of the level's bitmap (level 1's is first)
+};
+
 struct FreeSpace {
     Summary* nodes = nullptr;                 ///< every level, level 1 first
     Word* dirty = nullptr;                    ///< per level, one bit per node whose summary is stale
-    // 32 bits each (an area has fewer than 2^32 blocks): the descriptor of every area is small.
-    std::uint32_t node_at[kMaxLevels + 1] = {};   ///< index in `nodes` of each level's first node
-    std::uint32_t count[kMaxLevels + 1] = {};     ///< nodes per level (count[0]: table words)
-    std::uint32_t dirty_at[kMaxLevels + 1] = {};  ///< word index in `dirty` of each level's bitmap
+    /// levels + 1 entries, in the out-of-line memory beside the nodes (so an area's descriptor
+    /// does not carry the table for the deepest tree any area could have).
+    const Level* level = nullptr;
     unsigned levels = 0;                      ///< node levels; level `levels` has one node
     bool any_dirty = false;
     /// The current run [current_begin, current_end): free blocks the fast path carves from.
@@ -127,7 +133,7 @@ inline void free_space_changed(FreeSpace& fs, std::size_t begin, std::size_t end
     constexpr std::size_t kBlocksPerNode = kFanout * kWordBits;
     if (begin >= end) return;
     for (std::size_t node = begin / kBlocksPerNode; node <= (end - 1) / kBlocksPerNode; ++node) {
-        fs.dirty[fs.dirty_at[1] + node / kWordBits] |= Word(1) << (node % kWordBits);
+        fs.dirty[node / kWordBits] |= Word(1) << (node % kWordBits);  // level 1's bitmap comes first
     }
     fs.any_dirty = true;
 }

@@ -130,11 +130,11 @@ TEST_F(BrokenHeap, I5SummaryDisagreesWithTheTables) {
     auto& s = area().space;
     s.current_begin = s.current_end;  // no current run: no node is kept stale for it
     uheap::detail::free_space_refresh(s, area().tables);
-    uheap::detail::Summary saved = s.nodes[s.node_at[1]];
-    s.nodes[s.node_at[1]].longest += 1;
+    uheap::detail::Summary saved = s.nodes[s.level[1].node_at];
+    s.nodes[s.level[1].node_at].longest += 1;
     uheap::VerifyReport r = expect_broken(Invariant::I5_free_index);
     EXPECT_EQ(r.block, 0u);
-    s.nodes[s.node_at[1]] = saved;
+    s.nodes[s.level[1].node_at] = saved;
     EXPECT_VERIFIED(**heap);
 }
 

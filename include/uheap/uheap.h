@@ -59,7 +59,7 @@ typedef struct uheap_config_t {
 
 /* Bytes of control memory (uheap_config_t.control) that suffice on every target, for static
  * storage; uheap_control_bytes() gives the exact need (checked at build time). */
-#define UHEAP_CONTROL_BYTES (69 * sizeof(void *) + 360)
+#define UHEAP_CONTROL_BYTES (73 * sizeof(void *) + 232)
 
 /* uheap::Info: the first seven fields are MicroPython's gc_info_t. */
 typedef struct uheap_info_t {
