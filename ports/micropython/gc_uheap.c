@@ -423,22 +423,29 @@ static bool port_retry_allocation(uheap_t *heap, unsigned attempt) {
     return port_wait_for_other_collection(heap) || port_others_allocated;
 }
 
-// One allocation (or move) through uheap's policy, with MicroPython's settings handed over first.
+// One attempt at an allocation (or move) through uheap's policy, with MicroPython's settings
+// handed over first.
+static void *port_allocate_once(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
+    port_sync_policy(heap);
+    #if MICROPY_GC_SPLIT_HEAP_AUTO
+    port_pending_bytes = n_bytes;
+    #endif
+    void *out = ptr == NULL ? uheap_alloc(heap, n_bytes, flags) : uheap_realloc(heap, ptr, n_bytes, true);
+    #if MICROPY_GC_SPLIT_HEAP_AUTO
+    port_pending_bytes = 0;
+    #endif
+    return out;
+}
+
+// An allocation: one attempt, and more only when port_retry_allocation() says so, so the
+// common case costs one store more than a single attempt.
 static void *port_allocate(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
-    void *out;
-    unsigned attempt = 0;
-    do {
-        ++attempt;
+    port_others_allocated = false;
+    void *out = port_allocate_once(heap, ptr, n_bytes, flags);
+    for (unsigned attempt = 1; out == NULL && port_retry_allocation(heap, attempt); ++attempt) {
         port_others_allocated = false;
-        port_sync_policy(heap);
-        #if MICROPY_GC_SPLIT_HEAP_AUTO
-        port_pending_bytes = n_bytes;
-        #endif
-        out = ptr == NULL ? uheap_alloc(heap, n_bytes, flags) : uheap_realloc(heap, ptr, n_bytes, true);
-        #if MICROPY_GC_SPLIT_HEAP_AUTO
-        port_pending_bytes = 0;
-        #endif
-    } while (out == NULL && port_retry_allocation(heap, attempt));
+        out = port_allocate_once(heap, ptr, n_bytes, flags);
+    }
     return out;
 }
 
