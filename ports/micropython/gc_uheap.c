@@ -425,7 +425,7 @@ static bool port_retry_allocation(uheap_t *heap, unsigned attempt) {
 
 // One attempt at an allocation (or move) through uheap's policy, with MicroPython's settings
 // handed over first.
-static void *port_allocate_once(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
+static inline void *port_allocate_once(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
     port_sync_policy(heap);
     #if MICROPY_GC_SPLIT_HEAP_AUTO
     port_pending_bytes = n_bytes;
@@ -437,16 +437,22 @@ static void *port_allocate_once(uheap_t *heap, void *ptr, size_t n_bytes, unsign
     return out;
 }
 
-// An allocation: one attempt, and more only when port_retry_allocation() says so, so the
-// common case costs one store more than a single attempt.
-static void *port_allocate(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
-    port_others_allocated = false;
-    void *out = port_allocate_once(heap, ptr, n_bytes, flags);
+// The attempts after a failed first one (port_retry_allocation), out of line so the common
+// path stays one inlined attempt.
+static MP_NOINLINE void *port_allocate_again(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
+    void *out = NULL;
     for (unsigned attempt = 1; out == NULL && port_retry_allocation(heap, attempt); ++attempt) {
         port_others_allocated = false;
         out = port_allocate_once(heap, ptr, n_bytes, flags);
     }
     return out;
+}
+
+// An allocation: one attempt, and more only when port_retry_allocation() says so.
+static inline void *port_allocate(uheap_t *heap, void *ptr, size_t n_bytes, unsigned flags) {
+    port_others_allocated = false;
+    void *out = port_allocate_once(heap, ptr, n_bytes, flags);
+    return out != NULL ? out : port_allocate_again(heap, ptr, n_bytes, flags);
 }
 
 void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
