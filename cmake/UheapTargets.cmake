@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# How uheap's targets are made: the core library (optionally at another block size) and warnings.
+# How uheap's targets are made: the core library (optionally at another block size), warnings,
+# and what a shared library exports.
 
 set(UHEAP_CORE_SOURCES
   src/allocator.cpp
@@ -17,6 +18,11 @@ set(UHEAP_CORE_SOURCES
   src/verify.cpp)
 list(TRANSFORM UHEAP_CORE_SOURCES PREPEND "${CMAKE_CURRENT_LIST_DIR}/../")
 
+# uheap/version.h, from project(uheap VERSION): generated into the build tree, installed beside
+# the other headers.
+set(UHEAP_GENERATED_INCLUDE_DIR "${PROJECT_BINARY_DIR}/include")
+configure_file("${CMAKE_CURRENT_LIST_DIR}/version.h.in" "${UHEAP_GENERATED_INCLUDE_DIR}/uheap/version.h" @ONLY)
+
 # Warnings for uheap's own targets only; global flags are never touched.
 function(uheap_set_warnings target)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
@@ -27,18 +33,39 @@ function(uheap_set_warnings target)
   endif()
 endfunction()
 
+# A shared library exports only what the public headers mark (uheap/export.h): everything else is
+# hidden. `<prefix>_SHARED` tells the headers, in the library and in everything that links it;
+# `<prefix>_BUILDING` only the library's own sources. A static library is left as it was.
+function(uheap_export_api target prefix)
+  get_target_property(type ${target} TYPE)
+  if(NOT type STREQUAL "SHARED_LIBRARY")
+    return()
+  endif()
+  set_target_properties(${target} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON
+                        VERSION ${uheap_VERSION} SOVERSION ${uheap_VERSION_MAJOR}.${uheap_VERSION_MINOR})
+  target_compile_definitions(${target} PUBLIC ${prefix}_SHARED PRIVATE ${prefix}_BUILDING)
+endfunction()
+
 # The core: no exceptions, no RTTI, no thread-safe statics, so the static library links into a
 # plain C program without libstdc++. `block_bytes` empty = the default (four machine words).
+# Static or shared as BUILD_SHARED_LIBS says, unless a third argument (STATIC) says otherwise.
 function(uheap_add_library name block_bytes)
-  add_library(${name} STATIC ${UHEAP_CORE_SOURCES})
+  add_library(${name} ${ARGN} ${UHEAP_CORE_SOURCES})
   target_compile_features(${name} PUBLIC cxx_std_17)
   set_target_properties(${name} PROPERTIES CXX_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
   target_include_directories(${name}
-    PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../include> $<INSTALL_INTERFACE:include>
+    PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../include>
+           $<BUILD_INTERFACE:${UHEAP_GENERATED_INCLUDE_DIR}> $<INSTALL_INTERFACE:include>
     PRIVATE ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../src)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     target_compile_options(${name} PRIVATE -fno-exceptions -fno-rtti -fno-threadsafe-statics)
+    # Linked by the C driver, a shared library needs no C++ runtime either.
+    get_target_property(type ${name} TYPE)
+    if(type STREQUAL "SHARED_LIBRARY")
+      set_target_properties(${name} PROPERTIES LINKER_LANGUAGE C)
+    endif()
   endif()
+  uheap_export_api(${name} UHEAP)
   if(NOT block_bytes STREQUAL "")
     target_compile_definitions(${name} PUBLIC UHEAP_BLOCK_BYTES=${block_bytes})
   endif()

@@ -3,7 +3,7 @@
 # runs them, so "works on 32-bit targets" (16-byte blocks, 32-bit words) is tested, not assumed.
 # Prints "32-bit: skipped" (ctest reports the test as skipped) when the compiler cannot produce
 # 32-bit programs here.
-# Inputs: SOURCE_DIR, WORK_DIR, CC, CXX.
+# Inputs: SOURCE_DIR, GENERATED_INCLUDE_DIR (uheap/version.h), WORK_DIR, CC, CXX.
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 file(WRITE "${WORK_DIR}/probe.cpp" "int main() { return sizeof(void*) == 4 ? 0 : 1; }\n")
@@ -24,12 +24,12 @@ endfunction()
 
 file(GLOB core_sources "${SOURCE_DIR}/src/*.cpp")
 set(flags -m32 -O2 -std=c++17 -fno-exceptions -fno-rtti -fno-threadsafe-statics -Wall -Wextra -Werror
-          -I${SOURCE_DIR}/include -I${SOURCE_DIR}/src)
+          -I${SOURCE_DIR}/include -I${GENERATED_INCLUDE_DIR} -I${SOURCE_DIR}/src)
 run("core compile" ${CXX} ${flags} -c ${core_sources})
 file(GLOB objects "${WORK_DIR}/*.o")
 run("archive" ${CMAKE_AR} rcs libuheap32.a ${objects})
-run("C API test link" ${CC} -m32 -std=c99 -I${SOURCE_DIR}/include ${SOURCE_DIR}/tests/c_api/c_api_test.c
-    libuheap32.a -o c_api_test32)
+run("C API test link" ${CC} -m32 -std=c99 -I${SOURCE_DIR}/include -I${GENERATED_INCLUDE_DIR}
+    ${SOURCE_DIR}/tests/c_api/c_api_test.c libuheap32.a -o c_api_test32)
 run("C API test" ./c_api_test32)
 run("quickstart link" ${CXX} -m32 -O2 -std=c++17 -I${SOURCE_DIR}/include ${SOURCE_DIR}/examples/quickstart.cpp
     libuheap32.a -o quickstart32)

@@ -12,6 +12,11 @@ string(SUBSTRING "${rest}" 0 ${close} code)
 file(MAKE_DIRECTORY "${WORK_DIR}")
 file(WRITE "${WORK_DIR}/quick_start.cpp" "${code}")
 separate_arguments(flags UNIX_COMMAND "${CXX_FLAGS} ${LINKER_FLAGS}")
+# A shared library is found at run time through the program's rpath.
+if(LIBRARY MATCHES "\\.so(\\.|$)")
+  get_filename_component(library_dir "${LIBRARY}" DIRECTORY)
+  list(APPEND flags "-Wl,-rpath,${library_dir}")
+endif()
 execute_process(COMMAND ${CXX} -std=c++17 ${flags} -I${SOURCE_DIR}/include quick_start.cpp ${LIBRARY} -o quick_start
                 WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE built OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(NOT built EQUAL 0)

@@ -3,6 +3,7 @@
 #include "uheap/uheap.h"
 
 #include "uheap/heap.hpp"
+#include "uheap/version.h"
 
 namespace {
 
@@ -37,6 +38,8 @@ extern "C" {
 
 size_t uheap_block_bytes(void) { return uheap::kBlockBytes; }
 const char* uheap_status_name(uheap_status_t status) { return uheap::status_name(static_cast<uheap::Status>(status)); }
+const char* uheap_version(void) { return uheap::version(); }
+uint32_t uheap_version_number(void) { return UHEAP_VERSION_NUMBER; }
 
 uheap_t* uheap_create(void* region, size_t region_bytes, const uheap_config_t* config, uheap_status_t* status) {
     uheap::HeapConfig cfg;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The Heap's control surface: callbacks, root and weak registrations, and status names.
+// The Heap's control surface: callbacks, root and weak registrations, status names and the version.
 #include "heap_impl.hpp"
+#include "uheap/version.h"
 
 namespace uheap {
 
@@ -29,6 +30,8 @@ const char* status_name(Status status) {
     }
     return "unknown";
 }
+
+const char* version() { return UHEAP_VERSION_STRING; }
 
 }  // namespace uheap
 

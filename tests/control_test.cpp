@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Control (src/heap.cpp): the nestable lock, automatic collection on/off, the allocation
-// threshold, and the collect-on-every-allocation stress mode.
+// threshold, the collect-on-every-allocation stress mode, status names and the version.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "test_support.hpp"
+#include "uheap/version.h"
 
 namespace {
 
@@ -205,6 +206,13 @@ TEST(Control, StatusNamesAreDistinct) {
     EXPECT_EQ(names.size(), static_cast<std::size_t>(Status::weakly_referenced) + 1);
     EXPECT_STREQ(uheap::status_name(Status::already_free), "already_free");
     EXPECT_EQ(names.count("unknown"), 0u);
+}
+
+TEST(Control, VersionIsTheProjectVersion) {
+    EXPECT_STREQ(uheap::version(), UHEAP_VERSION_STRING);
+    EXPECT_EQ(std::to_string(UHEAP_VERSION_MAJOR) + "." + std::to_string(UHEAP_VERSION_MINOR) + "." +
+                  std::to_string(UHEAP_VERSION_PATCH),
+              UHEAP_VERSION_STRING);
 }
 
 }  // namespace

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Build-time configuration of uheap: the block size and the defaults every heap starts with.
+/// @file
+/// Build-time configuration of uheap: the block size and the defaults every heap starts with.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-// The block size is fixed when the library is built (CMake option UHEAP_BLOCK_BYTES sets it for
-// the library and everything that links it). MicroPython's reference is four machine words:
-// 16 B on 32-bit targets, 32 B on 64-bit ones.
+/// Bytes per block, unless the build defines it (code reads uheap::kBlockBytes): a power of two,
+/// at least 16. The block size is fixed when the library is built (CMake option UHEAP_BLOCK_BYTES
+/// sets it for the library and everything that links it). MicroPython's reference is four
+/// machine words: 16 B on 32-bit targets, 32 B on 64-bit ones.
 #ifndef UHEAP_BLOCK_BYTES
 #define UHEAP_BLOCK_BYTES (4 * sizeof(void*))
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// C++ conveniences on the public Heap API: typed make<T>, RAII root and weak handles, and a heap
-// that owns its region. Header-only; nothing here reaches into the heap's internals.
+/// @file
+/// C++ conveniences on the public Heap API: typed make<T>, RAII root and weak handles, and a heap
+/// that owns its region. Header-only; nothing here reaches into the heap's internals.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +21,8 @@ namespace uheap {
 // word and runs ~T(). make<T> installs cxx_finaliser on a heap that has no finaliser yet; a host
 // with its own finaliser calls run_cxx_finaliser(object) for the objects it made with make<T>.
 
+/// The destructor call make<T> records in the last word of an object it made (run_cxx_finaliser()
+/// calls it).
 using DestroyThunk = void (*)(void* object);
 
 /// Runs the destructor recorded by make<T> in the object's last word, once.
@@ -104,23 +107,27 @@ private:
 template <class T>
 class Root {
 public:
+    /// Registers a root slot on `heap` holding `ptr` (null, or any pointer into an object). O(1).
     explicit Root(Heap& heap, T* ptr = nullptr) : heap_(&heap) {
         held_.set(heap, ptr);
         attach();
     }
+    /// A new slot, on `other`'s heap, holding what `other` holds; `other` keeps it too.
     Root(Root&& other) noexcept : heap_(other.heap_), held_(other.held_) { attach(); }
+    /// Holds what `other` holds; `other` keeps it too.
     Root& operator=(Root&& other) noexcept {
         held_ = other.held_;
         return *this;
     }
     Root(const Root&) = delete;
     Root& operator=(const Root&) = delete;
-    ~Root() { heap_->remove_root_range(&node_); }
+    ~Root() { heap_->remove_root_range(&node_); }  ///< unregisters the slot
 
-    T* get() const { return held_.get(); }
-    T* operator->() const { return get(); }
-    std::add_lvalue_reference_t<T> operator*() const { return *get(); }  // not for T = void
-    explicit operator bool() const { return get() != nullptr; }
+    T* get() const { return held_.get(); }  ///< the pointer held, or null
+    T* operator->() const { return get(); }  ///< get()
+    std::add_lvalue_reference_t<T> operator*() const { return *get(); }  ///< *get(); not for T = void
+    explicit operator bool() const { return get() != nullptr; }  ///< get() != nullptr
+    /// Holds `ptr` instead (null, or any pointer into an object).
     Root& operator=(T* ptr) {
         held_.set(*heap_, ptr);
         return *this;
@@ -142,21 +149,25 @@ private:
 template <class T>
 class Weak {
 public:
+    /// Registers a weak slot on `heap` naming `ptr` (null, or any pointer into an object). O(1).
     explicit Weak(Heap& heap, T* ptr = nullptr) : heap_(&heap) {
         held_.set(heap, ptr);
         attach();
     }
+    /// A new slot, on `other`'s heap, naming what `other` names; `other` keeps it too.
     Weak(Weak&& other) noexcept : heap_(other.heap_), held_(other.held_) { attach(); }
+    /// Names what `other` names; `other` keeps it too.
     Weak& operator=(Weak&& other) noexcept {
         held_ = other.held_;
         return *this;
     }
     Weak(const Weak&) = delete;
     Weak& operator=(const Weak&) = delete;
-    ~Weak() { heap_->remove_weak_slot(&node_); }
+    ~Weak() { heap_->remove_weak_slot(&node_); }  ///< unregisters the slot
 
-    T* get() const { return held_.get(); }
-    explicit operator bool() const { return get() != nullptr; }
+    T* get() const { return held_.get(); }  ///< the pointer named, or null once its object died
+    explicit operator bool() const { return get() != nullptr; }  ///< get() != nullptr
+    /// Names `ptr` instead (null, or any pointer into an object).
     Weak& operator=(T* ptr) {
         held_.set(*heap_, ptr);
         return *this;
@@ -178,16 +189,18 @@ private:
 /// layer allocates; the core library never does.
 class OwnedHeap {
 public:
+    /// Allocates `region_bytes` with new (std::nothrow) and creates a heap over them with
+    /// `config`. On failure get() is null and status() says why (null_region: new failed).
     explicit OwnedHeap(std::size_t region_bytes, const HeapConfig& config = {})
         : region_(new (std::nothrow) unsigned char[region_bytes]) {
         status_ = region_ ? Status::ok : Status::null_region;
         if (region_) heap_ = Heap::create(region_.get(), region_bytes, config, &status_);
     }
-    Heap* get() const { return heap_; }
-    Heap* operator->() const { return heap_; }
-    Heap& operator*() const { return *heap_; }
-    explicit operator bool() const { return heap_ != nullptr; }
-    Status status() const { return status_; }
+    Heap* get() const { return heap_; }                            ///< the heap, or null
+    Heap* operator->() const { return heap_; }                     ///< get(); not null-checked
+    Heap& operator*() const { return *heap_; }                     ///< *get(); not null-checked
+    explicit operator bool() const { return heap_ != nullptr; }    ///< the heap was created
+    Status status() const { return status_; }                      ///< how creating the heap went
 
 private:
     std::unique_ptr<unsigned char[]> region_;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Event hooks: how a profiler (or any observer) hears about every allocation, free and collection.
-// Hooks cost one predictable branch each when unset.
+/// @file
+/// Event hooks: how a profiler (or any observer) hears about every allocation, free and collection.
+/// Hooks cost one predictable branch each when unset.
 #pragma once
 
 #include <cstddef>
@@ -18,21 +19,21 @@ enum class FreeReason : std::uint8_t {
 /// Figures for one finished collection, handed to EventHooks::on_collect_end.
 struct CollectionStats {
     std::uint64_t index = 0;           ///< 1 for the first collection of this heap
-    std::size_t objects_freed = 0;
-    std::size_t bytes_freed = 0;
+    std::size_t objects_freed = 0;     ///< objects the sweep freed (Counters::last_collect_freed)
+    std::size_t bytes_freed = 0;       ///< their whole-block bytes
     std::size_t objects_live = 0;      ///< objects that survived
     std::size_t used_bytes = 0;        ///< after the sweep
-    std::size_t free_bytes = 0;
-    std::size_t largest_free_bytes = 0;
-    std::size_t free_runs = 0;
-    std::size_t mark_stack_overflows = 0;
+    std::size_t free_bytes = 0;        ///< after the sweep
+    std::size_t largest_free_bytes = 0; ///< longest free run after the sweep, in bytes
+    std::size_t free_runs = 0;         ///< maximal runs of free blocks after the sweep
+    std::size_t mark_stack_overflows = 0; ///< times this collection found the mark stack full
     std::uint64_t pause_ns = 0;        ///< collect_start() to the end of the sweep
 };
 
 /// Observer callbacks. Every member may be null. They run inside the heap's operations: they must
 /// not call back into the heap except for read-only queries (size_of, info, counters).
 struct EventHooks {
-    void* user = nullptr;
+    void* user = nullptr;  ///< passed unchanged as every callback's first argument
     /// After a successful allocation. `n_bytes` is the whole-block size; `tag` is what the host
     /// passed to alloc() (0 if none).
     void (*on_alloc)(void* user, void* ptr, std::size_t n_bytes, unsigned flags, std::uint16_t tag) = nullptr;

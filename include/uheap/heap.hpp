@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// The Heap: a fixed-block pool over caller memory with a conservative mark-and-sweep collector.
-//
-// A Heap lives inside the first region the host hands to create(): its control data, block
-// tables and mark stack are carved from that region, so the library never calls an allocator.
-// A host that keeps such state in static memory (MicroPython does) may give the control data
-// and the mark stack memory of their own (HeapConfig), and the region is all tables and pool.
-// A Heap is not thread-safe; a host with threads wraps every call in its own lock.
+/// @file
+/// The Heap: a fixed-block pool over caller memory with a conservative mark-and-sweep collector.
+///
+/// A Heap lives inside the first region the host hands to create(): its control data, block
+/// tables and mark stack are carved from that region, so the library never calls an allocator.
+/// A host that keeps such state in static memory (MicroPython does) may give the control data
+/// and the mark stack memory of their own (HeapConfig), and the region is all tables and pool.
+/// A Heap is not thread-safe; a host with threads wraps every call in its own lock.
 #pragma once
 
 #include <cstddef>
@@ -13,18 +14,21 @@
 
 #include "uheap/config.hpp"
 #include "uheap/events.hpp"
+#include "uheap/export.h"
 #include "uheap/mem_info.hpp"
 
+/// Everything uheap declares for C++ hosts: the Heap, its configuration, reports and hooks, the
+/// C++ conveniences (cxx.hpp) and the profiler (profiler.hpp).
 namespace uheap {
 
 /// What an operation did. Operations that return a pointer return null on failure and leave the
 /// reason in Heap::last_status().
 enum class Status : std::uint8_t {
-    ok = 0,
+    ok = 0,            ///< success
     null_region,       ///< create()/add_area(): the region pointer is null
     region_too_small,  ///< create()/add_area(): no room for control data, tables and one block
     size_overflow,     ///< region end wraps the address space, or a byte count overflows when rounded
-    invalid_argument,  ///< a configuration value out of range (e.g. a mark stack of 0 entries)
+    invalid_argument,  ///< an argument the call cannot use: host mark-stack memory that holds no entry, control memory smaller than control_bytes(), a null registration node
     foreign_pointer,   ///< the pointer is not inside any area of this heap
     not_object_start,  ///< inside a pool but not the first byte of an object
     already_free,      ///< the block is free: a double free, or a pointer to freed memory
@@ -44,7 +48,11 @@ enum class Status : std::uint8_t {
 };
 
 /// Static, human-readable name of a status ("ok", "already_free", ...).
-const char* status_name(Status status);
+UHEAP_API const char* status_name(Status status);
+
+/// The version of the library linked, "MAJOR.MINOR.PATCH" (static text). The headers compiled
+/// against give theirs in uheap/version.h (UHEAP_VERSION_STRING).
+UHEAP_API const char* version();
 
 /// Flags for alloc(). Combine with |.
 enum AllocFlag : unsigned {
@@ -65,14 +73,14 @@ struct HeapConfig {
     /// `mark_stack`, any alignment, used only during collections, never freed by the heap.
     /// Then mark_stack_entries is ignored; the memory must hold at least one entry.
     void* mark_stack = nullptr;
-    std::size_t mark_stack_bytes = 0;
+    std::size_t mark_stack_bytes = 0;  ///< size of the memory at `mark_stack`; ignored when it is null
     /// The host's own memory for the heap's control data and the first area's descriptor
     /// (Heap::control_bytes() bytes, any alignment), instead of the start of the region: the
     /// Heap then lives there, and the region holds only tables and pool (the MicroPython port
     /// passes static memory, where py/gc.c keeps its own state). It must outlive the heap and
     /// not overlap the region (overlap); too small is invalid_argument.
     void* control = nullptr;
-    std::size_t control_bytes = 0;
+    std::size_t control_bytes = 0;  ///< size of the memory at `control`; ignored when it is null
     /// Accept pointers into the middle of an object as references (C++ hosts holding member
     /// pointers). Off: MicroPython's rule, only a pointer to an object's first byte retains it.
     bool interior_pointers = false;
@@ -86,8 +94,8 @@ struct HeapConfig {
 /// and `n_words` at any time outside a collection (a VM stack growing and shrinking): each
 /// collection reads them afresh.
 struct RootRange {
-    void* const* words = nullptr;
-    std::size_t n_words = 0;
+    void* const* words = nullptr;  ///< first word of the range
+    std::size_t n_words = 0;       ///< words in the range (0: nothing scanned)
     RootRange* prev = nullptr;  ///< maintained by the heap
     RootRange* next = nullptr;  ///< maintained by the heap
 };
@@ -98,7 +106,7 @@ struct RootRange {
 /// object (e.g. a kNoScan | kFinaliser weak-reference object) if that object's finaliser
 /// unregisters it: slots are cleared before finalisers run, and the memory goes at the sweep.
 struct WeakSlot {
-    void** slot = nullptr;
+    void** slot = nullptr;     ///< the word a collection clears when the object it names dies
     WeakSlot* prev = nullptr;  ///< maintained by the heap
     WeakSlot* next = nullptr;  ///< maintained by the heap
 };
@@ -129,9 +137,12 @@ using ClockFn = std::uint64_t (*)(void* user);
 /// Overwrites `n_bytes` of the calling thread's stack below the current frame with zeros.
 /// Conservative stack scanning sees stale words that dead frames left behind; a host calls this
 /// at quiet points (after start-up, between REPL lines) so old pointers cannot retain garbage.
-void clear_stack(std::size_t n_bytes);
+UHEAP_API void clear_stack(std::size_t n_bytes);
 
-class Heap {
+/// A garbage-collected heap over memory the host hands in. Made only by create(), which places
+/// it inside the region (or in HeapConfig::control); there is no destroy: once the host stops
+/// using the heap, its memory is the host's again. Not copyable; not thread-safe.
+class UHEAP_API Heap {
 public:
     // ---- creation ------------------------------------------------------------------------
 
@@ -257,11 +268,16 @@ public:
     void lock();                    ///< nestable; while held alloc returns null and free is ignored
     void unlock();                  ///< undoes one lock(); extra unlocks are ignored
     bool is_locked() const;         ///< lock() held, or a collection running (MicroPython's rule)
-    unsigned lock_depth() const;
+    unsigned lock_depth() const;    ///< lock() calls not yet undone by unlock() (collections not counted)
+    /// True from collect_start() until the sweep is done, when allocation is refused; false again
+    /// while the collection's last callbacks run (on_collect_end, the weak-sweep callback).
     bool is_collecting() const;
 
-    void set_auto_collect(bool enabled);  ///< off: allocation that does not fit fails at once
-    bool auto_collect() const;
+    /// On (the default): an allocation may collect, at the threshold, in collect_on_every_alloc
+    /// mode, and when it does not fit. Off: it never collects; one that does not fit fails unless
+    /// the grow callback supplies an area.
+    void set_auto_collect(bool enabled);
+    bool auto_collect() const;      ///< whether allocation may collect (set_auto_collect())
     /// Collect before an allocation once `n_bytes` have been allocated since the last
     /// collection started (0 = off). Counted in whole blocks, rounded up: any n_bytes > 0 is at
     /// least one block. (MicroPython's gc.threshold() rounds down and treats 0 blocks as "before
@@ -272,12 +288,25 @@ public:
 
     // ---- callbacks (each optional; `user` is passed back unchanged) --------------------------
 
+    /// The callback collect() calls to report roots (RootFn); null: none. The three-step form
+    /// does not call it.
     void set_root_callback(RootFn fn, void* user);
+    /// The callback run for each dead object flagged kFinaliser (FinaliserFn); null: such objects
+    /// die without a call. make<T> installs cxx_finaliser() on a heap that has none.
     void set_finaliser(FinaliserFn fn, void* user);
-    FinaliserFn finaliser() const;
+    FinaliserFn finaliser() const;  ///< the finaliser in force, or null
+    /// `freed` receives each dead object flagged kWeak (WeakFreedFn); `after_sweep` runs at the
+    /// end of every collection (WeakSweepFn). Either may be null.
     void set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* user);
+    /// What automatic collections run instead of collect() (CollectFn); null: collect().
     void set_collect_callback(CollectFn fn, void* user);
+    /// `grow` is asked for a new area when an allocation does not fit even after the automatic
+    /// collection (GrowFn; never during a collection); null: the heap never grows. `release`
+    /// receives a grown area back once a sweep finds it empty (ReleaseFn; never the first area
+    /// nor one from add_area()); null: grown areas are kept.
     void set_grow_callback(GrowFn grow, ReleaseFn release, void* user);
+    /// The clock pause times are read from (ClockFn); null: the platform's monotonic clock
+    /// (POSIX CLOCK_MONOTONIC), or pauses of 0 on targets without one.
     void set_clock(ClockFn fn, void* user);
     void set_event_hooks(const EventHooks& hooks);  ///< copied; pass EventHooks{} to clear
     EventHooks event_hooks() const;                 ///< the hooks in force (to chain or restore them)
@@ -299,8 +328,10 @@ public:
     /// Calls `fn` for every object and every free run, area by area in address order.
     /// `fn` must not change the heap. O(blocks / 64 + objects + free runs).
     void walk(WalkFn fn, void* user) const;
-    /// Number of areas, and where the pool of area `index` lies (empty AreaPool if out of range).
+    /// Number of areas the heap spans now. O(1).
     std::size_t area_count() const;
+    /// Where the pool of area `index` lies, areas numbered in the order they were added (a
+    /// released one drops out); an empty AreaPool if out of range. O(index).
     AreaPool area_pool(std::size_t index) const;
     /// Checks every invariant (I1..I7 in docs/design.md) and reports the first broken one.
     /// O(blocks + free runs).

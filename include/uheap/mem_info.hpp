@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
-// What the heap reports about itself: exact statistics, O(1) counters, invariant checks, and the
-// callback types its MicroPython-format dumps print through.
+/// @file
+/// What the heap reports about itself: exact statistics, O(1) counters, invariant checks, and the
+/// callback types its MicroPython-format dumps print through.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "uheap/export.h"
 
 namespace uheap {
 
@@ -63,21 +66,21 @@ enum class Invariant : std::uint8_t {
 
 /// Result of Heap::verify(): the first broken invariant, where, and a fixed description.
 struct VerifyReport {
-    Invariant broken = Invariant::none;
+    Invariant broken = Invariant::none;  ///< the first invariant found broken; none if all hold
     std::size_t area = 0;        ///< index of the area (0 = the first)
     std::size_t block = 0;       ///< block number inside that area
     const char* detail = "ok";   ///< static text, never freed
-    bool ok() const { return broken == Invariant::none; }
+    bool ok() const { return broken == Invariant::none; }  ///< true iff every invariant holds
 };
 
 /// Name of an invariant ("I5_free_index"...), static text.
-const char* invariant_name(Invariant id);
+UHEAP_API const char* invariant_name(Invariant id);
 
 /// One stretch of a pool seen by Heap::walk(): an object, or a maximal free run.
 struct HeapSpan {
     std::size_t area = 0;         ///< index of the area (0 = the first)
     std::size_t first_block = 0;  ///< block number inside the area
-    std::size_t n_blocks = 0;
+    std::size_t n_blocks = 0;     ///< length of the object or of the free run, in blocks
     void* object = nullptr;       ///< the object's first byte; null for a free run
     unsigned flags = 0;           ///< AllocFlag bits of the object (kNoScan only on 2+ blocks)
 };
@@ -85,7 +88,7 @@ struct HeapSpan {
 /// Where an area's pool lies (Heap::area_pool()).
 struct AreaPool {
     const void* begin = nullptr;  ///< first block
-    std::size_t n_blocks = 0;
+    std::size_t n_blocks = 0;     ///< blocks in the pool
 };
 
 /// Receives each span of Heap::walk() in address order.

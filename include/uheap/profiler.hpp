@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The memory profiler: per-tag tables, a per-collection timeline, a size histogram, leak
-// suspects, alarms, and JSON/CSV export with a heap snapshot. A separate component (target
-// uheap::profiler) built on the public EventHooks; unlike the core it allocates (STL, malloc).
+/// @file
+/// The memory profiler: per-tag tables, a per-collection timeline, a size histogram, leak
+/// suspects, alarms, and JSON/CSV export with a heap snapshot. A separate component (target
+/// uheap::profiler) built on the public EventHooks; unlike the core it allocates (STL, malloc).
 #pragma once
 
 #include <array>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "uheap/export.h"
 #include "uheap/heap.hpp"
 
 namespace uheap {
@@ -31,7 +33,7 @@ struct ProfilerConfig {
 
 /// What the profiler knows about one tag (the small number a host passes to Heap::alloc()).
 struct TagStats {
-    std::uint16_t tag = 0;
+    std::uint16_t tag = 0;              ///< the tag these figures are for
     std::uint64_t live_objects = 0;     ///< objects of this tag alive now
     std::uint64_t live_bytes = 0;       ///< their whole-block bytes
     std::uint64_t peak_live_bytes = 0;  ///< most live_bytes ever seen
@@ -45,22 +47,22 @@ struct TagStats {
 /// One sample of the timeline, taken when a collection finishes (from CollectionStats).
 struct TimelineSample {
     std::uint64_t collection = 0;        ///< the heap's collection index (1 = its first)
-    std::size_t used_bytes = 0;
-    std::size_t free_bytes = 0;
+    std::size_t used_bytes = 0;          ///< after the sweep
+    std::size_t free_bytes = 0;          ///< after the sweep
     std::size_t largest_free_bytes = 0;  ///< the longest free run, in bytes
     double fragmentation = 0.0;          ///< 1 - largest_free / free (0 when nothing is free)
-    std::size_t objects_freed = 0;
-    std::size_t bytes_freed = 0;
-    std::size_t live_objects = 0;
-    std::uint64_t pause_ns = 0;
+    std::size_t objects_freed = 0;       ///< objects the sweep freed
+    std::size_t bytes_freed = 0;         ///< their whole-block bytes
+    std::size_t live_objects = 0;        ///< objects that survived
+    std::uint64_t pause_ns = 0;          ///< collect_start() to the end of the sweep
 };
 
 /// Allocations whose size in blocks lies in [min_blocks, max_blocks] (a power-of-two bucket).
 struct SizeBucket {
-    std::size_t min_blocks = 0;
-    std::size_t max_blocks = 0;
-    std::uint64_t count = 0;
-    std::uint64_t bytes = 0;
+    std::size_t min_blocks = 0;  ///< a power of two
+    std::size_t max_blocks = 0;  ///< 2 * min_blocks - 1
+    std::uint64_t count = 0;     ///< allocations seen of a size in the bucket, cumulative (realloc moves excluded)
+    std::uint64_t bytes = 0;     ///< their whole-block bytes when allocated
 };
 
 /// An object that has survived at least ProfilerConfig::leak_min_age collections.
@@ -68,7 +70,7 @@ struct LeakSuspect {
     std::size_t area = 0;     ///< index of the area holding it
     std::size_t offset = 0;   ///< bytes from the start of that area's pool (not an address)
     std::size_t block = 0;    ///< offset / kBlockBytes
-    std::uint16_t tag = 0;
+    std::uint16_t tag = 0;    ///< its tag (0 for objects already on the heap at attach())
     std::size_t bytes = 0;    ///< whole-block size
     std::uint64_t age = 0;    ///< collections survived since it was allocated (or first seen)
 };
@@ -81,7 +83,7 @@ enum class AlarmKind : std::uint8_t {
 
 /// What an alarm callback receives.
 struct AlarmEvent {
-    AlarmKind kind = AlarmKind::large_alloc;
+    AlarmKind kind = AlarmKind::large_alloc;  ///< which alarm fired
     std::uint64_t collection = 0;        ///< collections completed when it fired
     std::size_t n_blocks = 0;            ///< large_alloc: the object's size; low_free_run: the largest free run
     std::size_t threshold_blocks = 0;    ///< the configured threshold
@@ -95,8 +97,8 @@ using AlarmFn = std::function<void(const AlarmEvent&)>;
 
 /// One span of a heap snapshot: an object or a maximal free run (see Heap::walk()).
 struct SnapshotSpan {
-    std::size_t first_block = 0;
-    std::size_t n_blocks = 0;
+    std::size_t first_block = 0;  ///< block number inside the area
+    std::size_t n_blocks = 0;     ///< length of the object or of the free run, in blocks
     bool object = false;   ///< false: a free run
     unsigned flags = 0;    ///< AllocFlag bits of the object
     std::int32_t tag = -1; ///< the object's tag if the profiler saw it allocated, else -1
@@ -104,27 +106,34 @@ struct SnapshotSpan {
 
 /// One area of a snapshot: its pool size and every span, in address order.
 struct SnapshotArea {
-    std::size_t pool_blocks = 0;
-    std::vector<SnapshotSpan> spans;
+    std::size_t pool_blocks = 0;      ///< blocks in the area's pool
+    std::vector<SnapshotSpan> spans;  ///< every object and free run, in address order
 };
 
 /// The heap's block map at one moment, taken with Profiler::take_snapshot().
 struct HeapSnapshot {
-    bool taken = false;
+    bool taken = false;             ///< false: no take_snapshot() since the last attach() or reset()
     std::uint64_t collection = 0;   ///< collections completed when it was taken
-    std::vector<SnapshotArea> areas;
+    std::vector<SnapshotArea> areas;  ///< one per area of the heap, in Heap::area_pool() order
 };
 
 /// Tables exported by write_csv().
-enum class CsvTable : std::uint8_t { tags, timeline, histogram, leaks, alarms };
+enum class CsvTable : std::uint8_t {
+    tags,       ///< Profiler::tags(), with each tag's name
+    timeline,   ///< Profiler::timeline()
+    histogram,  ///< Profiler::histogram()
+    leaks,      ///< Profiler::leak_suspects(), with each tag's name
+    alarms      ///< Profiler::alarm_log()
+};
 
 /// Observes one heap through its EventHooks and keeps the statistics above.
 ///
 /// Not thread-safe (like the Heap). While attached, the profiler owns the heap's EventHooks: a
 /// host that wants its own hooks as well must chain them itself. Detach (or destroy the profiler)
 /// before the heap's memory is released.
-class Profiler {
+class UHEAP_PROFILER_API Profiler {
 public:
+    /// A profiler with `config`, attached to no heap.
     explicit Profiler(const ProfilerConfig& config = {});
     ~Profiler();  ///< detaches
     Profiler(const Profiler&) = delete;
@@ -138,14 +147,16 @@ public:
     void attach(Heap& heap);
     /// Restores an empty EventHooks{} on the heap; the statistics stay readable. No-op if detached.
     void detach();
-    bool attached() const;
+    bool attached() const;  ///< true while attached to a heap
     Heap* heap() const;  ///< the heap attached to, or null
 
     /// Forgets every statistic (tag names and alarms are kept). Objects on an attached heap are
     /// re-recorded as in attach().
     void reset();
+    /// Replaces the configuration. It applies from the next event or query; nothing recorded is
+    /// dropped now.
     void set_config(const ProfilerConfig& config);
-    const ProfilerConfig& config() const;
+    const ProfilerConfig& config() const;  ///< the configuration in force
 
     // ---- tags and alarms ----------------------------------------------------------------
 
@@ -185,6 +196,7 @@ public:
     /// Walks the attached heap now and keeps the result as the snapshot that write_json()
     /// embeds. No-op when detached. O(blocks / 64 + objects + free runs).
     void take_snapshot();
+    /// The last take_snapshot() (HeapSnapshot::taken is false if none since attach() or reset()).
     const HeapSnapshot& snapshot() const;
 
     // ---- export (docs/profiling.md describes every field) ---------------------------------
@@ -192,10 +204,10 @@ public:
     /// The whole profile as JSON (format "uheap-profile", version 1). Deterministic: no
     /// addresses, only offsets; the snapshot is the last take_snapshot() (null if none).
     void write_json(std::ostream& out) const;
-    std::string json() const;
+    std::string json() const;  ///< write_json() into a string
     /// One table as CSV: a header line, then one row per entry.
     void write_csv(std::ostream& out, CsvTable table) const;
-    std::string csv(CsvTable table) const;
+    std::string csv(CsvTable table) const;  ///< write_csv() into a string
     /// For a host's exit path: take_snapshot(), then write_json() to `path`. Returns false if
     /// the file cannot be written.
     bool save_json(const std::string& path);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The C API of uheap: every heap operation for C hosts, a thin skin over the C++ Heap.
+/** @file
+ * The C API of uheap: every heap operation for C hosts, a thin skin over the C++ Heap.
  *
  * Handle-based: a uheap_t lives inside the first region handed to uheap_create() (or in the
  * control memory the config gives), so a C host needs no allocator at all. Contracts (returns, failure cases, complexity) are those of the
@@ -11,148 +12,231 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "uheap/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/** A heap, as C sees it: a uheap::Heap. Made by uheap_create(); never freed (the memory is the
+ * host's again once it stops using the heap). */
 typedef struct uheap_heap uheap_t;
 
-/* Statuses: same values and meaning as uheap::Status. */
+/** Statuses: same values and meaning as uheap::Status. */
 typedef enum uheap_status_t {
-    UHEAP_OK = 0,
-    UHEAP_NULL_REGION,
-    UHEAP_REGION_TOO_SMALL,
-    UHEAP_SIZE_OVERFLOW,
-    UHEAP_INVALID_ARGUMENT,
-    UHEAP_FOREIGN_POINTER,
-    UHEAP_NOT_OBJECT_START,
-    UHEAP_ALREADY_FREE,
-    UHEAP_LOCKED,
-    UHEAP_COLLECTING,
-    UHEAP_NOT_COLLECTING,
-    UHEAP_OUT_OF_MEMORY,
-    UHEAP_TOO_LARGE,
-    UHEAP_CORRUPTED,
-    UHEAP_WEAKLY_REFERENCED,
-    UHEAP_PINNED,
-    UHEAP_OVERLAP,
-    UHEAP_ALREADY_REGISTERED
+    UHEAP_OK = 0,             /**< uheap::Status::ok */
+    UHEAP_NULL_REGION,        /**< uheap::Status::null_region */
+    UHEAP_REGION_TOO_SMALL,   /**< uheap::Status::region_too_small */
+    UHEAP_SIZE_OVERFLOW,      /**< uheap::Status::size_overflow */
+    UHEAP_INVALID_ARGUMENT,   /**< uheap::Status::invalid_argument */
+    UHEAP_FOREIGN_POINTER,    /**< uheap::Status::foreign_pointer */
+    UHEAP_NOT_OBJECT_START,   /**< uheap::Status::not_object_start */
+    UHEAP_ALREADY_FREE,       /**< uheap::Status::already_free */
+    UHEAP_LOCKED,             /**< uheap::Status::locked */
+    UHEAP_COLLECTING,         /**< uheap::Status::collecting */
+    UHEAP_NOT_COLLECTING,     /**< uheap::Status::not_collecting */
+    UHEAP_OUT_OF_MEMORY,      /**< uheap::Status::out_of_memory */
+    UHEAP_TOO_LARGE,          /**< uheap::Status::too_large */
+    UHEAP_CORRUPTED,          /**< uheap::Status::corrupted (reserved: no longer returned) */
+    UHEAP_WEAKLY_REFERENCED,  /**< uheap::Status::weakly_referenced */
+    UHEAP_PINNED,             /**< uheap::Status::pinned */
+    UHEAP_OVERLAP,            /**< uheap::Status::overlap */
+    UHEAP_ALREADY_REGISTERED  /**< uheap::Status::already_registered */
 } uheap_status_t;
 
 /* Allocation flags (uheap::AllocFlag). UHEAP_FINALISER equals MicroPython's
  * GC_ALLOC_FLAG_HAS_FINALISER. */
-#define UHEAP_FINALISER 1u
-#define UHEAP_NO_SCAN 2u
-#define UHEAP_WEAK 4u
+#define UHEAP_FINALISER 1u /**< uheap::kFinaliser: call the finaliser once when the object dies */
+#define UHEAP_NO_SCAN 2u   /**< uheap::kNoScan: contents are never read by the collector */
+#define UHEAP_WEAK 4u      /**< uheap::kWeak: report its death to the weak-freed callback */
 
-/* uheap::HeapConfig. Zero-initialise, then set what you need: 0 entries means the default
+/** uheap::HeapConfig. Zero-initialise, then set what you need: 0 entries means the default
  * (sized from the region). */
 typedef struct uheap_config_t {
-    size_t mark_stack_entries;
-    bool interior_pointers;
-    bool collect_on_every_alloc;
-    void *mark_stack;        /* the host's memory for the mark stack, or NULL */
-    size_t mark_stack_bytes;
-    void *control;           /* the host's memory for the heap's control data, or NULL */
-    size_t control_bytes;
+    size_t mark_stack_entries;    /**< uheap::HeapConfig::mark_stack_entries (0: sized from the region) */
+    bool interior_pointers;       /**< uheap::HeapConfig::interior_pointers */
+    bool collect_on_every_alloc;  /**< uheap::HeapConfig::collect_on_every_alloc */
+    void *mark_stack;        /**< the host's memory for the mark stack, or NULL */
+    size_t mark_stack_bytes; /**< size of the memory at mark_stack; ignored when it is NULL */
+    void *control;           /**< the host's memory for the heap's control data, or NULL */
+    size_t control_bytes;    /**< size of the memory at control; ignored when it is NULL */
 } uheap_config_t;
 
-/* Bytes of control memory (uheap_config_t.control) that suffice on every target, for static
+/** Bytes of control memory (uheap_config_t.control) that suffice on every target, for static
  * storage; uheap_control_bytes() gives the exact need (checked at build time). */
 #define UHEAP_CONTROL_BYTES (73 * sizeof(void *) + 232)
 
-/* uheap::Info: the first seven fields are MicroPython's gc_info_t. */
+/** uheap::Info, field for field: the first seven fields are MicroPython's gc_info_t. */
 typedef struct uheap_info_t {
-    size_t total, used, free, max_free, num_1block, num_2block, max_block;
-    size_t objects, free_runs, areas, metadata_bytes;
-    unsigned fragmentation_permille;
+    size_t total,  /**< bytes in all block pools (tables and control data excluded) */
+        used,      /**< bytes in blocks that belong to objects */
+        free,      /**< bytes in free blocks; used + free == total */
+        max_free,  /**< longest free run, in blocks (largest object that fits now) */
+        num_1block, /**< objects exactly one block long */
+        num_2block, /**< objects exactly two blocks long */
+        max_block; /**< longest object, in blocks */
+    size_t objects, /**< live objects (heads) */
+        free_runs, /**< maximal runs of free blocks */
+        areas,     /**< areas the heap spans */
+        metadata_bytes; /**< bytes of the regions spent on control data, tables, mark stack, padding */
+    unsigned fragmentation_permille; /**< 1 - max_free / free, in thousandths (uheap::Info) */
 } uheap_info_t;
 
-/* uheap::Counters. */
+/** uheap::Counters, field for field. */
 typedef struct uheap_counters_t {
-    uint64_t allocations, frees, bytes_allocated, collections, objects_collected;
-    size_t last_collect_freed;
-    uint64_t last_pause_ns, max_pause_ns, total_pause_ns;
-    size_t used_bytes, peak_used_bytes;
-    uint64_t out_of_memory, mark_stack_overflows, finalisers_run, weak_notified, index_repairs;
-    uint64_t areas_grown, areas_released;
+    uint64_t allocations, /**< successful allocations, realloc moves included */
+        frees,            /**< objects released by uheap_free() and by realloc moves */
+        bytes_allocated,  /**< whole-block bytes handed out, cumulative */
+        collections,      /**< completed collections (uheap_sweep_all() included) */
+        objects_collected; /**< objects freed by collections, cumulative */
+    size_t last_collect_freed; /**< objects freed by the most recent collection */
+    uint64_t last_pause_ns, /**< duration of the most recent collection */
+        max_pause_ns,       /**< longest collection so far */
+        total_pause_ns;     /**< all collections added up */
+    size_t used_bytes,      /**< bytes in use now (same as uheap_info_t.used) */
+        peak_used_bytes;    /**< most bytes ever in use at once */
+    uint64_t out_of_memory, /**< allocations that returned NULL for lack of space */
+        mark_stack_overflows, /**< times the mark stack was full and an object deferred */
+        finalisers_run,     /**< finaliser callbacks made */
+        weak_notified,      /**< dead weakly referenced objects reported */
+        index_repairs;      /**< reserved: always 0 */
+    uint64_t areas_grown,   /**< areas obtained from the grow callback */
+        areas_released;     /**< empty grown areas handed back */
 } uheap_counters_t;
 
-/* uheap::VerifyReport: invariant 0 = all hold, 1..7 = I1..I7. */
+/** uheap::VerifyReport: invariant 0 = all hold, 1..7 = I1..I7. */
 typedef struct uheap_verify_report_t {
-    unsigned invariant;
-    size_t area, block;
-    const char *detail;
+    unsigned invariant;  /**< the first invariant found broken (uheap::Invariant), 0 if all hold */
+    size_t area,         /**< index of the area (0 = the first) */
+        block;           /**< block number inside that area */
+    const char *detail;  /**< static text, never freed */
 } uheap_verify_report_t;
 
+/** uheap::PrintFn: receives len bytes of text (not NUL-terminated). */
 typedef void (*uheap_print_fn)(void *user, const char *text, size_t len);
+/** uheap::LetterFn: the character uheap_dump_alloc_table() draws for an object head. */
 typedef char (*uheap_letter_fn)(void *user, const void *object);
+/** uheap::FinaliserFn: called once per dead object flagged UHEAP_FINALISER. */
 typedef void (*uheap_finaliser_fn)(void *user, void *object);
+/** uheap::WeakFreedFn: called once per dead object flagged UHEAP_WEAK. */
 typedef void (*uheap_weak_freed_fn)(void *user, void *object);
+/** uheap::WeakSweepFn: called at the very end of a collection. */
 typedef void (*uheap_weak_sweep_fn)(void *user);
+/** uheap::RootFn: reports roots with uheap_collect_root() during uheap_collect(). */
 typedef void (*uheap_root_fn)(void *user);
+/** uheap::CollectFn: replaces uheap_collect() for automatic collections. */
 typedef void (*uheap_collect_fn)(void *user);
+/** uheap::GrowFn: grants a new area of at least min_region_bytes by returning true. */
 typedef bool (*uheap_grow_fn)(void *user, size_t min_region_bytes, void **region, size_t *region_bytes);
+/** uheap::ReleaseFn: receives a grown area back once a sweep finds it empty. */
 typedef void (*uheap_release_fn)(void *user, void *region, size_t region_bytes);
+/** uheap::ClockFn: monotonic nanoseconds, for pause times. */
 typedef uint64_t (*uheap_clock_fn)(void *user);
 
-/* Bytes per block the library was built with. */
-size_t uheap_block_bytes(void);
-/* Static name of a status. */
-const char *uheap_status_name(uheap_status_t status);
+/** Bytes per block the library was built with (uheap::kBlockBytes). */
+UHEAP_API size_t uheap_block_bytes(void);
+/** Static name of a status (uheap::status_name()). */
+UHEAP_API const char *uheap_status_name(uheap_status_t status);
+/** The version of the library linked: "MAJOR.MINOR.PATCH" (static text, uheap::version()).
+ * The headers compiled against give theirs in uheap/version.h (UHEAP_VERSION_STRING). */
+UHEAP_API const char *uheap_version(void);
+/** The same as one number, (MAJOR << 16) | (MINOR << 8) | PATCH, which compares in version order
+ * (UHEAP_VERSION_NUMBER in uheap/version.h). */
+UHEAP_API uint32_t uheap_version_number(void);
 
-/* Heap::create: config may be NULL for defaults; *status (if non-NULL) receives the outcome. */
-uheap_t *uheap_create(void *region, size_t region_bytes, const uheap_config_t *config, uheap_status_t *status);
-uheap_status_t uheap_add_area(uheap_t *heap, void *region, size_t region_bytes);
-size_t uheap_region_bytes_for(size_t n_bytes);
-/* uheap::blocks_for_bytes: whole blocks an object of n_bytes takes. */
-size_t uheap_blocks_for_bytes(size_t n_bytes);
-/* Heap::control_bytes: the exact control memory a heap needs (at most UHEAP_CONTROL_BYTES). */
-size_t uheap_control_bytes(void);
+/** uheap::Heap::create(): config may be NULL for defaults; *status (if non-NULL) receives the
+ * outcome. Returns the heap, or NULL. */
+UHEAP_API uheap_t *uheap_create(void *region, size_t region_bytes, const uheap_config_t *config, uheap_status_t *status);
+/** uheap::Heap::add_area(). */
+UHEAP_API uheap_status_t uheap_add_area(uheap_t *heap, void *region, size_t region_bytes);
+/** uheap::Heap::region_bytes_for(): smallest region that can hold one object of n_bytes. */
+UHEAP_API size_t uheap_region_bytes_for(size_t n_bytes);
+/** uheap::blocks_for_bytes(): whole blocks an object of n_bytes takes. */
+UHEAP_API size_t uheap_blocks_for_bytes(size_t n_bytes);
+/** uheap::Heap::control_bytes(): the exact control memory a heap needs (at most UHEAP_CONTROL_BYTES). */
+UHEAP_API size_t uheap_control_bytes(void);
 
-void *uheap_alloc(uheap_t *heap, size_t n_bytes, unsigned flags);
-void *uheap_alloc_tagged(uheap_t *heap, size_t n_bytes, unsigned flags, uint16_t tag);
-uheap_status_t uheap_free(uheap_t *heap, void *ptr);
-void *uheap_realloc(uheap_t *heap, void *ptr, size_t n_bytes, bool allow_move);
-size_t uheap_size_of(const uheap_t *heap, const void *ptr);
-unsigned uheap_flags_of(const uheap_t *heap, const void *ptr);
-uheap_status_t uheap_set_weak(uheap_t *heap, void *ptr);
-bool uheap_contains(const uheap_t *heap, const void *ptr);
+/** uheap::Heap::alloc() with tag 0. */
+UHEAP_API void *uheap_alloc(uheap_t *heap, size_t n_bytes, unsigned flags);
+/** uheap::Heap::alloc(); `tag` goes to uheap::EventHooks::on_alloc only (the profiler). */
+UHEAP_API void *uheap_alloc_tagged(uheap_t *heap, size_t n_bytes, unsigned flags, uint16_t tag);
+/** uheap::Heap::free(). */
+UHEAP_API uheap_status_t uheap_free(uheap_t *heap, void *ptr);
+/** uheap::Heap::realloc(). */
+UHEAP_API void *uheap_realloc(uheap_t *heap, void *ptr, size_t n_bytes, bool allow_move);
+/** uheap::Heap::size_of(). */
+UHEAP_API size_t uheap_size_of(const uheap_t *heap, const void *ptr);
+/** uheap::Heap::flags_of(). */
+UHEAP_API unsigned uheap_flags_of(const uheap_t *heap, const void *ptr);
+/** uheap::Heap::set_weak(). */
+UHEAP_API uheap_status_t uheap_set_weak(uheap_t *heap, void *ptr);
+/** uheap::Heap::contains(). */
+UHEAP_API bool uheap_contains(const uheap_t *heap, const void *ptr);
 
-uheap_status_t uheap_collect(uheap_t *heap);
-uheap_status_t uheap_collect_start(uheap_t *heap);
-void uheap_collect_root(uheap_t *heap, void *const *words, size_t n_words);
-void uheap_collect_stack(uheap_t *heap);
-uheap_status_t uheap_collect_end(uheap_t *heap);
-uheap_status_t uheap_sweep_all(uheap_t *heap);
-void uheap_set_stack_base(uheap_t *heap, const void *stack_base);
+/** uheap::Heap::collect(). */
+UHEAP_API uheap_status_t uheap_collect(uheap_t *heap);
+/** uheap::Heap::collect_start(). */
+UHEAP_API uheap_status_t uheap_collect_start(uheap_t *heap);
+/** uheap::Heap::collect_root(). */
+UHEAP_API void uheap_collect_root(uheap_t *heap, void *const *words, size_t n_words);
+/** uheap::Heap::collect_stack(). */
+UHEAP_API void uheap_collect_stack(uheap_t *heap);
+/** uheap::Heap::collect_end(). */
+UHEAP_API uheap_status_t uheap_collect_end(uheap_t *heap);
+/** uheap::Heap::sweep_all(). */
+UHEAP_API uheap_status_t uheap_sweep_all(uheap_t *heap);
+/** uheap::Heap::set_stack_base(). */
+UHEAP_API void uheap_set_stack_base(uheap_t *heap, const void *stack_base);
 
-void uheap_lock(uheap_t *heap);
-void uheap_unlock(uheap_t *heap);
-bool uheap_is_locked(const uheap_t *heap);
-unsigned uheap_lock_depth(const uheap_t *heap);
-bool uheap_is_collecting(const uheap_t *heap);
-void uheap_set_auto_collect(uheap_t *heap, bool enabled);
-bool uheap_auto_collect(const uheap_t *heap);
-void uheap_set_threshold(uheap_t *heap, size_t n_bytes);
-size_t uheap_threshold(const uheap_t *heap);
-size_t uheap_allocated_since_collect(const uheap_t *heap);
+/** uheap::Heap::lock(). */
+UHEAP_API void uheap_lock(uheap_t *heap);
+/** uheap::Heap::unlock(). */
+UHEAP_API void uheap_unlock(uheap_t *heap);
+/** uheap::Heap::is_locked(). */
+UHEAP_API bool uheap_is_locked(const uheap_t *heap);
+/** uheap::Heap::lock_depth(). */
+UHEAP_API unsigned uheap_lock_depth(const uheap_t *heap);
+/** uheap::Heap::is_collecting(). */
+UHEAP_API bool uheap_is_collecting(const uheap_t *heap);
+/** uheap::Heap::set_auto_collect(). */
+UHEAP_API void uheap_set_auto_collect(uheap_t *heap, bool enabled);
+/** uheap::Heap::auto_collect(). */
+UHEAP_API bool uheap_auto_collect(const uheap_t *heap);
+/** uheap::Heap::set_threshold(). */
+UHEAP_API void uheap_set_threshold(uheap_t *heap, size_t n_bytes);
+/** uheap::Heap::threshold(). */
+UHEAP_API size_t uheap_threshold(const uheap_t *heap);
+/** uheap::Heap::allocated_since_collect(). */
+UHEAP_API size_t uheap_allocated_since_collect(const uheap_t *heap);
 
-void uheap_set_root_callback(uheap_t *heap, uheap_root_fn fn, void *user);
-void uheap_set_finaliser(uheap_t *heap, uheap_finaliser_fn fn, void *user);
-void uheap_set_weak_callbacks(uheap_t *heap, uheap_weak_freed_fn freed, uheap_weak_sweep_fn after_sweep, void *user);
-void uheap_set_collect_callback(uheap_t *heap, uheap_collect_fn fn, void *user);
-void uheap_set_grow_callback(uheap_t *heap, uheap_grow_fn grow, uheap_release_fn release, void *user);
-void uheap_set_clock(uheap_t *heap, uheap_clock_fn fn, void *user);
+/** uheap::Heap::set_root_callback(). */
+UHEAP_API void uheap_set_root_callback(uheap_t *heap, uheap_root_fn fn, void *user);
+/** uheap::Heap::set_finaliser(). */
+UHEAP_API void uheap_set_finaliser(uheap_t *heap, uheap_finaliser_fn fn, void *user);
+/** uheap::Heap::set_weak_callbacks(). */
+UHEAP_API void uheap_set_weak_callbacks(uheap_t *heap, uheap_weak_freed_fn freed, uheap_weak_sweep_fn after_sweep, void *user);
+/** uheap::Heap::set_collect_callback(). */
+UHEAP_API void uheap_set_collect_callback(uheap_t *heap, uheap_collect_fn fn, void *user);
+/** uheap::Heap::set_grow_callback(). */
+UHEAP_API void uheap_set_grow_callback(uheap_t *heap, uheap_grow_fn grow, uheap_release_fn release, void *user);
+/** uheap::Heap::set_clock(). */
+UHEAP_API void uheap_set_clock(uheap_t *heap, uheap_clock_fn fn, void *user);
 
-void uheap_info(const uheap_t *heap, uheap_info_t *info);
-void uheap_info_fast(const uheap_t *heap, uheap_info_t *info);
-void uheap_counters(const uheap_t *heap, uheap_counters_t *counters);
-void uheap_dump_info(const uheap_t *heap, uheap_print_fn print, void *print_user);
-void uheap_dump_alloc_table(const uheap_t *heap, uheap_print_fn print, void *print_user,
-                            uheap_letter_fn letter, void *letter_user);
-uheap_verify_report_t uheap_verify(const uheap_t *heap);
-uheap_status_t uheap_last_status(const uheap_t *heap);
+/** uheap::Heap::info(), written to *info. */
+UHEAP_API void uheap_info(const uheap_t *heap, uheap_info_t *info);
+/** uheap::Heap::info_fast(), written to *info: total, used and free only, other fields 0. */
+UHEAP_API void uheap_info_fast(const uheap_t *heap, uheap_info_t *info);
+/** uheap::Heap::counters(), written to *counters. */
+UHEAP_API void uheap_counters(const uheap_t *heap, uheap_counters_t *counters);
+/** uheap::Heap::dump_info(). */
+UHEAP_API void uheap_dump_info(const uheap_t *heap, uheap_print_fn print, void *print_user);
+/** uheap::Heap::dump_alloc_table(); letter may be NULL. */
+UHEAP_API void uheap_dump_alloc_table(const uheap_t *heap, uheap_print_fn print, void *print_user,
+                                      uheap_letter_fn letter, void *letter_user);
+/** uheap::Heap::verify(). */
+UHEAP_API uheap_verify_report_t uheap_verify(const uheap_t *heap);
+/** uheap::Heap::last_status(). */
+UHEAP_API uheap_status_t uheap_last_status(const uheap_t *heap);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Umbrella header for C++ hosts: the Heap, its reports and hooks, and the C++ conveniences.
+/// @file
+/// Umbrella header for C++ hosts: the Heap, its reports and hooks, and the C++ conveniences.
 #pragma once
 
 #include "uheap/config.hpp"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "uheap/uheap.h"
+#include "uheap/version.h"
 
 static unsigned passed;
 static unsigned failed;
@@ -183,6 +184,9 @@ static void test_names_and_sizes(void) {
     CHECK(strcmp(uheap_status_name(UHEAP_OK), "ok") == 0);
     CHECK(strcmp(uheap_status_name(UHEAP_ALREADY_FREE), "already_free") == 0);
     CHECK(strcmp(uheap_status_name(UHEAP_WEAKLY_REFERENCED), "weakly_referenced") == 0);
+    /* The library linked is the one these headers describe. */
+    CHECK(strcmp(uheap_version(), UHEAP_VERSION_STRING) == 0);
+    CHECK(uheap_version_number() == UHEAP_VERSION_NUMBER);
     CHECK(uheap_region_bytes_for(1000) > 1000);
     CHECK(uheap_region_bytes_for(2000) > uheap_region_bytes_for(1000));
     CHECK(uheap_blocks_for_bytes(0) == 0 && uheap_blocks_for_bytes(1) == 1 && uheap_blocks_for_bytes(block_bytes + 1) == 2);

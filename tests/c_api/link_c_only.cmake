@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 # cmake -P script: compile and link the C API test with the C compiler driver alone.
-# Inputs: CC, NM (may be empty), SOURCE, INCLUDE_DIR, LIBRARY, OUTPUT.
+# Inputs: CC, NM (may be empty), SOURCE, INCLUDE_DIR, GENERATED_INCLUDE_DIR (uheap/version.h),
+# LIBRARY (static or shared), OUTPUT.
 
-foreach(var CC CXX SOURCE INCLUDE_DIR LIBRARY OUTPUT)
+foreach(var CC CXX SOURCE INCLUDE_DIR GENERATED_INCLUDE_DIR LIBRARY OUTPUT)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "link_c_only.cmake: ${var} is not set")
   endif()
@@ -23,9 +24,11 @@ if(NM AND NOT sanitized)
     message(FATAL_ERROR "${NM} -u ${LIBRARY} failed")
   endif()
   string(REGEX MATCHALL "(__cxa_[A-Za-z_]+|__gxx_personality[A-Za-z0-9_]*|_Znw[a-zA-Z]*|_Zna[a-zA-Z]*|_Zdl[a-zA-Z]*|_Zda[a-zA-Z]*|_ZTV[A-Za-z0-9_]*|_ZTI[A-Za-z0-9_]*|_ZSt[A-Za-z0-9_]*|_Unwind_[A-Za-z_]+)" cxx_symbols "${undefined}")
+  # Every shared object's start-up code calls the C library's __cxa_finalize.
+  list(REMOVE_ITEM cxx_symbols __cxa_finalize)
   if(cxx_symbols)
     list(REMOVE_DUPLICATES cxx_symbols)
-    message(FATAL_ERROR "libuheap.a needs C++ runtime symbols: ${cxx_symbols}")
+    message(FATAL_ERROR "${LIBRARY} needs C++ runtime symbols: ${cxx_symbols}")
   endif()
 endif()
 
@@ -34,7 +37,8 @@ endif()
 # the sanitizer runtime the same way).
 separate_arguments(extra_flags UNIX_COMMAND "${C_FLAGS}")
 execute_process(
-  COMMAND ${CC} -std=c99 -Wall -Wextra -pedantic ${extra_flags} -I${INCLUDE_DIR} -c ${SOURCE} -o ${OUTPUT}.o
+  COMMAND ${CC} -std=c99 -Wall -Wextra -pedantic ${extra_flags} -I${INCLUDE_DIR} -I${GENERATED_INCLUDE_DIR}
+          -c ${SOURCE} -o ${OUTPUT}.o
   RESULT_VARIABLE cc_result OUTPUT_VARIABLE cc_out ERROR_VARIABLE cc_err)
 if(NOT cc_result EQUAL 0)
   message(FATAL_ERROR "compiling the C test failed:\n${cc_out}${cc_err}")
@@ -44,8 +48,14 @@ set(linker ${CC})
 if(sanitized)
   set(linker ${CXX})
 endif()
+# A shared library is found at run time through the program's rpath.
+set(rpath "")
+if(LIBRARY MATCHES "\\.so(\\.|$)")
+  get_filename_component(library_dir "${LIBRARY}" DIRECTORY)
+  set(rpath "-Wl,-rpath,${library_dir}")
+endif()
 execute_process(
-  COMMAND ${linker} ${extra_flags} ${OUTPUT}.o ${LIBRARY} -o ${OUTPUT}
+  COMMAND ${linker} ${extra_flags} ${OUTPUT}.o ${LIBRARY} ${rpath} -o ${OUTPUT}
   RESULT_VARIABLE link_result OUTPUT_VARIABLE link_out ERROR_VARIABLE link_err)
 if(NOT link_result EQUAL 0)
   message(FATAL_ERROR "C-only link failed:\n${link_out}${link_err}")
@@ -54,12 +64,14 @@ if(cc_err MATCHES "warning")
   message(FATAL_ERROR "C compiler warnings:\n${cc_err}")
 endif()
 
-# 3. The program must not depend on libstdc++ at run time either.
+# 3. The program, and a shared library, must not depend on libstdc++ at run time either.
 find_program(READELF readelf)
 if(READELF AND NOT sanitized)
-  execute_process(COMMAND ${READELF} -d ${OUTPUT} OUTPUT_VARIABLE dynamic)
-  if(dynamic MATCHES "libstdc\\+\\+|libc\\+\\+")
-    message(FATAL_ERROR "${OUTPUT} depends on a C++ runtime:\n${dynamic}")
-  endif()
+  foreach(file ${OUTPUT} ${LIBRARY})
+    execute_process(COMMAND ${READELF} -d ${file} OUTPUT_VARIABLE dynamic)
+    if(dynamic MATCHES "libstdc\\+\\+|libc\\+\\+")
+      message(FATAL_ERROR "${file} depends on a C++ runtime:\n${dynamic}")
+    endif()
+  endforeach()
 endif()
 message(STATUS "built ${OUTPUT} with ${CC}, no C++ runtime")

@@ -57,20 +57,12 @@ TEST(Svg, HeapMapByTagIsWellFormedWithACellPerBlock) {
     std::string svg = render_map(p, {});
     XmlCheck x = check_xml(svg);
     ASSERT_TRUE(x.ok) << x.error;
-    ASSERT_GE(x.elements.size(), 1u);
-    EXPECT_EQ(x.elements[0].name, "svg");
-    EXPECT_EQ(x.elements[0].attributes["xmlns"], "http://www.w3.org/2000/svg");
+    EXPECT_STREQ(x.root().name(), "svg");
+    EXPECT_STREQ(x.root().attribute("xmlns").value(), "http://www.w3.org/2000/svg");
     std::size_t blocks = total_blocks(p);
     EXPECT_EQ(report::blocks_per_cell(blocks, 16384), 1u);
     // Every block is a rect inside an area group; the legend adds one swatch per class.
-    std::size_t cells = 0;
-    for (const auto& e : x.elements) {
-        if (e.name == "rect" && e.attributes.count("class") && e.attributes.count("width") &&
-            e.attributes.at("width") == "6" && e.attributes.at("height") == "6") {
-            ++cells;
-        }
-    }
-    EXPECT_EQ(cells, blocks);
+    EXPECT_EQ(x.select("//g[@class='area']/rect[@class and @width='6' and @height='6']").size(), blocks);
     EXPECT_EQ(x.count_with("g", "id", "legend"), 1u);
     EXPECT_EQ(x.count_with("g", "class", "area"), 1u);
     EXPECT_EQ(x.count_with("text", "class", "area-label"), 1u + 1u);  // area label + legend heading
@@ -118,9 +110,7 @@ TEST(Svg, BigHeapsAggregateCellsAndSayHow) {
     std::size_t cells = x.count_with("g", "class", "area");
     EXPECT_EQ(cells, 2u);
     EXPECT_EQ(x.count_with("text", "class", "area-label"), 2u + 1u);
-    std::size_t rects = 0;
-    for (const auto& e : x.elements) rects += e.name == "rect" && e.attributes.count("width") && e.attributes.at("width") == "6";
-    EXPECT_EQ(rects, 2 * ((area.pool_blocks + k - 1) / k));
+    EXPECT_EQ(x.select("//rect[@width='6']").size(), 2 * ((area.pool_blocks + k - 1) / k));
     EXPECT_NE(svg.find("1 cell = 256 blocks (8 KB)"), std::string::npos);
     EXPECT_NE(svg.find("opacity = fraction of the cell in use"), std::string::npos);
     EXPECT_NE(svg.find("fill-opacity"), std::string::npos);  // the cell holding blocks 999..1050 is partly free
@@ -145,9 +135,8 @@ TEST(Svg, TimelineHasPolylinesForEverySeriesAndAPausePanel) {
     for (const char* series : {"used", "free", "largest", "frag", "pause"}) {
         EXPECT_EQ(x.count_with("polyline", "class", series), 1u) << series;
     }
-    for (const auto& e : x.elements) {
-        if (e.name != "polyline") continue;
-        std::string points = e.attributes.at("points");
+    for (pugi::xpath_node polyline : x.select("//polyline")) {
+        std::string points = polyline.node().attribute("points").value();
         std::size_t n_points = 1;
         for (char c : points) n_points += c == ' ';
         EXPECT_EQ(n_points, p.timeline.size());
@@ -173,7 +162,16 @@ TEST(Svg, CheckerRejectsBrokenXml) {
     EXPECT_FALSE(check_xml("<svg>&bogus;</svg>").ok);
     EXPECT_FALSE(check_xml("<svg/><svg/>").ok);
     EXPECT_FALSE(check_xml("<svg x=1/>").ok);
+    EXPECT_FALSE(check_xml("<svg a='<'/>").ok);
+    EXPECT_FALSE(check_xml("<svg>a < b</svg>").ok);
+    EXPECT_FALSE(check_xml("<svg/>text").ok);
+    EXPECT_FALSE(check_xml("<svg>&#xZZ;</svg>").ok);
+    EXPECT_FALSE(check_xml("<svg>\x01</svg>").ok);
+    EXPECT_FALSE(check_xml("<!-- no element -->").ok);
+    EXPECT_EQ(check_xml("<svg a=\"1\" a=\"2\"/>").error, "duplicate attribute a of <svg>");
+    EXPECT_EQ(check_xml("<svg>&bogus;</svg>").error, "bad reference &bogus in the text of <svg>");
     EXPECT_TRUE(check_xml("<?xml version=\"1.0\"?>\n<svg><!-- c --><g a='1'>t &amp; u</g></svg>\n").ok);
+    EXPECT_TRUE(check_xml("<svg><t x='&#60;&#x3e;'>&lt;&gt;&quot;&apos;<![CDATA[a & b]]></t></svg>").ok);
 }
 
 TEST(Svg, SummaryNamesTopTagsTrendAndLeaks) {

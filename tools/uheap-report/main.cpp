@@ -1,92 +1,179 @@
 // SPDX-License-Identifier: MIT
 // uheap-report: reads a profiler JSON, writes heap-map.svg and timeline.svg, prints a summary.
+// Exit status: 0 done (or --help), 1 the profile cannot be read or the pictures cannot be written,
+// 2 bad command line.
+#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <exception>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <system_error>
+
+#include <CLI/CLI.hpp>
 
 #include "report.hpp"
 
 namespace {
 
-const char kUsage[] =
-    "usage: uheap-report PROFILE.json [--out DIR] [--color-by tag|kind] [--columns N] [--max-cells N]\n"
-    "                    [--cell-px N] [--top N]\n"
-    "Writes DIR/heap-map.svg and DIR/timeline.svg (DIR defaults to .) and prints a summary.\n";
+namespace fs = std::filesystem;
 
-bool write_file(const std::string& path, const std::string& text) {
-    std::ofstream file(path, std::ios::binary);
-    file << text;
-    return static_cast<bool>(file);
+// The heap map's grid is columns x cell-px wide and about max-cells / columns rows of cell-px tall.
+// A picture beyond these sizes is slow to open and useless to read, so options asking for one are
+// taken as a mistake.
+constexpr std::size_t kMaxGridWidthPx = 16384;
+constexpr std::size_t kMaxGridHeightPx = 65536;
+
+struct Options {
+    std::string input;
+    std::string out_dir = ".";
+    std::string color_by = "tag";
+    std::size_t top_n = 8;
+    uheap::report::HeapMapOptions map;
+};
+
+// Each option checks its own range; the picture's size depends on three of them together, so it
+// is checked once all are parsed (CLI11 reports the error like its own).
+void check_map_size(const Options& o) {
+    std::size_t width = o.map.columns * o.map.cell_px;
+    if (width > kMaxGridWidthPx) {
+        throw CLI::ValidationError("--columns", std::to_string(o.map.columns) + " x --cell-px " +
+                                                    std::to_string(o.map.cell_px) + " = " + std::to_string(width) +
+                                                    " px: the heap map may be at most " +
+                                                    std::to_string(kMaxGridWidthPx) + " px wide");
+    }
+    std::size_t rows = (o.map.max_cells + o.map.columns - 1) / o.map.columns;
+    std::size_t height = rows * o.map.cell_px;
+    if (height > kMaxGridHeightPx) {
+        throw CLI::ValidationError("--max-cells",
+                                   std::to_string(o.map.max_cells) + " in rows of --columns " +
+                                       std::to_string(o.map.columns) + " cells of --cell-px " +
+                                       std::to_string(o.map.cell_px) + " = up to " + std::to_string(height) +
+                                       " px: the heap map may be at most " + std::to_string(kMaxGridHeightPx) +
+                                       " px tall");
+    }
+}
+
+/// Reads a whole file. On failure `*error` is the system's reason (errno text).
+bool read_file(const std::string& path, std::string* text, std::string* error) {
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+        *error = std::strerror(errno);
+        return false;
+    }
+    char buffer[1 << 16];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text->append(buffer, n);
+    bool ok = std::ferror(file) == 0;
+    if (!ok) *error = std::strerror(errno);
+    std::fclose(file);
+    return ok;
+}
+
+/// Writes a whole file. stdio rather than an ofstream, because stdio leaves the reason in errno;
+/// an error at fclose (a full disk shows up there) counts too.
+bool write_file(const fs::path& path, const std::string& text, std::string* error) {
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    if (file == nullptr) {
+        *error = std::strerror(errno);
+        return false;
+    }
+    bool ok = std::fwrite(text.data(), 1, text.size(), file) == text.size();
+    if (!ok) *error = std::strerror(errno);
+    if (std::fclose(file) != 0 && ok) {
+        *error = std::strerror(errno);
+        ok = false;
+    }
+    return ok;
+}
+
+// Loads the profile, draws both pictures into the output directory (created if needed) and prints
+// the summary. Every failure names the file and the reason.
+int run(const Options& o) {
+    std::string text, error;
+    if (!read_file(o.input, &text, &error)) {
+        std::cerr << "uheap-report: cannot read " << o.input << ": " << error << '\n';
+        return 1;
+    }
+    uheap::report::Profile profile;
+    if (!uheap::report::load_profile(text, &profile, &error)) {
+        std::cerr << "uheap-report: " << o.input << ": " << error << '\n';
+        return 1;
+    }
+    std::error_code ec;
+    fs::create_directories(o.out_dir, ec);
+    if (ec) {
+        std::cerr << "uheap-report: cannot create directory " << o.out_dir << ": " << ec.message() << '\n';
+        return 1;
+    }
+    std::ostringstream map_svg, timeline_svg;
+    uheap::report::write_heap_map_svg(map_svg, profile, o.map);
+    uheap::report::write_timeline_svg(timeline_svg, profile);
+    const fs::path map_path = fs::path(o.out_dir) / "heap-map.svg";
+    const fs::path timeline_path = fs::path(o.out_dir) / "timeline.svg";
+    auto write = [&error](const fs::path& path, const std::ostringstream& svg) {
+        if (write_file(path, svg.str(), &error)) return true;
+        std::cerr << "uheap-report: cannot write " << path.string() << ": " << error << '\n';
+        return false;
+    };
+    if (!write(map_path, map_svg) || !write(timeline_path, timeline_svg)) return 1;
+    uheap::report::write_summary(std::cout, profile, o.top_n);
+    std::cout << "wrote " << map_path.string() << " and " << timeline_path.string() << '\n';
+    return 0;
 }
 
 }  // namespace
 
+// CLI11 parses and checks the command line and writes --help; a bad command line gets a message
+// naming the option and the allowed values, and exit status 2.
 int main(int argc, char** argv) {
-    std::string input;
-    std::string out_dir = ".";
-    std::size_t top_n = 8;
-    uheap::report::HeapMapOptions map_options;
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        bool has_value = i + 1 < argc;
-        if (arg == "--out" && has_value) {
-            out_dir = argv[++i];
-        } else if (arg == "--color-by" && has_value) {
-            std::string v = argv[++i];
-            if (v != "tag" && v != "kind") {
-                std::cerr << kUsage;
-                return 2;
-            }
-            map_options.color_by = v == "tag" ? uheap::report::ColorBy::tag : uheap::report::ColorBy::kind;
-        } else if (arg == "--columns" && has_value) {
-            map_options.columns = std::strtoul(argv[++i], nullptr, 10);
-        } else if (arg == "--max-cells" && has_value) {
-            map_options.max_cells = std::strtoul(argv[++i], nullptr, 10);
-        } else if (arg == "--cell-px" && has_value) {
-            map_options.cell_px = std::strtoul(argv[++i], nullptr, 10);
-        } else if (arg == "--top" && has_value) {
-            top_n = std::strtoul(argv[++i], nullptr, 10);
-        } else if (arg == "-h" || arg == "--help") {
-            std::cout << kUsage;
-            return 0;
-        } else if (input.empty() && arg[0] != '-') {
-            input = arg;
-        } else {
-            std::cerr << kUsage;
-            return 2;
-        }
+    Options o;
+    CLI::App app("Draws DIR/heap-map.svg and DIR/timeline.svg from a uheap profile (Profiler::save_json) "
+                 "and prints a summary: heap totals, top tags, fragmentation trend, pauses, leak suspects, "
+                 "alarms.",
+                 "uheap-report");
+    app.option_defaults()->always_capture_default();
+    app.failure_message([](const CLI::App*, const CLI::Error& e) {
+        return "uheap-report: " + std::string(e.what()) + "\nRun uheap-report --help for the options.\n";
+    });
+    const CLI::Validator not_empty([](std::string& value) { return value.empty() ? "must not be empty" : ""; }, "");
+    app.add_option("PROFILE.json", o.input, "The profiler's JSON output")->required();
+    app.add_option("--out", o.out_dir, "Directory for the pictures (created if missing)")
+        ->type_name("DIR")
+        ->check(not_empty);
+    app.add_option("--color-by", o.color_by, "Heap map colours: by tag, or by kind (free, head, tail, no-scan, "
+                                             "finaliser)")
+        ->check(CLI::IsMember({"tag", "kind"}));
+    app.add_option("--columns", o.map.columns, "Heap map cells per row")
+        ->type_name("N")
+        ->check(CLI::Range(1, 4096));
+    app.add_option("--max-cells", o.map.max_cells, "Above this many blocks, one cell stands for 2, 4, 8... blocks")
+        ->type_name("N")
+        ->check(CLI::Range(1, 1 << 20));
+    app.add_option("--cell-px", o.map.cell_px, "Heap map cell size in pixels")
+        ->type_name("N")
+        ->check(CLI::Range(1, 64));
+    app.add_option("--top", o.top_n, "Tags listed in the summary")
+        ->type_name("N")
+        ->check(CLI::Range(1, 65536));
+    app.footer("The heap map grid (--columns x --cell-px wide, about --max-cells / --columns rows of --cell-px "
+               "tall) may be at most " + std::to_string(kMaxGridWidthPx) + " px wide and " +
+               std::to_string(kMaxGridHeightPx) + " px tall.\nExit status: 0 done, 1 the profile cannot be "
+               "read or a picture cannot be written, 2 bad command line.");
+    try {
+        app.parse(argc, argv);
+        check_map_size(o);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
     }
-    if (input.empty()) {
-        std::cerr << kUsage;
-        return 2;
-    }
-    std::ifstream file(input, std::ios::binary);
-    if (!file) {
-        std::cerr << "uheap-report: cannot read " << input << '\n';
+    o.map.color_by = o.color_by == "kind" ? uheap::report::ColorBy::kind : uheap::report::ColorBy::tag;
+    try {
+        return run(o);
+    } catch (const std::exception& e) {
+        // A profile that is valid but too big to draw in memory ends here (std::bad_alloc).
+        std::cerr << "uheap-report: " << o.input << ": " << e.what() << '\n';
         return 1;
     }
-    std::stringstream text;
-    text << file.rdbuf();
-    uheap::report::Profile profile;
-    std::string error;
-    if (!uheap::report::load_profile(text.str(), &profile, &error)) {
-        std::cerr << "uheap-report: " << input << ": " << error << '\n';
-        return 1;
-    }
-    std::ostringstream map_svg, timeline_svg;
-    uheap::report::write_heap_map_svg(map_svg, profile, map_options);
-    uheap::report::write_timeline_svg(timeline_svg, profile);
-    std::string map_path = out_dir + "/heap-map.svg";
-    std::string timeline_path = out_dir + "/timeline.svg";
-    if (!write_file(map_path, map_svg.str()) || !write_file(timeline_path, timeline_svg.str())) {
-        std::cerr << "uheap-report: cannot write into " << out_dir << '\n';
-        return 1;
-    }
-    uheap::report::write_summary(std::cout, profile, top_n);
-    std::cout << "wrote " << map_path << " and " << timeline_path << '\n';
-    return 0;
 }

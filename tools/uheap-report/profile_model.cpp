@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Reading a profiler JSON document back into a report::Profile.
+// Reading a profiler JSON document back into a report::Profile. nlohmann-json parses the text;
+// this file checks that every field the report uses is there, of the right type and in range.
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
 #include <string>
 
-#include "json_reader.hpp"
+#include <nlohmann/json.hpp>
+
 #include "report.hpp"
 
 namespace uheap::report {
@@ -33,128 +38,292 @@ std::string xml_escape(const std::string& text) {
 
 namespace {
 
-void read_tags(JsonValue tags, Profile* p) {
-    for (JsonValue t : tags) {
+using Json = nlohmann::json;
+
+/// A document that is valid JSON but not a usable profile; load_profile() returns its message.
+class FormatError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// How a value reads in an error message: scalars as written (long strings cut), containers by kind.
+std::string describe(const Json& value) {
+    if (value.is_object()) return "an object";
+    if (value.is_array()) return "an array";
+    std::string text = value.dump();
+    return text.size() > 40 ? text.substr(0, 37) + "..." : text;
+}
+
+/// One value of the document and where it sits, so that every error names the field
+/// ("tags[2].live_bytes: expected a non-negative integer, found \"x\""). Children point at their
+/// parent, which outlives them on the stack; the path is spelled out only for an error, so the
+/// million spans of a big snapshot cost no strings.
+class Field {
+public:
+    explicit Field(const Json& value) : value_(value) {}
+
+    const Json& json() const { return value_; }
+    bool is_null() const { return value_.is_null(); }
+
+    /// The member `key` of an object, which must be present.
+    Field member(const char* key) const {
+        expect(value_.is_object(), "an object");
+        auto it = value_.find(key);
+        if (it == value_.end()) throw FormatError(child_path(key, 0) + ": missing");
+        return Field(*it, this, key, 0);
+    }
+    /// The number of elements of an array.
+    std::size_t size() const {
+        expect(value_.is_array(), "an array");
+        return value_.size();
+    }
+    Field element(std::size_t index) const { return Field(value_[index], this, nullptr, index); }
+
+    /// A non-negative integer that fits T.
+    template <typename T>
+    T uint() const {
+        expect(value_.is_number_unsigned(), "a non-negative integer");
+        auto v = value_.get<std::uint64_t>();
+        if (v > std::numeric_limits<T>::max()) {
+            fail(std::to_string(v) + " is out of range (at most " + std::to_string(std::numeric_limits<T>::max()) +
+                 ")");
+        }
+        return static_cast<T>(v);
+    }
+    double number() const {
+        expect(value_.is_number(), "a number");
+        return value_.get<double>();
+    }
+    bool boolean() const {
+        expect(value_.is_boolean(), "true or false");
+        return value_.get<bool>();
+    }
+    const std::string& string() const {
+        expect(value_.is_string(), "a string");
+        return value_.get_ref<const std::string&>();
+    }
+
+    [[noreturn]] void fail(const std::string& what) const { throw FormatError(path() + ": " + what); }
+    void expect(bool ok, const char* what) const {
+        if (!ok) fail(std::string("expected ") + what + ", found " + describe(value_));
+    }
+
+private:
+    Field(const Json& value, const Field* parent, const char* key, std::size_t index)
+        : value_(value), parent_(parent), key_(key), index_(index) {}
+
+    // "tags[2].live_bytes": members joined by dots, elements by their index; the root is unnamed.
+    std::string name() const { return parent_ == nullptr ? std::string() : parent_->child_path(key_, index_); }
+    std::string child_path(const char* key, std::size_t index) const {
+        std::string base = name();
+        if (key == nullptr) return base + "[" + std::to_string(index) + "]";
+        return base.empty() ? key : base + "." + key;
+    }
+    std::string path() const {
+        std::string p = name();
+        return p.empty() ? "the top level" : p;
+    }
+
+    const Json& value_;
+    const Field* parent_ = nullptr;
+    const char* key_ = nullptr;
+    std::size_t index_ = 0;
+};
+
+// The format and version come first, with their own messages: a user who passes the wrong file
+// should hear that, not that some field deep inside is missing.
+void check_format(const Field& root) {
+    const Json& doc = root.json();
+    if (!doc.is_object()) {
+        throw FormatError("not a uheap-profile document: the top level is " + describe(doc) + ", not an object");
+    }
+    auto format = doc.find("format");
+    if (format == doc.end()) throw FormatError("not a uheap-profile document: it has no \"format\" field");
+    if (*format != "uheap-profile") {
+        throw FormatError("not a uheap-profile document: \"format\" is " + describe(*format) +
+                          ", expected \"uheap-profile\"");
+    }
+    auto version = root.member("version").uint<std::uint64_t>();
+    if (version != 1) {
+        throw FormatError("unsupported uheap-profile version " + std::to_string(version) +
+                          " (this uheap-report reads version 1)");
+    }
+}
+
+void read_heap(const Field& heap, Profile* p) {
+    if (heap.is_null()) return;
+    p->has_heap = true;
+    p->total_bytes = heap.member("total_bytes").uint<std::size_t>();
+    p->used_bytes = heap.member("used_bytes").uint<std::size_t>();
+    p->largest_free_bytes = heap.member("largest_free_bytes").uint<std::size_t>();
+    p->objects = heap.member("objects").uint<std::size_t>();
+    p->fragmentation = heap.member("fragmentation").number();
+}
+
+void read_tags(const Field& tags, Profile* p) {
+    for (std::size_t i = 0; i < tags.size(); ++i) {
+        Field t = tags.element(i);
         TagStats s;
-        s.tag = static_cast<std::uint16_t>(t["tag"].uint());
-        s.live_objects = t["live_objects"].uint();
-        s.live_bytes = t["live_bytes"].uint();
-        s.peak_live_bytes = t["peak_live_bytes"].uint();
-        s.allocations = t["allocations"].uint();
-        s.bytes_allocated = t["bytes_allocated"].uint();
-        s.reallocs = t["reallocs"].uint();
-        s.frees = t["frees"].uint();
-        s.swept = t["swept"].uint();
-        if (t["name"].type() == JsonType::string) p->tag_names[s.tag] = t["name"].string();
+        s.tag = t.member("tag").uint<std::uint16_t>();
+        s.live_objects = t.member("live_objects").uint<std::uint64_t>();
+        s.live_bytes = t.member("live_bytes").uint<std::uint64_t>();
+        s.peak_live_bytes = t.member("peak_live_bytes").uint<std::uint64_t>();
+        s.allocations = t.member("allocations").uint<std::uint64_t>();
+        s.bytes_allocated = t.member("bytes_allocated").uint<std::uint64_t>();
+        s.reallocs = t.member("reallocs").uint<std::uint64_t>();
+        s.frees = t.member("frees").uint<std::uint64_t>();
+        s.swept = t.member("swept").uint<std::uint64_t>();
+        Field name = t.member("name");
+        if (!name.is_null()) p->tag_names[s.tag] = name.string();
         p->tags.push_back(s);
     }
 }
 
-void read_timeline(JsonValue timeline, Profile* p) {
-    for (JsonValue t : timeline) {
+void read_histogram(const Field& histogram, Profile* p) {
+    for (std::size_t i = 0; i < histogram.size(); ++i) {
+        Field b = histogram.element(i);
+        SizeBucket s;
+        s.min_blocks = b.member("min_blocks").uint<std::size_t>();
+        s.max_blocks = b.member("max_blocks").uint<std::size_t>();
+        s.count = b.member("count").uint<std::uint64_t>();
+        s.bytes = b.member("bytes").uint<std::uint64_t>();
+        p->histogram.push_back(s);
+    }
+}
+
+void read_timeline(const Field& timeline, Profile* p) {
+    for (std::size_t i = 0; i < timeline.size(); ++i) {
+        Field t = timeline.element(i);
         TimelineSample s;
-        s.collection = t["collection"].uint();
-        s.used_bytes = t["used_bytes"].uint();
-        s.free_bytes = t["free_bytes"].uint();
-        s.largest_free_bytes = t["largest_free_bytes"].uint();
-        s.fragmentation = t["fragmentation"].number();
-        s.objects_freed = t["objects_freed"].uint();
-        s.bytes_freed = t["bytes_freed"].uint();
-        s.live_objects = t["live_objects"].uint();
-        s.pause_ns = t["pause_ns"].uint();
+        s.collection = t.member("collection").uint<std::uint64_t>();
+        s.used_bytes = t.member("used_bytes").uint<std::size_t>();
+        s.free_bytes = t.member("free_bytes").uint<std::size_t>();
+        s.largest_free_bytes = t.member("largest_free_bytes").uint<std::size_t>();
+        s.fragmentation = t.member("fragmentation").number();
+        s.objects_freed = t.member("objects_freed").uint<std::size_t>();
+        s.bytes_freed = t.member("bytes_freed").uint<std::size_t>();
+        s.live_objects = t.member("live_objects").uint<std::size_t>();
+        s.pause_ns = t.member("pause_ns").uint<std::uint64_t>();
         p->timeline.push_back(s);
     }
 }
 
-void read_rest(JsonValue root, Profile* p) {
-    for (JsonValue b : root["histogram"]) {
-        SizeBucket s;
-        s.min_blocks = b["min_blocks"].uint();
-        s.max_blocks = b["max_blocks"].uint();
-        s.count = b["count"].uint();
-        s.bytes = b["bytes"].uint();
-        p->histogram.push_back(s);
-    }
-    for (JsonValue l : root["leak_suspects"]) {
+void read_leaks_and_alarms(const Field& leaks, const Field& alarms, Profile* p) {
+    for (std::size_t i = 0; i < leaks.size(); ++i) {
+        Field l = leaks.element(i);
         LeakSuspect s;
-        s.area = l["area"].uint();
-        s.offset = l["offset"].uint();
-        s.block = l["block"].uint();
-        s.tag = static_cast<std::uint16_t>(l["tag"].uint());
-        s.bytes = l["bytes"].uint();
-        s.age = l["age"].uint();
+        s.area = l.member("area").uint<std::size_t>();
+        s.offset = l.member("offset").uint<std::size_t>();
+        s.block = l.member("block").uint<std::size_t>();
+        s.tag = l.member("tag").uint<std::uint16_t>();
+        s.bytes = l.member("bytes").uint<std::size_t>();
+        s.age = l.member("age").uint<std::uint64_t>();
         p->leak_suspects.push_back(s);
     }
-    for (JsonValue a : root["alarms"]) {
+    for (std::size_t i = 0; i < alarms.size(); ++i) {
+        Field a = alarms.element(i);
         AlarmEvent e;
-        e.kind = a["kind"].string() == "large_alloc" ? AlarmKind::large_alloc : AlarmKind::low_free_run;
-        e.collection = a["collection"].uint();
-        e.n_blocks = a["n_blocks"].uint();
-        e.threshold_blocks = a["threshold_blocks"].uint();
-        e.tag = static_cast<std::uint16_t>(a["tag"].uint());
-        e.on_out_of_memory = a["on_out_of_memory"].boolean();
+        Field kind = a.member("kind");
+        if (kind.string() == "large_alloc") {
+            e.kind = AlarmKind::large_alloc;
+        } else if (kind.string() == "low_free_run") {
+            e.kind = AlarmKind::low_free_run;
+        } else {
+            kind.fail("expected \"large_alloc\" or \"low_free_run\", found " + describe(kind.json()));
+        }
+        e.collection = a.member("collection").uint<std::uint64_t>();
+        e.n_blocks = a.member("n_blocks").uint<std::size_t>();
+        e.threshold_blocks = a.member("threshold_blocks").uint<std::size_t>();
+        e.tag = a.member("tag").uint<std::uint16_t>();
+        e.on_out_of_memory = a.member("on_out_of_memory").boolean();
         p->alarms.push_back(e);
     }
 }
 
-// Spans are [first_block, n_blocks, "object"|"free", flags, tag|null].
-void read_snapshot(JsonValue snap, Profile* p) {
-    if (snap.type() != JsonType::object) return;
-    p->snapshot.taken = true;
-    p->snapshot.collection = snap["collection"].uint();
-    for (JsonValue a : snap["areas"]) {
-        SnapshotArea area;
-        area.pool_blocks = a["pool_blocks"].uint();
-        area.spans.reserve(a["spans"].size());
-        for (JsonValue s : a["spans"]) {
-            SnapshotSpan span;
-            auto it = s.begin();
-            JsonValue fields[5];
-            for (int i = 0; i < 5 && it != s.end(); ++i, ++it) fields[i] = *it;
-            span.first_block = fields[0].uint();
-            span.n_blocks = fields[1].uint();
-            span.object = fields[2].string() == "object";
-            span.flags = static_cast<unsigned>(fields[3].uint());
-            span.tag = fields[4].type() == JsonType::number ? static_cast<std::int32_t>(fields[4].uint()) : -1;
-            area.spans.push_back(span);
+// Spans are [first_block, n_blocks, "object"|"free", flags, tag|null] and must tile the pool in
+// address order: the heap map indexes its block table by them.
+SnapshotArea read_area(const Field& a) {
+    SnapshotArea area;
+    area.pool_blocks = a.member("pool_blocks").uint<std::size_t>();
+    Field spans = a.member("spans");
+    area.spans.reserve(spans.size());
+    std::size_t next_block = 0;
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+        Field s = spans.element(i);
+        if (s.size() != 5) {
+            s.fail("expected [first_block, n_blocks, kind, flags, tag], found " + std::to_string(s.size()) +
+                   " elements");
         }
-        p->snapshot.areas.push_back(std::move(area));
+        SnapshotSpan span;
+        span.first_block = s.element(0).uint<std::size_t>();
+        span.n_blocks = s.element(1).uint<std::size_t>();
+        if (span.first_block != next_block) {
+            s.element(0).fail("the span starts at block " + std::to_string(span.first_block) + ", expected " +
+                              std::to_string(next_block) + " (spans must tile the pool in address order)");
+        }
+        if (span.n_blocks > area.pool_blocks - next_block) {
+            s.element(1).fail(std::to_string(span.n_blocks) + " blocks run past the end of the pool (" +
+                              std::to_string(area.pool_blocks) + " blocks)");
+        }
+        next_block += span.n_blocks;
+        Field kind = s.element(2);
+        span.object = kind.string() == "object";
+        if (!span.object && kind.string() != "free") {
+            kind.fail("expected \"object\" or \"free\", found " + describe(kind.json()));
+        }
+        span.flags = s.element(3).uint<unsigned>();
+        Field tag = s.element(4);
+        span.tag = tag.is_null() ? -1 : tag.uint<std::uint16_t>();
+        area.spans.push_back(span);
     }
+    if (next_block != area.pool_blocks) {
+        spans.fail("cover " + std::to_string(next_block) + " blocks of a pool of " + std::to_string(area.pool_blocks));
+    }
+    return area;
+}
+
+void read_snapshot(const Field& snap, Profile* p) {
+    if (snap.is_null()) return;
+    p->snapshot.taken = true;
+    p->snapshot.collection = snap.member("collection").uint<std::uint64_t>();
+    Field areas = snap.member("areas");
+    for (std::size_t i = 0; i < areas.size(); ++i) p->snapshot.areas.push_back(read_area(areas.element(i)));
+}
+
+/// nlohmann-json's messages start with an id ("[json.exception.parse_error.101] parse error at
+/// line 1, column 2: ..."); the rest says where and what, which is what a user needs.
+std::string parse_error_text(const Json::parse_error& e) {
+    std::string text = e.what();
+    std::size_t id_end = text.find("] ");
+    return text.rfind('[', 0) == 0 && id_end != std::string::npos ? text.substr(id_end + 2) : text;
 }
 
 }  // namespace
 
 bool load_profile(const std::string& json_text, Profile* out, std::string* error) {
-    JsonDocument doc;
-    if (!doc.parse(json_text, error)) return false;
-    JsonValue root = doc.root();
-    if (root["format"].string() != "uheap-profile" || root["version"].uint() != 1) {
-        if (error != nullptr) *error = "not a uheap-profile version 1 document";
-        return false;
+    try {
+        const Json doc = Json::parse(json_text);
+        Field root(doc);
+        check_format(root);
+        Profile p;
+        p.block_bytes = root.member("block_bytes").uint<std::size_t>();
+        if (p.block_bytes == 0) root.member("block_bytes").fail("must be at least 1");
+        p.collections = root.member("collections").uint<std::uint64_t>();
+        read_heap(root.member("heap"), &p);
+        p.leak_min_age = root.member("profiler").member("leak_min_age").uint<std::uint64_t>();
+        read_tags(root.member("tags"), &p);
+        read_histogram(root.member("histogram"), &p);
+        read_timeline(root.member("timeline"), &p);
+        read_leaks_and_alarms(root.member("leak_suspects"), root.member("alarms"), &p);
+        read_snapshot(root.member("snapshot"), &p);
+        *out = std::move(p);
+        return true;
+    } catch (const Json::parse_error& e) {
+        if (error != nullptr) *error = parse_error_text(e);
+    } catch (const FormatError& e) {
+        if (error != nullptr) *error = e.what();
     }
-    Profile p;
-    p.block_bytes = root["block_bytes"].uint();
-    p.collections = root["collections"].uint();
-    JsonValue heap = root["heap"];
-    if (heap.type() == JsonType::object) {
-        p.has_heap = true;
-        p.total_bytes = heap["total_bytes"].uint();
-        p.used_bytes = heap["used_bytes"].uint();
-        p.largest_free_bytes = heap["largest_free_bytes"].uint();
-        p.objects = heap["objects"].uint();
-        p.fragmentation = heap["fragmentation"].number();
-    }
-    p.leak_min_age = root["profiler"]["leak_min_age"].uint();
-    read_tags(root["tags"], &p);
-    read_timeline(root["timeline"], &p);
-    read_rest(root, &p);
-    read_snapshot(root["snapshot"], &p);
-    if (p.block_bytes == 0) {
-        if (error != nullptr) *error = "block_bytes missing";
-        return false;
-    }
-    *out = std::move(p);
-    return true;
+    return false;
 }
 
 }  // namespace uheap::report

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// Reading a profile back from the profiler's JSON: real profiles load field for field, and bad
+// input is refused with a message that says what is wrong and where.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "profiler_support.hpp"
+#include "report.hpp"
+#include "uheap/profiler.hpp"
+
+namespace uheap {
+namespace {
+
+using Json = nlohmann::json;
+
+/// A small real profile: two tags (one named), garbage, four collections, an alarm, a snapshot.
+/// `prof` outlives the heap (it is detached here), so its snapshot stays readable.
+std::string sample_json(Profiler& prof) {
+    testing::TestHeap heap(16 * 1024);
+    prof.set_tag_name(2, "str");
+    prof.set_large_alloc_alarm(3, [](const AlarmEvent&) {});
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(kBlockBytes, 0, 1);
+    heap.roots[1] = heap->alloc(3 * kBlockBytes, kNoScan, 2);
+    heap->alloc(kBlockBytes, 0, 2);
+    for (int i = 0; i < 4; ++i) heap->collect();
+    prof.take_snapshot();
+    std::string text = prof.json();
+    prof.detach();
+    return text;
+}
+
+/// load_profile()'s error for `text`, or "loaded" when it accepts it.
+std::string load_error(const std::string& text) {
+    report::Profile p;
+    std::string error;
+    return report::load_profile(text, &p, &error) ? "loaded" : error;
+}
+
+TEST(ProfileJson, LoadsAProfileBack) {
+    Profiler prof;
+    std::string text = sample_json(prof);
+    const HeapSnapshot& original = prof.snapshot();
+
+    report::Profile p;
+    std::string error;
+    ASSERT_TRUE(report::load_profile(text, &p, &error)) << error;
+    EXPECT_EQ(p.block_bytes, kBlockBytes);
+    EXPECT_EQ(p.collections, 4u);
+    EXPECT_TRUE(p.has_heap);
+    EXPECT_EQ(p.objects, 2u);
+    ASSERT_EQ(p.tags.size(), 2u);
+    EXPECT_EQ(p.tags[1].tag, 2);
+    EXPECT_EQ(p.tags[1].swept, 1u);
+    EXPECT_EQ(p.label(2), "str");
+    EXPECT_EQ(p.label(1), "tag 1");
+    ASSERT_EQ(p.timeline.size(), 4u);
+    EXPECT_EQ(p.timeline[3].collection, 4u);
+    EXPECT_EQ(p.timeline[0].objects_freed, 1u);
+    ASSERT_EQ(p.leak_suspects.size(), 2u);
+    EXPECT_EQ(p.leak_suspects[0].tag, 2);
+    EXPECT_EQ(p.leak_suspects[0].age, 4u);
+    ASSERT_EQ(p.alarms.size(), 1u);
+    EXPECT_EQ(p.alarms[0].kind, AlarmKind::large_alloc);
+    EXPECT_EQ(p.alarms[0].n_blocks, 3u);
+    ASSERT_TRUE(p.snapshot.taken);
+    ASSERT_EQ(p.snapshot.areas.size(), 1u);
+    ASSERT_EQ(p.snapshot.areas[0].spans.size(), original.areas[0].spans.size());
+    for (std::size_t i = 0; i < original.areas[0].spans.size(); ++i) {
+        const SnapshotSpan& a = original.areas[0].spans[i];
+        const SnapshotSpan& b = p.snapshot.areas[0].spans[i];
+        EXPECT_EQ(a.first_block, b.first_block);
+        EXPECT_EQ(a.n_blocks, b.n_blocks);
+        EXPECT_EQ(a.object, b.object);
+        EXPECT_EQ(a.flags, b.flags);
+        EXPECT_EQ(a.tag, b.tag);
+    }
+}
+
+// The golden files are the profiler's output byte for byte (metadata_bytes masked as '#').
+TEST(ProfileJson, LoadsTheGoldenProfiles) {
+    for (const char* name : {"empty.json", "scripted.json"}) {
+        std::ifstream file(std::string(UHEAP_PROFILER_GOLDEN_DIR) + "/" + name, std::ios::binary);
+        ASSERT_TRUE(file) << name;
+        std::stringstream text;
+        text << file.rdbuf();
+        std::string json = std::regex_replace(text.str(), std::regex("\"metadata_bytes\": #"), "\"metadata_bytes\": 0");
+        EXPECT_EQ(load_error(json), "loaded") << name;
+    }
+}
+
+TEST(ProfileJson, MalformedJsonSaysWhereAndWhat) {
+    const char* bad[] = {"", "{", "[1,]", "{\"a\" 1}", "[1 2]", "\"unterminated", "tru", "{\"a\":1} x", "[\"\x01\"]",
+                         "[01]", "{1: 2}", "\"\\q\"", "[\"\xff\"]", "{\"a\": 1, // comment\n}"};
+    for (const char* text : bad) {
+        std::string error = load_error(text);
+        EXPECT_NE(error.find("parse error at line 1, column "), std::string::npos) << text << ": " << error;
+        EXPECT_EQ(error.find("json.exception"), std::string::npos) << error;
+    }
+    std::string error = load_error("{\"format\": \"uheap-profile\",\n \"version\" 1}");
+    EXPECT_NE(error.find("parse error at line 2, column 12: syntax error while parsing object separator"),
+              std::string::npos)
+        << error;
+    // Deep nesting is parsed without recursion: no stack overflow, just not a profile.
+    EXPECT_EQ(load_error(std::string(100000, '[') + std::string(100000, ']')),
+              "not a uheap-profile document: the top level is an array, not an object");
+}
+
+TEST(ProfileJson, RefusesOtherDocuments) {
+    EXPECT_EQ(load_error("[]"), "not a uheap-profile document: the top level is an array, not an object");
+    EXPECT_EQ(load_error("{\"version\": 1}"), "not a uheap-profile document: it has no \"format\" field");
+    EXPECT_EQ(load_error("{\"format\": \"something\", \"version\": 1}"),
+              "not a uheap-profile document: \"format\" is \"something\", expected \"uheap-profile\"");
+    EXPECT_EQ(load_error("{\"format\": \"uheap-profile\", \"version\": 2}"),
+              "unsupported uheap-profile version 2 (this uheap-report reads version 1)");
+    EXPECT_EQ(load_error("{\"format\": \"uheap-profile\"}"), "version: missing");
+}
+
+// Every check names the field by its path in the document and says what it expected.
+TEST(ProfileJson, NamesTheFieldThatIsWrong) {
+    Profiler prof;
+    const Json good = Json::parse(sample_json(prof));
+    struct Case {
+        std::function<void(Json&)> damage;
+        std::string error;
+    };
+    const std::size_t pool = good["snapshot"]["areas"][0]["pool_blocks"].get<std::size_t>();
+    const std::vector<Case> cases = {
+        {[](Json& j) { j.erase("profiler"); }, "profiler: missing"},
+        {[](Json& j) { j["block_bytes"] = 0; }, "block_bytes: must be at least 1"},
+        {[](Json& j) { j["heap"]["fragmentation"] = "high"; },
+         "heap.fragmentation: expected a number, found \"high\""},
+        {[](Json& j) { j["tags"] = Json::object(); }, "tags: expected an array, found an object"},
+        {[](Json& j) { j["tags"][1].erase("live_bytes"); }, "tags[1].live_bytes: missing"},
+        {[](Json& j) { j["tags"][0]["tag"] = 70000; }, "tags[0].tag: 70000 is out of range (at most 65535)"},
+        {[](Json& j) { j["tags"][0]["name"] = 5; }, "tags[0].name: expected a string, found 5"},
+        {[](Json& j) { j["timeline"][2]["pause_ns"] = "x"; },
+         "timeline[2].pause_ns: expected a non-negative integer, found \"x\""},
+        {[](Json& j) { j["histogram"][0]["count"] = 1.5; },
+         "histogram[0].count: expected a non-negative integer, found 1.5"},
+        {[](Json& j) { j["leak_suspects"][0]["age"] = -1; },
+         "leak_suspects[0].age: expected a non-negative integer, found -1"},
+        {[](Json& j) { j["alarms"][0]["kind"] = "loud"; },
+         "alarms[0].kind: expected \"large_alloc\" or \"low_free_run\", found \"loud\""},
+        {[](Json& j) { j["alarms"][0]["on_out_of_memory"] = nullptr; },
+         "alarms[0].on_out_of_memory: expected true or false, found null"},
+        {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1].erase(4); },
+         "snapshot.areas[0].spans[1]: expected [first_block, n_blocks, kind, flags, tag], found 4 elements"},
+        {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1][2] = "hole"; },
+         "snapshot.areas[0].spans[1][2]: expected \"object\" or \"free\", found \"hole\""},
+        {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1][4] = "str"; },
+         "snapshot.areas[0].spans[1][4]: expected a non-negative integer, found \"str\""},
+        {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1][0] = 0; },
+         "snapshot.areas[0].spans[1][0]: the span starts at block 0, expected 1 (spans must tile the pool in "
+         "address order)"},
+        {[pool](Json& j) { j["snapshot"]["areas"][0]["spans"][0][1] = pool + 1; },
+         "snapshot.areas[0].spans[0][1]: " + std::to_string(pool + 1) + " blocks run past the end of the pool (" +
+             std::to_string(pool) + " blocks)"},
+        {[pool](Json& j) { j["snapshot"]["areas"][0]["pool_blocks"] = pool + 1; },
+         "snapshot.areas[0].spans: cover " + std::to_string(pool) + " blocks of a pool of " +
+             std::to_string(pool + 1)},
+    };
+    ASSERT_EQ(load_error(good.dump()), "loaded");
+    ASSERT_EQ(good["snapshot"]["areas"][0]["spans"][0][1], 1) << "the first span is one block";
+    for (const Case& c : cases) {
+        Json damaged = good;
+        c.damage(damaged);
+        EXPECT_EQ(load_error(damaged.dump()), c.error);
+    }
+}
+
+}  // namespace
+}  // namespace uheap
