@@ -3,7 +3,7 @@
 #   find_package      installs UHEAP_BINARY_DIR into a prefix; cmake/consumer finds it there and
 #                     links uheap::uheap (and uheap::profiler when PROFILER)
 #   add_subdirectory  cmake/consumer builds uheap from UHEAP_SOURCE_DIR: the core and nothing else
-#   pkg_config        installs UHEAP_BINARY_DIR; main.c is built by the C driver with the flags
+#   pkg_config        installs UHEAP_BINARY_DIR; main.c is built by a plain Makefile with the flags
 #                     of uheap.pc alone, main.cpp (when PROFILER) with those of uheap-profiler.pc
 #   shared            builds and installs uheap and its profiler with BUILD_SHARED_LIBS=ON; the
 #                     hosts of find_package and pkg_config link the shared libraries
@@ -118,24 +118,20 @@ if(PKG_CONFIG)
   endif()
   get_filename_component(pc_dir "${pc_files}" DIRECTORY)
   set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
-  run("pkg-config --cflags uheap" ${PKG_CONFIG} --cflags uheap)
-  separate_arguments(uheap_cflags UNIX_COMMAND "${output}")
-  run("pkg-config --libs uheap" ${PKG_CONFIG} --libs uheap)
-  separate_arguments(uheap_libs UNIX_COMMAND "${output}")
   run("pkg-config libdir" ${PKG_CONFIG} --variable=libdir uheap)
   string(STRIP "${output}" libdir)
   # The C driver links, unless a sanitizer build instrumented the library (as in tests/c_api).
-  separate_arguments(c_flags UNIX_COMMAND "${C_FLAGS}")
   separate_arguments(linker_flags UNIX_COMMAND "${LINKER_FLAGS}")
   set(c_linker ${C_COMPILER})
   if(CXX_FLAGS MATCHES "-fsanitize")
     set(c_linker ${CXX_COMPILER})
   endif()
   set(rpath -Wl,-rpath,${libdir})  # for the shared libraries
-  run("C host compile" ${C_COMPILER} -std=c99 -Wall -Wextra -Werror ${c_flags} ${uheap_cflags}
-      -c "${consumer}/main.c" -o "${WORK_DIR}/main.o")
-  run("C host link" ${c_linker} ${c_flags} ${linker_flags} "${WORK_DIR}/main.o" ${uheap_libs} ${rpath}
-      -o "${WORK_DIR}/consumer_c")
+  # The C host is a plain Makefile (cmake/consumer/Makefile) that asks pkg-config itself.
+  find_program(MAKE_PROGRAM NAMES make gmake REQUIRED)
+  run("C host make" ${MAKE_PROGRAM} --no-print-directory -f "${consumer}/Makefile" -C "${WORK_DIR}"
+      "CONSUMER_DIR=${consumer}" "CC=${C_COMPILER}" "LINK=${c_linker}" "PKG_CONFIG=${PKG_CONFIG}"
+      "CFLAGS=${C_FLAGS}" "LDFLAGS=${LINKER_FLAGS} -Wl,-rpath,${libdir}")
   run("C host run" "${WORK_DIR}/consumer_c")
   if(PROFILER)
     run("pkg-config uheap-profiler" ${PKG_CONFIG} --cflags --libs uheap-profiler)
