@@ -79,7 +79,11 @@ void Heap::set_clock(ClockFn fn, void* user) {
     self.cb.clock_user = user;
 }
 
-void Heap::set_event_hooks(const EventHooks& hooks) { HeapImpl::of(*this).cb.hooks = hooks; }
+void Heap::set_event_hooks(const EventHooks& hooks) {
+    HeapImpl& self = HeapImpl::of(*this);
+    self.cb.hooks = hooks;
+    self.refresh_fast_path();  // an on_alloc hook sends every allocation through the slow path
+}
 EventHooks Heap::event_hooks() const { return HeapImpl::of(*this).cb.hooks; }
 
 Status Heap::add_root_range(RootRange* range) {

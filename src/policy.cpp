@@ -6,9 +6,10 @@
 namespace uheap::detail {
 
 // Every input of the allocation fast path's one comparison: locks, the phase, the stress mode,
-// the threshold. Called whenever one of them changes.
+// the threshold, an on_alloc hook. Called whenever one of them changes.
 void HeapImpl::refresh_fast_path() {
-    if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc)) {
+    if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
+        cb.hooks.on_alloc != nullptr) {
         policy.fast_path_limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;
