@@ -59,6 +59,41 @@ void HeapImpl::mark_word(std::uintptr_t word) {
     if (obj) mark_head(*obj.area, obj.block);
 }
 
+/// The first area when it is the only one, its bounds copied where the scan loops keep them in
+/// registers; `area` is null when there are several areas.
+struct SingleArea {
+    Area* area;
+    std::uintptr_t pool_begin;
+    std::size_t pool_bytes;
+};
+
+static SingleArea single_area_of(const AreaSet& areas) {
+    Area* first = areas.first;
+    return first->next == nullptr ? SingleArea{first, first->pool_begin, first->pool_bytes} : SingleArea{nullptr, 0, 0};
+}
+
+// Marks what `word` points at, if anything. Most words are not pointers into the pool (numbers,
+// nulls, outside pointers): with a single area, AreaSet::object_at's classification is done here
+// against bounds held in registers, without a call; mark_word() does it for several areas.
+template <bool kInteriorPointers>
+static inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t word) {
+    if (one.area == nullptr) {
+        heap.mark_word<kInteriorPointers>(word);
+        return;
+    }
+    std::uintptr_t offset = word - one.pool_begin;
+    if (offset >= one.pool_bytes) return;
+    const BlockTables& t = one.area->tables;
+    if constexpr (kInteriorPointers) {
+        std::size_t head = t.head_containing(offset / kBlockBytes);
+        if (head < t.n_blocks) heap.mark_head(*one.area, head);
+    } else {
+        if (offset % kBlockBytes != 0) return;
+        std::size_t block = offset / kBlockBytes;
+        if (t.is_head(block)) heap.mark_head(*one.area, block);
+    }
+}
+
 // Ranges popped from the stack wait in a small FIFO ring before they are scanned, and are
 // prefetched as they enter it: by the time a range is scanned its first line has had
 // kPrefetchRing - 1 other scans to arrive. Scanning straight off a LIFO stack touches each object
@@ -68,10 +103,7 @@ constexpr unsigned kPrefetchRing = 8;
 template <bool kInteriorPointers>
 static void drain(HeapImpl& heap) {
     Collector& gc = heap.gc;
-    const bool single_area = heap.areas.first->next == nullptr;
-    Area& area = *heap.areas.first;
-    const std::uintptr_t pool_begin = area.pool_begin;
-    const std::size_t pool_bytes = area.pool_bytes;
+    const SingleArea one = single_area_of(heap.areas);
     MarkRange ring[kPrefetchRing];
     bool chunk_in_ring[kPrefetchRing];
     unsigned first = 0;
@@ -103,24 +135,7 @@ static void drain(HeapImpl& heap) {
         first = (first + 1) % kPrefetchRing;
         --count;
         for (void* const* p = range.begin; p < range.end; ++p) {
-            auto word = reinterpret_cast<std::uintptr_t>(*p);
-            // Most words are not pointers into the pool (numbers, nulls, outside pointers). With a
-            // single area, the classification of AreaSet::object_at is done here against bounds
-            // held in registers, without a call; mark_word() does it for several areas.
-            if (single_area) {
-                std::uintptr_t offset = word - pool_begin;
-                if (offset >= pool_bytes) continue;
-                if constexpr (kInteriorPointers) {
-                    std::size_t head = area.tables.head_containing(offset / kBlockBytes);
-                    if (head < area.tables.n_blocks) heap.mark_head(area, head);
-                } else {
-                    if (offset % kBlockBytes != 0) continue;
-                    std::size_t block = offset / kBlockBytes;
-                    if (area.tables.is_head(block)) heap.mark_head(area, block);
-                }
-                continue;
-            }
-            heap.mark_word<kInteriorPointers>(word);
+            mark_candidate<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(*p));
         }
     }
 }
@@ -136,14 +151,15 @@ void HeapImpl::drain_mark_stack() {
 // Each root that marks something is traced at once, so the stack holds one root's subgraph at a
 // time and a long root range cannot overflow it by itself.
 void HeapImpl::mark_root_words(void* const* words, std::size_t n_words) {
+    const SingleArea one = single_area_of(areas);
     if (config.interior_pointers) {
         for (std::size_t i = 0; i < n_words; ++i) {
-            mark_word<true>(reinterpret_cast<std::uintptr_t>(words[i]));
+            mark_candidate<true>(*this, one, reinterpret_cast<std::uintptr_t>(words[i]));
             if (gc.depth > 0) drain<true>(*this);
         }
     } else {
         for (std::size_t i = 0; i < n_words; ++i) {
-            mark_word<false>(reinterpret_cast<std::uintptr_t>(words[i]));
+            mark_candidate<false>(*this, one, reinterpret_cast<std::uintptr_t>(words[i]));
             if (gc.depth > 0) drain<false>(*this);
         }
     }
