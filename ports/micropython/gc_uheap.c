@@ -383,10 +383,10 @@ static void port_yield(void) {
 #endif
 
 // With a GIL, a __del__ run by one thread's collection executes bytecode, and the VM hands the
-// GIL to other threads as it runs. An allocation in another thread then finds the pool as it
-// was before the collection (the sweep comes after the finalisers) and uheap refuses to start a
-// second collection inside the first. Rather than fail, the allocating thread waits, with the
-// GIL released, until that collection has ended: true if it waited.
+// GIL to other threads as it runs. uheap refuses an allocation while a collection runs
+// (Status::locked: MicroPython's lock is per thread, uheap's phase is per heap), and a second
+// collection inside the first. Rather than fail, the allocating thread waits, with the GIL
+// released, until that collection has ended: true if it waited.
 static bool port_wait_for_other_collection(uheap_t *heap) {
     if (!uheap_is_collecting(heap) || (MP_STATE_THREAD(gc_lock_depth) & GC_COLLECT_FLAG)) {
         return false;  // no collection of another thread's to wait for
@@ -417,10 +417,14 @@ static bool port_wait_for_other_collection(uheap_t *heap) {
 // another thread's collection; a bounded number of times, so a heap that is really full still
 // fails.
 static bool port_retry_allocation(uheap_t *heap, unsigned attempt) {
-    if (uheap_last_status(heap) != UHEAP_OUT_OF_MEMORY || attempt >= PORT_ALLOC_ATTEMPTS) {
+    uheap_status_t why = uheap_last_status(heap);
+    if ((why != UHEAP_OUT_OF_MEMORY && why != UHEAP_LOCKED) || attempt >= PORT_ALLOC_ATTEMPTS) {
         return false;
     }
-    return port_wait_for_other_collection(heap) || port_others_allocated;
+    if (port_wait_for_other_collection(heap)) {
+        return true;
+    }
+    return why == UHEAP_OUT_OF_MEMORY && port_others_allocated;
 }
 
 // One attempt at an allocation (or move) through uheap's policy, with MicroPython's settings
