@@ -40,6 +40,12 @@ inline void* HeapImpl::commit_object(Area& area, std::size_t start, std::size_t 
     return std::memset(object, 0, n_blocks * kBlockBytes);
 }
 
+// commit_object() out of line, for the fast path's rare object whose tails cross a table word
+// (set_bits loops): called in tail position, so the fast path itself makes no call.
+void* HeapImpl::commit_spanning_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags) {
+    return commit_object(area, start, n_blocks, flags);
+}
+
 // Areas are tried in the order they were added, so the first area fills before later ones and
 // grown areas empty out first (and can be handed back). Within an area, first fit.
 void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
@@ -130,7 +136,7 @@ using detail::Op;
 
 // The fast path: nothing to check (refresh_fast_path: not locked, idle, under the threshold, no
 // on_alloc hook) and the first area's current run has room. Everything else is the out-of-line
-// slow path, so the fast path saves no registers and ends in the zeroing as a tail call.
+// slow path, reached by a tail call, so the fast path makes no call of its own.
 // n_bytes - 1 wraps for 0, which therefore takes the slow path.
 void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
@@ -141,6 +147,9 @@ void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
         std::size_t start = 0;
         if (detail::free_space_take_current(area.space, n_blocks, &start)) {
             self.status = Status::ok;
+            if (n_blocks > 1 && detail::word_index(start + 1) != detail::word_index(start + n_blocks - 1)) {
+                return self.commit_spanning_object(area, start, n_blocks, flags);
+            }
             return self.commit_object(area, start, n_blocks, flags);
         }
     }

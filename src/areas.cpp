@@ -50,7 +50,7 @@ public:
     Carver(std::uintptr_t begin, std::uintptr_t end) : at_(begin), end_(end) {}
     /// Moves to the next multiple of `alignment` (a power of two); false if that passes the end.
     bool align(std::size_t alignment) {
-        std::size_t pad = (alignment - at_ % alignment) % alignment;
+        std::size_t pad = padding_to(at_, alignment);
         if (pad > end_ - at_) return false;
         at_ += pad;
         return true;
@@ -171,7 +171,7 @@ void AreaSet::remove(Area** link) {
 }
 
 bool AreaSet::overlaps(std::uintptr_t begin, std::uintptr_t end) const {
-    if (begin < control_end && control_begin < end) return true;
+    if (ranges_overlap(begin, end, control_begin, control_end)) return true;
     for (const Area* a = first; a != nullptr; a = a->next) {
         if (a->region_overlaps(begin, end)) return true;
     }
@@ -189,14 +189,15 @@ using detail::MarkRange;
 namespace {
 /// The heap's own state: HeapImpl, then the first area's descriptor.
 constexpr std::size_t kHeapImplBytes = (sizeof(HeapImpl) + alignof(Area) - 1) / alignof(Area) * alignof(Area);
+constexpr std::size_t kControlDataBytes = kHeapImplBytes + sizeof(Area);
 constexpr std::size_t kControlAlign = 16;
 static_assert(alignof(HeapImpl) <= kControlAlign && alignof(Area) <= kControlAlign, "control memory alignment");
 }  // namespace
 
-static_assert(kControlAlign - 1 + kHeapImplBytes + sizeof(Area) <= UHEAP_CONTROL_BYTES,
+static_assert(kControlAlign - 1 + kControlDataBytes <= UHEAP_CONTROL_BYTES,
               "UHEAP_CONTROL_BYTES (uheap.h) must cover the control data on every target");
 
-std::size_t Heap::control_bytes() { return kControlAlign - 1 + kHeapImplBytes + sizeof(Area); }
+std::size_t Heap::control_bytes() { return kControlAlign - 1 + kControlDataBytes; }
 
 std::size_t Heap::default_mark_stack_entries(std::size_t region_bytes) {
     // Measured (collect_pause, a random graph built to overflow): past a few hundred entries a
@@ -214,7 +215,7 @@ Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& con
     std::size_t entries = config.mark_stack_entries != 0 ? config.mark_stack_entries : default_mark_stack_entries(region_bytes);
     if (config.mark_stack != nullptr) {
         auto at = reinterpret_cast<std::uintptr_t>(config.mark_stack);
-        std::size_t pad = (alignof(MarkRange) - at % alignof(MarkRange)) % alignof(MarkRange);
+        std::size_t pad = detail::padding_to(at, alignof(MarkRange));
         entries = config.mark_stack_bytes > pad ? (config.mark_stack_bytes - pad) / sizeof(MarkRange) : 0;
         if (entries == 0) {
             *status = Status::invalid_argument;
@@ -235,14 +236,14 @@ Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& con
             *status = Status::size_overflow;
             return nullptr;
         }
-        std::size_t pad = (kControlAlign - at % kControlAlign) % kControlAlign;
-        if (config.control_bytes < pad || config.control_bytes - pad < kHeapImplBytes + sizeof(Area)) {
+        std::size_t pad = detail::padding_to(at, kControlAlign);
+        if (config.control_bytes < pad || config.control_bytes - pad < kControlDataBytes) {
             *status = Status::invalid_argument;
             return nullptr;
         }
         auto region_at = reinterpret_cast<std::uintptr_t>(region);
-        if (region != nullptr && region_bytes <= UINTPTR_MAX - region_at && at < region_at + region_bytes &&
-            region_at < at + config.control_bytes) {
+        if (region != nullptr && region_bytes <= UINTPTR_MAX - region_at &&
+            detail::ranges_overlap(at, at + config.control_bytes, region_at, region_at + region_bytes)) {
             *status = Status::overlap;
             return nullptr;
         }

@@ -35,6 +35,15 @@ inline unsigned fragmentation_permille(std::uint64_t largest_free_bytes, std::ui
 /// drains (Area::grey). 1/8 bit per block.
 inline constexpr std::size_t kGreyBlocks = 8;
 
+/// True iff [a_begin, a_end) and [b_begin, b_end) share a byte.
+inline bool ranges_overlap(std::uintptr_t a_begin, std::uintptr_t a_end, std::uintptr_t b_begin, std::uintptr_t b_end) {
+    return a_begin < b_end && b_begin < a_end;
+}
+
+/// Bytes from `at` to the next multiple of `alignment` (a power of two): where an aligned object
+/// starts inside memory the host hands in at any alignment.
+inline std::size_t padding_to(std::uintptr_t at, std::size_t alignment) { return (alignment - at % alignment) % alignment; }
+
 /// One region handed in by the host. Lives at the start of that region.
 struct Area {
     Area* next = nullptr;
@@ -60,7 +69,7 @@ struct Area {
     /// True iff [begin, end) overlaps the region this area was laid over.
     bool region_overlaps(std::uintptr_t begin, std::uintptr_t end) const {
         auto mine = reinterpret_cast<std::uintptr_t>(region);
-        return begin < mine + region_bytes && mine < end;
+        return ranges_overlap(begin, end, mine, mine + region_bytes);
     }
 };
 
@@ -213,6 +222,7 @@ struct HeapImpl final : Heap {
     }
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
     void* commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
+    void* commit_spanning_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
     void* allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
     void book_used(Area& area, std::size_t end, std::size_t n_blocks);
     void book_released(Area& area, std::size_t n_blocks);

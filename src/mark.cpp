@@ -59,6 +59,8 @@ void HeapImpl::mark_word(std::uintptr_t word) {
     if (obj) mark_head(*obj.area, obj.block);
 }
 
+namespace {
+
 /// The first area when it is the only one, its bounds copied where the scan loops keep them in
 /// registers; `area` is null when there are several areas.
 struct SingleArea {
@@ -67,7 +69,7 @@ struct SingleArea {
     std::size_t pool_bytes;
 };
 
-static SingleArea single_area_of(const AreaSet& areas) {
+SingleArea single_area_of(const AreaSet& areas) {
     Area* first = areas.first;
     return first->next == nullptr ? SingleArea{first, first->pool_begin, first->pool_bytes} : SingleArea{nullptr, 0, 0};
 }
@@ -76,7 +78,7 @@ static SingleArea single_area_of(const AreaSet& areas) {
 // nulls, outside pointers): with a single area, AreaSet::object_at's classification is done here
 // against bounds held in registers, without a call; mark_word() does it for several areas.
 template <bool kInteriorPointers>
-static inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t word) {
+inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t word) {
     if (one.area == nullptr) {
         heap.mark_word<kInteriorPointers>(word);
         return;
@@ -93,6 +95,8 @@ static inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::ui
         if (t.is_head(block)) heap.mark_head(*one.area, block);
     }
 }
+
+}  // namespace
 
 // Ranges popped from the stack wait in a small FIFO ring before they are scanned, and are
 // prefetched as they enter it: by the time a range is scanned its first line has had

@@ -29,6 +29,23 @@ bool intact(const std::vector<unsigned char>& buffer) {
     return true;
 }
 
+// A rooted linked list of `n` two-word nodes survives a collection whole: the heap works
+// wherever its control data and mark stack live.
+void expect_keeps_a_rooted_list(Heap& heap, unsigned n) {
+    uheap_test::RootArray roots(heap, 1);
+    void* list = nullptr;
+    for (unsigned i = 0; i < n; ++i) {
+        auto* node = static_cast<void**>(heap.alloc(2 * sizeof(void*)));
+        ASSERT_NE(node, nullptr);
+        node[0] = list;
+        list = node;
+    }
+    roots[0] = list;
+    ASSERT_EQ(heap.collect(), Status::ok);
+    EXPECT_EQ(heap.info().objects, n);
+    EXPECT_VERIFIED(heap);
+}
+
 TEST(Layout, NullRegion) {
     Status status = Status::ok;
     EXPECT_EQ(Heap::create(nullptr, 1 << 20, {}, &status), nullptr);
@@ -119,18 +136,7 @@ TEST(Layout, TheHostsMarkStackLeavesTheRegionToThePool) {
     EXPECT_GT(with_host_stack->info().total, with_carved_stack->info().total);
     EXPECT_GE(static_cast<uheap::detail::HeapImpl*>(with_host_stack)->gc.capacity, 64 * sizeof(void*) / (2 * sizeof(void*)) - 1);
     // It collects correctly with that stack.
-    uheap_test::RootArray roots(*with_host_stack, 1);
-    void* list = nullptr;
-    for (int i = 0; i < 200; ++i) {
-        auto* node = static_cast<void**>(with_host_stack->alloc(2 * sizeof(void*)));
-        ASSERT_NE(node, nullptr);
-        node[0] = list;
-        list = node;
-    }
-    roots[0] = list;
-    ASSERT_EQ(with_host_stack->collect(), Status::ok);
-    EXPECT_EQ(with_host_stack->info().objects, 200u);
-    EXPECT_VERIFIED(*with_host_stack);
+    expect_keeps_a_rooted_list(*with_host_stack, 200);
     HeapConfig empty;
     empty.mark_stack = host_stack;
     empty.mark_stack_bytes = sizeof(void*);  // less than one entry (two words)
@@ -174,18 +180,7 @@ TEST(Layout, TheHostsControlMemoryLeavesTheRegionToTablesAndPool) {
     EXPECT_GE(in_control->info().total, in_region->info().total + saved * 9 / 10 / kBlockBytes * kBlockBytes);
     EXPECT_EQ(in_control->info().metadata_bytes + in_control->info().total, a.size());
     // A heap there works like any other, and add_area refuses the control memory itself.
-    uheap_test::RootArray roots(*in_control, 1);
-    void* list = nullptr;
-    for (int i = 0; i < 100; ++i) {
-        auto* node = static_cast<void**>(in_control->alloc(2 * sizeof(void*)));
-        ASSERT_NE(node, nullptr);
-        node[0] = list;
-        list = node;
-    }
-    roots[0] = list;
-    ASSERT_EQ(in_control->collect(), Status::ok);
-    EXPECT_EQ(in_control->info().objects, 100u);
-    EXPECT_VERIFIED(*in_control);
+    expect_keeps_a_rooted_list(*in_control, 100);
     EXPECT_EQ(in_control->add_area(control.data(), control.size()), Status::overlap);
 }
 
