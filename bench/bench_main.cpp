@@ -8,6 +8,8 @@
 // benchmark labels). bench/compare relies on this order and runs one process.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "registry.hpp"
@@ -34,6 +36,28 @@ std::vector<Entry>& queue() {
 void ignore_boehm_warning(char*, GC_word) {}  // "out of memory" warnings are expected in frag_alloc
 #endif
 
+/// Takes --fixed_iterations=N out of argv: every benchmark then runs exactly N iterations
+/// instead of as many as its minimum time needs, so a run under callgrind (bench/icount) does
+/// the same work every time. 0 when absent.
+long take_fixed_iterations(int& argc, char** argv) {
+    static const char kFlag[] = "--fixed_iterations=";
+    long n = 0;
+    int out = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strncmp(argv[i], kFlag, sizeof kFlag - 1) == 0) {
+            n = std::strtol(argv[i] + sizeof kFlag - 1, nullptr, 10);
+            if (n <= 0) {
+                std::fprintf(stderr, "uheap_bench: --fixed_iterations needs a positive count\n");
+                std::exit(2);
+            }
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    argc = out;
+    return n;
+}
+
 }  // namespace
 
 void enqueue(std::size_t heap_bytes, std::string name, std::function<void(benchmark::State&)> fn, Tune tune) {
@@ -45,6 +69,7 @@ void enqueue(std::size_t heap_bytes, std::string name, std::function<void(benchm
 int main(int argc, char** argv) {
     // Every benchmark runs in frames below this one, so both collectors scan the same stack.
     bench::g_stack_base = __builtin_frame_address(0);
+    const long fixed_iterations = bench::take_fixed_iterations(argc, argv);
 #if UHEAP_BENCH_HAVE_BOEHM
     GC_INIT();
     GC_set_warn_proc(bench::ignore_boehm_warning);
@@ -74,6 +99,7 @@ int main(int argc, char** argv) {
     for (auto& e : entries) {
         auto* b = benchmark::RegisterBenchmark(e.name.c_str(), e.fn);
         if (e.tune) e.tune(b);
+        if (fixed_iterations > 0) b->Iterations(fixed_iterations);
     }
 
     benchmark::Initialize(&argc, argv);

@@ -93,14 +93,17 @@ void run_churn(benchmark::State& state, std::size_t heap_bytes, std::size_t batc
         if (!c.replace(j)) return check_failed(state, "out of memory while filling the table");
     }
     bool ok = true;
+    count_begin();
     for (auto _ : state) {
         for (std::size_t i = 0; i < batch && ok; ++i) ok = c.replace(c.rng.below(n_slots));
         if (!ok) break;
     }
+    count_end("allocation");
     if (!ok) return check_failed(state, "out of memory");
     std::size_t live = c.verify();
     if (live == 0) return check_failed(state, "live data lost: a reachable object has the wrong stamp");
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+    report_ops(state, "allocation", state.iterations() * batch);
     state.counters["slots"] = static_cast<double>(n_slots);
     state.counters["reachable"] = static_cast<double>(live);
 }

@@ -75,20 +75,25 @@ void run_collect_pause(benchmark::State& state, std::size_t heap_bytes, unsigned
 
     const std::size_t garbage_target = heap_bytes / 100 * 85 - live_bytes;
     double pause_ns = 0;
+    std::uint64_t garbage_allocations = 0;
     std::uint64_t overflows_before = 0;
     if constexpr (std::is_same_v<Impl, UheapImpl>) overflows_before = impl.mark_stack_overflows();
     for (auto _ : state) {
         state.PauseTiming();
         impl.set_auto_collect(false);
-        for (std::size_t g = 0; g < garbage_target;) {
+        count_begin();
+        for (std::size_t g = 0; g < garbage_target; ++garbage_allocations) {
             std::size_t n = node_bytes(rng);
             if (impl.alloc(n) == nullptr) break;
             g += n;
         }
+        count_end("garbage allocation");
         impl.set_auto_collect(true);
         state.ResumeTiming();
         std::uint64_t t0 = now_ns();
+        count_begin();
         impl.collect();
+        count_end("collection");
         pause_ns += static_cast<double>(now_ns() - t0);
     }
     std::size_t seen = walk_tree(root[0], n_nodes);
@@ -100,6 +105,8 @@ void run_collect_pause(benchmark::State& state, std::size_t heap_bytes, unsigned
     const double live_mb = static_cast<double>(live_bytes) / static_cast<double>(kMiB);
     const double pause_ms = pause_ns / 1e6;
     state.SetItemsProcessed(static_cast<std::int64_t>(n_nodes) * state.iterations());
+    report_ops(state, "garbage allocation", garbage_allocations);
+    report_ops(state, "collection", state.iterations());
     state.counters["ms_per_MB_heap"] = benchmark::Counter(pause_ms / heap_mb, benchmark::Counter::kAvgIterations);
     state.counters["ms_per_MB_live"] = benchmark::Counter(pause_ms / live_mb, benchmark::Counter::kAvgIterations);
     state.counters["live_nodes"] = static_cast<double>(n_nodes);

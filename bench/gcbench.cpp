@@ -97,6 +97,7 @@ void run_gcbench(benchmark::State& state, std::size_t heap_bytes) {
     GcBench<Impl> b{impl};
     std::size_t short_lived_checked = 0;
     bool ok = true;
+    count_begin();
     for (auto _ : state) {
         if (!stretch_phase(b, stretch)) ok = false;
         scrub_stack();
@@ -133,12 +134,14 @@ void run_gcbench(benchmark::State& state, std::size_t heap_bytes) {
         impl.release(array);
         if (!ok || b.out_of_memory) break;
     }
+    count_end("allocation");
     if (b.out_of_memory) return check_failed(state, "out of memory");
     if (!ok) return check_failed(state, "live data lost: a tree or the array is corrupt");
     std::size_t trees_expected = static_cast<std::size_t>(state.iterations()) * 2 *
                                  static_cast<std::size_t>((max_depth - min_depth) / 2 + 1);
     if (short_lived_checked != trees_expected) return check_failed(state, "a short-lived tree was corrupt");
     state.SetItemsProcessed(static_cast<std::int64_t>(b.allocations));
+    report_ops(state, "allocation", b.allocations);
     state.counters["stretch_depth"] = stretch;
     state.counters["allocations"] = benchmark::Counter(static_cast<double>(b.allocations), benchmark::Counter::kAvgIterations);
 }

@@ -49,6 +49,7 @@ void run_uheap(benchmark::State& state, std::size_t heap_bytes, Call call) {
     ScopedRoots<UheapImpl> rooted(impl, objects.data(), objects.size());
     std::size_t kept = fill_fragmented(impl, objects, heap_bytes);
     uheap::Heap& heap = impl.heap();
+    count_begin();
     for (auto _ : state) {
         switch (call) {
             case Call::info: benchmark::DoNotOptimize(heap.info()); break;
@@ -56,6 +57,8 @@ void run_uheap(benchmark::State& state, std::size_t heap_bytes, Call call) {
             case Call::counters: benchmark::DoNotOptimize(heap.counters()); break;
         }
     }
+    count_end("call");
+    report_ops(state, "call", state.iterations());
     // Every kept object must still be allocated (conservative stack words may keep some dropped
     // ones too, so info().objects >= kept), and the exact scan must agree with the counters.
     uheap::Info info = heap.info();
@@ -78,6 +81,7 @@ void run_boehm(benchmark::State& state, std::size_t heap_bytes, Call call) {
     std::vector<void*> objects(heap_bytes / 2 / 32, nullptr);
     ScopedRoots<BoehmImpl> rooted(impl, objects.data(), objects.size());
     std::size_t kept = fill_fragmented(impl, objects, heap_bytes);
+    count_begin();
     for (auto _ : state) {
         if (call == Call::counters) {
             GC_prof_stats_s stats;
@@ -90,6 +94,8 @@ void run_boehm(benchmark::State& state, std::size_t heap_bytes, Call call) {
             benchmark::DoNotOptimize(free);
         }
     }
+    count_end("call");
+    report_ops(state, "call", state.iterations());
     std::size_t alive = 0;
     for (void* p : objects) alive += p != nullptr && GC_base(p) == p;
     if (alive != kept) return check_failed(state, "live data lost: an object is no longer allocated");

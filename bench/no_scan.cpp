@@ -39,7 +39,9 @@ void run_no_scan(benchmark::State& state, std::size_t heap_bytes, bool flag) {
         roots[kBuffers] = item;
     }
     impl.collect();
+    count_begin();
     for (auto _ : state) impl.collect();
+    count_end("collection");
 
     bool ok = true;
     for (std::size_t i = 0; i < kBuffers; ++i) {
@@ -53,6 +55,7 @@ void run_no_scan(benchmark::State& state, std::size_t heap_bytes, bool flag) {
     }
     if (!ok || n != n_items) return check_failed(state, "live data lost: a buffer or the list is corrupt");
     state.SetBytesProcessed(static_cast<std::int64_t>(kBuffers * buffer_bytes) * state.iterations());
+    report_ops(state, "collection", state.iterations());
 }
 
 }  // namespace

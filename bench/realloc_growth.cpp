@@ -24,6 +24,7 @@ void run_realloc_growth(benchmark::State& state, std::size_t heap_bytes, std::si
     if (!impl_ready(state, impl)) return;
     bool ok = true;
     bool out_of_memory = false;
+    count_begin();
     for (auto _ : state) {
         unsigned char* s = nullptr;
         std::size_t capacity = 0;
@@ -55,9 +56,11 @@ void run_realloc_growth(benchmark::State& state, std::size_t heap_bytes, std::si
         impl.release(s);
         if (!ok) break;
     }
+    count_end("append");
     if (out_of_memory) return check_failed(state, "out of memory");
     if (!ok) return check_failed(state, "live data lost: the string is corrupt");
     state.SetBytesProcessed(static_cast<std::int64_t>(target) * state.iterations());
+    report_ops(state, "append", target / kPiece * state.iterations());
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "count.hpp"
 #include "impl.hpp"
 
 namespace bench {

@@ -54,7 +54,9 @@ void run_wide_graph(benchmark::State& state, std::size_t heap_bytes, std::size_t
     impl.collect();
     std::uint64_t overflows_before = 0;
     if constexpr (std::is_same_v<Impl, UheapImpl>) overflows_before = impl.mark_stack_overflows();
+    count_begin();
     for (auto _ : state) impl.collect();
+    count_end("collection");
 
     // Every chain and the whole list must have survived.
     std::size_t seen = 0;
@@ -67,6 +69,7 @@ void run_wide_graph(benchmark::State& state, std::size_t heap_bytes, std::size_t
     }
     if (seen != expected || list != kListLength) return check_failed(state, "live data lost: a chain or the list is short");
     state.SetItemsProcessed(static_cast<std::int64_t>(expected + kListLength + 1) * state.iterations());
+    report_ops(state, "collection", state.iterations());
     state.counters["objects"] = static_cast<double>(expected + kListLength + 1);
     if constexpr (std::is_same_v<Impl, UheapImpl>) {
         state.counters["mark_stack_overflows"] = benchmark::Counter(
