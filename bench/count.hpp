@@ -7,6 +7,10 @@
 // are never counted; bench/icount sums the dumps per label and divides by the operations the
 // workload reports in the counter "ops:<what>". Outside valgrind both are a few no-op
 // instructions (valgrind's client-request sequence), so timed runs are unaffected.
+//
+// For a profile of the whole program (callgrind_annotate by function and line), build with
+// -DUHEAP_BENCH_NO_COUNT_REGIONS: the dumps split a profile into parts, and callgrind attributes
+// a part's self cost to main().
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -14,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-#if __has_include(<valgrind/callgrind.h>)
+#if __has_include(<valgrind/callgrind.h>) && !defined(UHEAP_BENCH_NO_COUNT_REGIONS)
 #include <valgrind/callgrind.h>
 #define UHEAP_BENCH_ZERO_COUNTS() CALLGRIND_ZERO_STATS
 #define UHEAP_BENCH_DUMP_COUNTS(what) CALLGRIND_DUMP_STATS_AT(what)

@@ -199,10 +199,9 @@ constexpr std::size_t kScanGaveUp = SIZE_MAX - 1;
 constexpr std::size_t kScanWords = 16;
 
 /// Every hint for k >= `from_size` may move up to `to`: no run that begins below `to` reaches k.
+/// Hints do not decrease with k, so the first one already at `to` ends the walk.
 void raise_hints(FreeSpace& fs, std::size_t from_size, std::size_t to) {
-    for (std::size_t k = from_size; k <= kHintSizes; ++k) {
-        if (fs.hint[k] < to) fs.hint[k] = static_cast<std::uint32_t>(to);
-    }
+    for (std::size_t k = from_size; k <= kHintSizes && fs.hint[k] < to; ++k) fs.hint[k] = static_cast<std::uint32_t>(to);
 }
 
 /// A free run now begins at `begin` (and may reach any length): every hint above it comes down.
@@ -221,17 +220,23 @@ std::size_t run_begin_at(const BlockTables& t, std::size_t b) { return b > 0 && 
 // fully used words are skipped at a few instructions each (and when the scan starts at a hint,
 // they raise it for good). kNoRun: the tables end with no run of n at or after `from`.
 std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std::size_t n, std::size_t hint_size) {
-    bool all_used_so_far = true;
-    std::size_t w = word_index(from);
+    const std::size_t first_word = word_index(from);
+    std::size_t w = first_word;
     if (w >= t.n_words) return kNoRun;
     Word f = t.free_in(w) & bits_from(static_cast<unsigned>(from % kWordBits));
+    // Fully used words at the start of the scan: skipped, and the hint moves past them once.
+    while (f == 0) {
+        if (++w >= t.n_words) {
+            if (hint_size != 0) raise_hints(fs, hint_size, t.n_blocks);
+            return kNoRun;
+        }
+        f = t.free_in(w);
+    }
+    if (hint_size != 0 && w > first_word) raise_hints(fs, hint_size, w * kWordBits);
     std::size_t carry = 0;
     std::size_t carry_start = 0;
     for (std::size_t looked = 0;;) {
-        if (f == 0 && carry == 0) {
-            if (all_used_so_far && hint_size != 0) raise_hints(fs, hint_size, (w + 1) * kWordBits);
-        } else {
-            all_used_so_far = false;
+        if (f != 0 || carry != 0) {
             if (++looked > kScanWords) return kScanGaveUp;
             std::size_t start = f == ~Word(0) ? kWordBits : count_trailing_zeros(~f);
             if (carry + start >= n) return carry > 0 ? carry_start : w * kWordBits;
