@@ -144,6 +144,17 @@ struct MarkRange {
     void* const* end;
 };
 
+/// The mark stack as a marking loop holds it: the depth in a local the compiler can keep in a
+/// register (a store into a table word may alias gc.depth, which would force a reload after
+/// every mark), written back to the Collector when the loop ends.
+struct MarkStackView {
+    MarkRange* stack;
+    std::size_t depth;
+    std::size_t capacity;
+    template <class C>
+    explicit MarkStackView(const C& gc) : stack(gc.stack), depth(gc.depth), capacity(gc.capacity) {}
+};
+
 /// realloc() pins the object it moves: a pinned object is a root of every collection and cannot
 /// be freed until the move is done. Nodes live in realloc's frame, innermost first.
 struct PinNode {
@@ -257,11 +268,11 @@ struct HeapImpl final : Heap {
 
     // mark.cpp
     template <bool kInteriorPointers>
-    void mark_word(std::uintptr_t word);
-    void mark_head(Area& area, std::size_t block);
+    void mark_word(std::uintptr_t word, MarkStackView& s);
+    void mark_head(Area& area, std::size_t block, MarkStackView& s);
     void mark_root_words(void* const* words, std::size_t n_words);
-    void drain_mark_stack();
-    void push_object(Area& area, std::size_t head, std::size_t end);
+    void drain_view(MarkStackView& s);
+    void push_object(Area& area, std::size_t head, std::size_t end, MarkStackView& s);
     void scan_grey();
 
     // platform.cpp

@@ -26,21 +26,21 @@ void defer(Area& area, std::size_t head) {
 }  // namespace
 
 // A full stack defers the object to its grey group.
-inline void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end) {
-    if (gc.depth == gc.capacity) {
+inline void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end, MarkStackView& s) {
+    if (s.depth == s.capacity) {
         ++gc.overflows;
         defer(area, head);
         return;
     }
     // I3 during a collection: only heads are marked, and an object is pushed only once marked.
-    UHEAP_ASSERT(gc.depth < gc.capacity && area.tables.is_head(head) && area.tables.is_marked(head));
+    UHEAP_ASSERT(s.depth < s.capacity && area.tables.is_head(head) && area.tables.is_marked(head));
     auto* begin = static_cast<void* const*>(area.ptr_of(head));
-    gc.stack[gc.depth++] = MarkRange{begin, begin + (end - head) * kBlockWords};
+    s.stack[s.depth++] = MarkRange{begin, begin + (end - head) * kBlockWords};
 }
 
 // Marks the object whose head is `block`, unless it is marked already, and pushes its contents
 // unless it is no-scan. Inlined into both callers: mark_word and the drain loop.
-inline void HeapImpl::mark_head(Area& area, std::size_t block) {
+inline void HeapImpl::mark_head(Area& area, std::size_t block, MarkStackView& s) {
     BlockTables& t = area.tables;
     if (t.is_marked(block)) return;
     t.set_mark(block);
@@ -48,15 +48,15 @@ inline void HeapImpl::mark_head(Area& area, std::size_t block) {
     std::size_t next = block + 1;
     std::size_t end = next < t.n_blocks && t.is_tail(next) ? t.object_end(block) : next;
     if (t.is_no_scan(block, end)) return;  // marked, contents never read
-    push_object(area, block, end);
+    push_object(area, block, end, s);
 }
 
 // Marks the object `word` points at, if it does (AreaSet::object_at decides). Templated so
 // interior pointers cost nothing when off.
 template <bool kInteriorPointers>
-void HeapImpl::mark_word(std::uintptr_t word) {
+void HeapImpl::mark_word(std::uintptr_t word, MarkStackView& s) {
     ObjectRef obj = areas.object_at<kInteriorPointers>(word);
-    if (obj) mark_head(*obj.area, obj.block);
+    if (obj) mark_head(*obj.area, obj.block, s);
 }
 
 namespace {
@@ -78,9 +78,11 @@ SingleArea single_area_of(const AreaSet& areas) {
 // nulls, outside pointers): with a single area, AreaSet::object_at's classification is done here
 // against bounds held in registers, without a call; mark_word() does it for several areas.
 template <bool kInteriorPointers>
-inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t word) {
+inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t word, MarkStackView& s) {
     if (one.area == nullptr) {
-        heap.mark_word<kInteriorPointers>(word);
+        MarkStackView copy = s;  // `s` itself never has its address taken: it stays in registers
+        heap.mark_word<kInteriorPointers>(word, copy);
+        s.depth = copy.depth;
         return;
     }
     std::uintptr_t offset = word - one.pool_begin;
@@ -88,11 +90,11 @@ inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t
     const BlockTables& t = one.area->tables;
     if constexpr (kInteriorPointers) {
         std::size_t head = t.head_containing(offset / kBlockBytes);
-        if (head < t.n_blocks) heap.mark_head(*one.area, head);
+        if (head < t.n_blocks) heap.mark_head(*one.area, head, s);
     } else {
         if (offset % kBlockBytes != 0) return;
         std::size_t block = offset / kBlockBytes;
-        if (t.is_head(block)) heap.mark_head(*one.area, block);
+        if (t.is_head(block)) heap.mark_head(*one.area, block, s);
     }
 }
 
@@ -103,70 +105,65 @@ inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t
 // kPrefetchRing - 1 other scans to arrive. Scanning straight off a LIFO stack touches each object
 // right after the prefetch issued when it was pushed, which hides nothing.
 constexpr unsigned kPrefetchRing = 8;
+static_assert((kPrefetchRing & (kPrefetchRing - 1)) == 0, "ring indices wrap by masking");
 
+// The ring's indices run freely (entries [scanned, queued) wait; slot = index % kPrefetchRing),
+// so a range costs one store going in and one load coming out. At most one chunk of a large
+// object waits at a time (chunk_after: one past its index): a ring full of chunks would push up
+// to kPrefetchRing * kScanChunkWords children at once and overflow a small stack. The rest of
+// the object stays on the stack until that chunk is scanned.
+// Takes the view by value and returns the depth, so the view lives in registers while it runs.
 template <bool kInteriorPointers>
-static void drain(HeapImpl& heap) {
-    Collector& gc = heap.gc;
+static std::size_t drain(HeapImpl& heap, MarkStackView s) {
     const SingleArea one = single_area_of(heap.areas);
     MarkRange ring[kPrefetchRing];
-    bool chunk_in_ring[kPrefetchRing];
-    unsigned first = 0;
-    unsigned count = 0;
-    unsigned chunks = 0;  // ring entries cut from a large object
+    std::size_t scanned = 0;
+    std::size_t queued = 0;
+    std::size_t chunk_after = 0;
     for (;;) {
-        while (count < kPrefetchRing && gc.depth > 0) {
-            MarkRange range = gc.stack[gc.depth - 1];
-            bool split = static_cast<std::size_t>(range.end - range.begin) > kScanChunkWords;
-            // One chunk of a large object in the ring at a time: a ring full of chunks would push
-            // up to kPrefetchRing * kScanChunkWords children at once and overflow a small stack.
-            // The rest of the object stays on the stack until that chunk is scanned.
-            if (split && chunks > 0) break;
-            if (split) {
-                gc.stack[gc.depth - 1] = MarkRange{range.begin + kScanChunkWords, range.end};
+        while (queued - scanned < kPrefetchRing && s.depth > 0) {
+            MarkRange range = s.stack[s.depth - 1];
+            if (static_cast<std::size_t>(range.end - range.begin) > kScanChunkWords) {
+                if (scanned < chunk_after) break;
+                s.stack[s.depth - 1].begin = range.begin + kScanChunkWords;
                 range.end = range.begin + kScanChunkWords;
+                chunk_after = queued + 1;
             } else {
-                --gc.depth;
+                --s.depth;
             }
             __builtin_prefetch(range.begin);
-            unsigned slot = (first + count++) % kPrefetchRing;
-            ring[slot] = range;
-            chunk_in_ring[slot] = split;
-            chunks += split;
+            ring[queued++ % kPrefetchRing] = range;
         }
-        if (count == 0) break;
-        MarkRange range = ring[first];
-        chunks -= chunk_in_ring[first];
-        first = (first + 1) % kPrefetchRing;
-        --count;
+        if (queued == scanned) break;
+        MarkRange range = ring[scanned++ % kPrefetchRing];
         for (void* const* p = range.begin; p < range.end; ++p) {
-            mark_candidate<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(*p));
+            mark_candidate<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(*p), s);
         }
     }
+    return s.depth;
 }
 
-void HeapImpl::drain_mark_stack() {
-    if (config.interior_pointers) {
-        drain<true>(*this);
-    } else {
-        drain<false>(*this);
-    }
+void HeapImpl::drain_view(MarkStackView& s) {
+    s.depth = config.interior_pointers ? drain<true>(*this, s) : drain<false>(*this, s);
 }
 
 // Each root that marks something is traced at once, so the stack holds one root's subgraph at a
 // time and a long root range cannot overflow it by itself.
 void HeapImpl::mark_root_words(void* const* words, std::size_t n_words) {
     const SingleArea one = single_area_of(areas);
+    MarkStackView s(gc);
     if (config.interior_pointers) {
         for (std::size_t i = 0; i < n_words; ++i) {
-            mark_candidate<true>(*this, one, reinterpret_cast<std::uintptr_t>(words[i]));
-            if (gc.depth > 0) drain<true>(*this);
+            mark_candidate<true>(*this, one, reinterpret_cast<std::uintptr_t>(words[i]), s);
+            if (s.depth > 0) s.depth = drain<true>(*this, s);
         }
     } else {
         for (std::size_t i = 0; i < n_words; ++i) {
-            mark_candidate<false>(*this, one, reinterpret_cast<std::uintptr_t>(words[i]));
-            if (gc.depth > 0) drain<false>(*this);
+            mark_candidate<false>(*this, one, reinterpret_cast<std::uintptr_t>(words[i]), s);
+            if (s.depth > 0) s.depth = drain<false>(*this, s);
         }
     }
+    gc.depth = s.depth;
 }
 
 // Rescans the marked heads of every grey group until none is grey. The grey bits are read and
@@ -188,22 +185,24 @@ void HeapImpl::scan_grey() {
                     std::size_t w = word_index(first);
                     unsigned shift = static_cast<unsigned>(first % kWordBits);
                     Word pending = ((t.head[w] & t.mark[w]) >> shift) & bits_below(static_cast<unsigned>(kGreyBlocks));
+                    MarkStackView s(gc);
                     while (pending != 0) {
                         std::size_t head = first + count_trailing_zeros(pending);
                         pending &= pending - 1;
                         std::size_t end = t.object_end(head);
                         if (t.is_no_scan(head, end)) continue;
-                        if (gc.depth == gc.capacity) drain_mark_stack();  // the push itself never defers
-                        push_object(*a, head, end);
+                        if (s.depth == s.capacity) drain_view(s);  // the push itself never defers
+                        push_object(*a, head, end, s);
                     }
-                    drain_mark_stack();
+                    drain_view(s);
+                    gc.depth = s.depth;
                 }
             }
         }
     }
 }
 
-template void HeapImpl::mark_word<true>(std::uintptr_t);
-template void HeapImpl::mark_word<false>(std::uintptr_t);
+template void HeapImpl::mark_word<true>(std::uintptr_t, MarkStackView&);
+template void HeapImpl::mark_word<false>(std::uintptr_t, MarkStackView&);
 
 }  // namespace uheap::detail
