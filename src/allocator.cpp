@@ -70,6 +70,7 @@ void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
 void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     BlockTables& t = area.tables;
     UHEAP_ASSERT(t.is_head(head));  // I1: callers pass object starts only (object_at)
+    last_resized = LastResized{};
     std::size_t end = t.object_end(head);
     std::size_t n_blocks = end - head;
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
@@ -248,10 +249,14 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     }
     Area& area = *obj.area;
     std::size_t head = obj.block;
-    std::size_t old_end = area.tables.object_end(head);
+    HeapImpl::LastResized& last = self.last_resized;
+    const bool known = last.area == &area && last.head == head;
+    std::size_t old_end = known ? last.end : area.tables.object_end(head);
+    UHEAP_ASSERT(old_end == area.tables.object_end(head));  // I1: the remembered end is the tables'
     std::size_t old_blocks = old_end - head;
     std::size_t new_blocks = detail::blocks_for_bytes(n_bytes);
     self.status = Status::ok;
+    last = HeapImpl::LastResized{&area, head, head + new_blocks};  // forgotten below if it moves
     auto report = [&](void* new_ptr) {
         if (self.cb.hooks.on_realloc != nullptr) {
             self.cb.hooks.on_realloc(self.cb.hooks.user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
@@ -266,6 +271,7 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     if (self.grow_in_place(area, old_end, new_blocks - old_blocks)) {
         return report(ptr);
     }
+    last = HeapImpl::LastResized{&area, head, old_end};  // it did not grow
     if (!allow_move) {
         self.status = Status::out_of_memory;
         return nullptr;

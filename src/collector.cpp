@@ -152,6 +152,7 @@ static DeadBlocks dead_blocks_in(Word dead_heads, Word tails, bool continued) {
 }
 
 void HeapImpl::sweep() {
+    last_resized = LastResized{};  // the sweep may free it
     std::size_t freed_objects = 0;
     std::size_t freed_blocks = 0;
     for (Area* a = areas.first; a != nullptr; a = a->next) {

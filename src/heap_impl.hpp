@@ -209,6 +209,15 @@ struct HeapImpl final : Heap {
     Callbacks cb;
     Counters stats;
     Status status = Status::ok;
+    /// realloc()'s last object and where it ends. Growing a buffer by appends asks for the same
+    /// object's length on every call, and reading it from the tables costs O(length / 64). Kept
+    /// only while nothing but realloc() can change that object: freeing any object and sweeping
+    /// forget it (allocation only takes free blocks, so it never changes a live object's end).
+    struct LastResized {
+        const Area* area = nullptr;
+        std::size_t head = 0;
+        std::size_t end = 0;
+    } last_resized;
 
     static HeapImpl& of(Heap& h) { return static_cast<HeapImpl&>(h); }
     static const HeapImpl& of(const Heap& h) { return static_cast<const HeapImpl&>(h); }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -324,6 +325,59 @@ TEST(Realloc, GrowInPlaceZeroesTheNewBytes) {
     EXPECT_TRUE(all_zero(p + blocks(5), blocks(1)));
     EXPECT_EQ(heap->info().num_1block, 1u);
     EXPECT_VERIFIED(*heap);
+}
+
+// realloc() remembers where the object it last resized ends (appending to a buffer asks for
+// that every call). An object later allocated at the same address, after a free or a sweep,
+// must not inherit the remembered end: here a stale end (6 blocks) would make the realloc of a
+// 2-block object "shrink" into its neighbour and cut that neighbour's tail blocks away.
+void expect_new_object_at_resized_address_has_its_own_length(bool freed_by_sweep) {
+    TestHeap heap(kRegion);
+    uheap_test::RootArray roots(*heap, 3);
+    void* p = heap->alloc(blocks(1));
+    ASSERT_EQ(heap->realloc(p, blocks(6), false), p);  // grown in place: its end is remembered
+    if (freed_by_sweep) {
+        ASSERT_EQ(heap->collect(), Status::ok);  // p is not a root: swept
+        ASSERT_EQ(heap->size_of(p), 0u);
+    } else {
+        ASSERT_EQ(heap->free(p), Status::ok);
+    }
+    void* q = roots[0] = heap->alloc(blocks(2));
+    ASSERT_EQ(q, p);  // first fit: the same address
+    auto* neighbour = static_cast<unsigned char*>(roots[1] = heap->alloc(blocks(3)));
+    ASSERT_EQ(neighbour, static_cast<unsigned char*>(q) + blocks(2));
+    std::memset(neighbour, 0x3c, blocks(3));
+    void* r = roots[2] = heap->realloc(q, blocks(3));  // cannot grow in place: moves
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(heap->size_of(r), blocks(3));
+    EXPECT_EQ(heap->size_of(neighbour), blocks(3));
+    for (std::size_t i = 0; i < blocks(3); ++i) ASSERT_EQ(neighbour[i], 0x3c);
+    EXPECT_VERIFIED(*heap);
+}
+
+TEST(Realloc, AnObjectAtAFreedResizedObjectsAddressHasItsOwnLength) {
+    expect_new_object_at_resized_address_has_its_own_length(false);
+}
+
+TEST(Realloc, AnObjectAtASweptResizedObjectsAddressHasItsOwnLength) {
+    expect_new_object_at_resized_address_has_its_own_length(true);
+}
+
+// Appending to a buffer one piece at a time: every realloc() sees the length the last one left.
+TEST(Realloc, RepeatedGrowthAndShrinkKeepTheRightLength) {
+    TestHeap heap(kRegion);
+    auto* p = static_cast<unsigned char*>(heap->alloc(1));
+    for (std::size_t n = 2; n <= blocks(40); n += 7) {
+        ASSERT_EQ(heap->realloc(p, n, false), p);
+        ASSERT_EQ(heap->size_of(p), (n + kBlockBytes - 1) / kBlockBytes * kBlockBytes);
+        p[n - 1] = 0x5a;
+    }
+    for (int k = 40; k >= 1; k -= 3) {
+        const std::size_t n = blocks(static_cast<std::size_t>(k));
+        ASSERT_EQ(heap->realloc(p, n, false), p);
+        ASSERT_EQ(heap->size_of(p), n);
+        EXPECT_VERIFIED(*heap);
+    }
 }
 
 // A weakly referenced object never moves (Regression.ReallocRefusesToMoveAWeakObject).
