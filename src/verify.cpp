@@ -123,6 +123,17 @@ VerifyReport Heap::verify() const {
     }
     if (used_bytes != self.stats.used_bytes) {
         c.fail(Invariant::I6_accounting, 0, 0, "counters().used_bytes disagrees with the tables");
+        return c.report;
+    }
+    // I2: realloc()'s remembered end is the end of a live object.
+    if (const HeapImpl::LastResized& last = self.last_resized; last.area != nullptr) {
+        std::size_t ai_last = 0;
+        const Area* a = self.areas.first;
+        for (; a != nullptr && a != last.area; a = a->next) ++ai_last;
+        if (a == nullptr || last.head >= a->tables.n_blocks || !a->tables.is_head(last.head) ||
+            a->tables.object_end(last.head) != last.end) {
+            c.fail(Invariant::I2_extent, ai_last, last.head, "realloc's remembered object end disagrees with the tables");
+        }
     }
     return c.report;
 }
