@@ -136,9 +136,10 @@ using detail::ObjectRef;
 using detail::Op;
 
 // The fast path: nothing to check (refresh_fast_path: not locked, idle, under the threshold, no
-// on_alloc hook) and the first area's current run has room. Everything else is the out-of-line
-// slow path, reached by a tail call, so the fast path makes no call of its own.
-// n_bytes - 1 wraps for 0, which therefore takes the slow path.
+// on_alloc hook) and the first area's current run has room. When only the room is missing, the
+// first area is searched (allocate_searching) without the slow path's checks; everything else is
+// the slow path. Both are out of line and reached by tail calls, so the fast path makes no call
+// of its own. n_bytes - 1 wraps for 0, which therefore takes the slow path.
 void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
     constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
@@ -146,15 +147,32 @@ void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
         std::size_t n_blocks = detail::blocks_for_bytes(n_bytes);
         Area& area = *self.areas.first;
         std::size_t start = 0;
-        if (detail::free_space_take_current(area.space, n_blocks, &start)) {
-            self.status = Status::ok;
-            if (n_blocks > 1 && detail::word_index(start + 1) != detail::word_index(start + n_blocks - 1)) {
-                return self.commit_spanning_object(area, start, n_blocks, flags);
-            }
-            return self.commit_object(area, start, n_blocks, flags);
+        if (!detail::free_space_take_current(area.space, n_blocks, &start)) {
+            return self.allocate_searching(area, n_blocks, flags, n_bytes, tag);
         }
+        self.status = Status::ok;
+        if (n_blocks > 1 && detail::word_index(start + 1) != detail::word_index(start + n_blocks - 1)) {
+            return self.commit_spanning_object(area, start, n_blocks, flags);
+        }
+        return self.commit_object(area, start, n_blocks, flags);
     }
     return self.allocate_slow(n_bytes, flags, tag);
+}
+
+// The fast path's checks passed (so no collection is due and no hook wants to see the
+// allocation) but the current run is too short: first fit in the first area, as
+// allocate_blocks() would try first. Only if that fails does the slow path run, with all its
+// checks, from the start.
+void* HeapImpl::allocate_searching(Area& area, std::size_t n_blocks, unsigned flags, std::size_t n_bytes,
+                                   std::uint16_t tag) {
+    if (n_blocks <= area.tables.n_blocks - area.used_blocks) {
+        std::size_t start = free_space_take(area.space, area.tables, n_blocks);
+        if (start != kNoRun) {
+            status = Status::ok;
+            return commit_object(area, start, n_blocks, flags);
+        }
+    }
+    return allocate_slow(n_bytes, flags, tag);
 }
 
 // Every allocation the fast path does not take: zero bytes, a lock, a collection in progress,

@@ -42,20 +42,18 @@ std::size_t BlockTables::object_end(std::size_t head_block) const {
     return end < n_blocks ? end : n_blocks;
 }
 
-std::size_t BlockTables::free_run_length(std::size_t b, std::size_t limit) const {
-    if (limit > n_blocks) limit = n_blocks;
-    if (b >= limit || !is_free(b)) return 0;
-    // Stops at the first used block or at `limit`, whichever comes first: callers checking a
-    // short prefix of a long run must not pay for the whole run.
-    std::size_t w = word_index(b);
-    std::size_t last_word = word_index(limit - 1);
-    Word used = (head[w] | tail[w]) & bits_from(static_cast<unsigned>(b % kWordBits));
-    while (used == 0) {
-        if (++w > last_word) return limit - b;
-        used = head[w] | tail[w];
+// Stops at the first used block or at `limit`, whichever comes first: callers checking a short
+// prefix of a long run must not pay for the whole run. Blocks b .. w * kWordBits - 1 are free.
+std::size_t BlockTables::free_run_length_from_word(std::size_t w, std::size_t b, std::size_t limit) const {
+    const std::size_t last_word = word_index(limit - 1);
+    for (; w <= last_word; ++w) {
+        Word used = head[w] | tail[w];
+        if (used != 0) {
+            std::size_t end = w * kWordBits + count_trailing_zeros(used);
+            return (end < limit ? end : limit) - b;
+        }
     }
-    std::size_t end = w * kWordBits + count_trailing_zeros(used);
-    return (end < limit ? end : limit) - b;
+    return limit - b;
 }
 
 std::size_t BlockTables::free_run_begin(std::size_t end) const {

@@ -174,7 +174,20 @@ struct BlockTables {
     /// it that is not a tail. O(object blocks / 64).
     std::size_t object_end(std::size_t head_block) const;
     /// Length of the free run starting at `b` (0 if `b` is not free), bounded by `limit`.
-    std::size_t free_run_length(std::size_t b, std::size_t limit) const;
+    std::size_t free_run_length(std::size_t b, std::size_t limit) const {
+        if (limit > n_blocks) limit = n_blocks;
+        if (b >= limit) return 0;
+        // The first word inline: most runs end in it (a used block at b itself gives 0).
+        std::size_t w = word_index(b);
+        Word used = (head[w] | tail[w]) & bits_from(static_cast<unsigned>(b % kWordBits));
+        if (used != 0) {
+            std::size_t end = w * kWordBits + count_trailing_zeros(used);
+            return (end < limit ? end : limit) - b;
+        }
+        return free_run_length_from_word(w + 1, b, limit);
+    }
+    /// free_run_length()'s loop over the words after the first (`w`), for a run from b.
+    std::size_t free_run_length_from_word(std::size_t w, std::size_t b, std::size_t limit) const;
     /// True iff the object at `head_block` is two blocks or more and flagged no-scan.
     bool is_no_scan(std::size_t head_block, std::size_t end) const {
         return end - head_block >= 2 && test_bit(flag, head_block + 1);

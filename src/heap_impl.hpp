@@ -243,6 +243,7 @@ struct HeapImpl final : Heap {
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
     void* commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
     void* commit_spanning_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
+    void* allocate_searching(Area& area, std::size_t n_blocks, unsigned flags, std::size_t n_bytes, std::uint16_t tag);
     void* allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
     void book_used(Area& area, std::size_t end, std::size_t n_blocks);
     void book_released(Area& area, std::size_t n_blocks);
