@@ -78,7 +78,7 @@ void HeapImpl::begin_collection(bool ignore_roots) {
     gc.started_ns = now_ns();
     gc.depth = 0;
     gc.overflows = 0;
-    policy.blocks_since_collect = 0;
+    settle_allocated();
     if (cb.hooks.on_collect_start != nullptr) cb.hooks.on_collect_start(cb.hooks.user);
 }
 

@@ -103,6 +103,6 @@ bool Heap::contains(const void* ptr) const {
     return HeapImpl::of(*this).areas.containing(reinterpret_cast<std::uintptr_t>(ptr)) != nullptr;
 }
 
-Counters Heap::counters() const { return HeapImpl::of(*this).stats; }
+Counters Heap::counters() const { return HeapImpl::of(*this).derived_counters(); }
 
 }  // namespace uheap

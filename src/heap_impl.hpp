@@ -184,6 +184,9 @@ struct Policy {
     bool auto_collect = true;
     std::size_t threshold_blocks = 0;    ///< 0 = off
     std::size_t blocks_since_collect = 0;
+    /// Of blocks_since_collect, those realloc() grew objects by (not allocations: settle_allocated
+    /// leaves them out of bytes_allocated).
+    std::size_t blocks_grown_since_collect = 0;
     /// alloc() may skip its lock, phase, threshold and stress checks while blocks_since_collect is
     /// below this (0 forces every allocation through them). Recomputed by refresh_fast_path()
     /// whenever an input changes, so the fast path tests one number (Lua's "GC debt" idea).
@@ -246,6 +249,10 @@ struct HeapImpl final : Heap {
     void* allocate_searching(Area& area, std::size_t n_blocks, unsigned flags, std::size_t n_bytes, std::uint16_t tag);
     void* allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
     void book_used(Area& area, std::size_t end, std::size_t n_blocks);
+    std::size_t used_blocks_now() const;
+    void note_peak();
+    void settle_allocated();
+    Counters derived_counters() const;
     void book_released(Area& area, std::size_t n_blocks);
     void blocks_freed(Area& area, std::size_t begin, std::size_t end);
     void release_object(Area& area, std::size_t head, FreeReason reason);
@@ -290,19 +297,19 @@ struct HeapImpl final : Heap {
 };
 
 // Accounting shared by every way blocks become used (a new object, growth in place) or free (a
-// freed object, a shrink, the sweep): the area's count, the counters, the high-water mark, the
-// policy's debt.
+// freed object, a shrink, the sweep): the area's count, the high-water mark, the policy's debt.
+// Nothing else is counted per allocation: counters() derives used_bytes from the areas' counts,
+// bytes_allocated from the debt (settle_allocated), and the peak is noted before every release,
+// since use only grows between releases.
 inline void HeapImpl::book_used(Area& area, std::size_t end, std::size_t n_blocks) {
     area.used_blocks += n_blocks;
     if (end > area.high_water) area.high_water = end;
     policy.blocks_since_collect += n_blocks;
-    stats.used_bytes += n_blocks * kBlockBytes;
-    if (stats.used_bytes > stats.peak_used_bytes) stats.peak_used_bytes = stats.used_bytes;
 }
 
 inline void HeapImpl::book_released(Area& area, std::size_t n_blocks) {
+    note_peak();
     area.used_blocks -= n_blocks;
-    stats.used_bytes -= n_blocks * kBlockBytes;
 }
 
 // Root ranges and weak slots are intrusive doubly linked lists of host-owned nodes: O(1) either

@@ -110,6 +110,43 @@ TEST(MemInfo, InfoFastAgreesWithInfo) {
     EXPECT_EQ(fast.max_block, 0u);
 }
 
+// used_bytes, peak_used_bytes and bytes_allocated are derived, not counted per allocation
+// (allocator.cpp, book_used): the derivations must agree with what happened, across frees,
+// realloc growth in place (not an allocation), moves (an allocation) and collections.
+TEST(MemInfo, DerivedCountersFollowFreesReallocsAndCollections) {
+    TestHeap heap(32 * 1024);
+    heap->set_auto_collect(false);
+    uheap_test::RootArray roots(*heap, 2);
+    void* a = heap->alloc(blocks(2));
+    void* b = roots[0] = heap->alloc(blocks(1));
+    ASSERT_EQ(heap->realloc(b, blocks(4)), b);  // grows in place: 3 blocks used, not allocated
+    uheap::Counters k = heap->counters();
+    EXPECT_EQ(k.bytes_allocated, blocks(3));
+    EXPECT_EQ(k.used_bytes, blocks(6));
+    EXPECT_EQ(k.peak_used_bytes, blocks(6));
+    ASSERT_EQ(heap->free(a), Status::ok);
+    void* c = roots[1] = heap->alloc(blocks(1));  // into a's hole
+    k = heap->counters();
+    EXPECT_EQ(k.used_bytes, blocks(5));
+    EXPECT_EQ(k.peak_used_bytes, blocks(6));  // reached before the free
+    EXPECT_EQ(k.bytes_allocated, blocks(4));
+    void* moved = heap->realloc(c, blocks(3));  // the hole is 2 blocks: moves, a 3-block allocation
+    ASSERT_NE(moved, nullptr);
+    ASSERT_NE(moved, c);
+    roots[1] = moved;
+    k = heap->counters();
+    EXPECT_EQ(k.bytes_allocated, blocks(7));
+    EXPECT_EQ(k.used_bytes, blocks(7));
+    EXPECT_EQ(k.peak_used_bytes, blocks(8));  // old and new copy, just before the old one went
+    ASSERT_EQ(heap->collect(), Status::ok);  // the debt is settled into bytes_allocated
+    EXPECT_EQ(heap->counters().bytes_allocated, blocks(7));
+    EXPECT_EQ(heap->counters().used_bytes, blocks(7));
+    EXPECT_EQ(heap->counters().used_bytes, heap->info().used);
+    ASSERT_NE(heap->alloc(blocks(2)), nullptr);
+    EXPECT_EQ(heap->counters().bytes_allocated, blocks(9));
+    EXPECT_EQ(heap->counters().peak_used_bytes, blocks(9));  // now, with nothing released since
+}
+
 TEST(MemInfo, CountersAreConsistent) {
     TestHeap heap(32 * 1024);
     heap->set_auto_collect(false);
