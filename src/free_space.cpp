@@ -198,10 +198,11 @@ constexpr std::size_t kScanGaveUp = SIZE_MAX - 1;
 /// Words a search reads straight from the tables before it asks the tree.
 constexpr std::size_t kScanWords = 16;
 
-/// Every hint for k >= `from_size` may move up to `to`: no run that begins below `to` reaches k.
-/// Hints do not decrease with k, so the first one already at `to` ends the walk.
-void raise_hints(FreeSpace& fs, std::size_t from_size, std::size_t to) {
-    for (std::size_t k = from_size; k <= kHintSizes && fs.hint[k] < to; ++k) fs.hint[k] = static_cast<std::uint32_t>(to);
+/// The hint for `size` may move up to `to`: no run that begins below `to` reaches that size.
+/// (The hints of larger sizes could move too; keeping each to its own searches is one store,
+/// where walking them all cost ~30 instructions a search in churn.)
+void raise_hint(FreeSpace& fs, std::size_t size, std::size_t to) {
+    if (fs.hint[size] < to) fs.hint[size] = static_cast<std::uint32_t>(to);
 }
 
 /// A free run now begins at `begin` (and may reach any length): every hint above it comes down.
@@ -227,12 +228,12 @@ std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std
     // Fully used words at the start of the scan: skipped, and the hint moves past them once.
     while (f == 0) {
         if (++w >= t.n_words) {
-            if (hint_size != 0) raise_hints(fs, hint_size, t.n_blocks);
+            if (hint_size != 0) raise_hint(fs, hint_size, t.n_blocks);
             return kNoRun;
         }
         f = t.free_in(w);
     }
-    if (hint_size != 0 && w > first_word) raise_hints(fs, hint_size, w * kWordBits);
+    if (hint_size != 0 && w > first_word) raise_hint(fs, hint_size, w * kWordBits);
     std::size_t carry = 0;
     std::size_t carry_start = 0;
     for (std::size_t looked = 0;;) {
@@ -276,10 +277,10 @@ std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) 
     start = scan_from(fs, t, from, n, from_hint ? hint_size : 0);
     if (start == kScanGaveUp) start = free_space_find(fs, t, n);
     if (start == kNoRun) {
-        if (n <= kHintSizes) raise_hints(fs, n, t.n_blocks);  // no run of n anywhere
+        if (n <= kHintSizes) raise_hint(fs, n, t.n_blocks);  // no run of n anywhere
         return kNoRun;
     }
-    if (n <= kHintSizes) raise_hints(fs, n, start);  // first fit: every run that begins below is shorter
+    if (n <= kHintSizes) raise_hint(fs, n, start);  // first fit: every run that begins below is shorter
     constexpr std::size_t kCurrentRunBlocks = 64 * kWordBits;
     std::size_t run = t.free_run_length(start, start + n + kCurrentRunBlocks);
     UHEAP_ASSERT(run >= n);  // I5: the tree is derived from the tables

@@ -118,7 +118,9 @@ struct FreeSpace {
     /// hint[k], k = 1..kHintSizes: every free run that begins below it is shorter than k blocks,
     /// so the first fit for a request of k blocks or more begins at or above it. hint[1] is the
     /// lowest free block (MicroPython's "first free" hint); the others let requests skip the
-    /// small holes that fill the bottom of a fragmented heap. Non-decreasing in k.
+    /// small holes that fill the bottom of a fragmented heap. Each is raised only by searches
+    /// for its own size (one store per search; hint[j] <= hint[k] for j < k is not kept, which
+    /// costs nothing: each is a lower bound on its own).
     std::uint32_t hint[9] = {};
 };
 inline constexpr std::size_t kHintSizes = 8;

@@ -73,7 +73,9 @@ bool check_free_space(Checker& c, const Area& a, std::size_t ai, bool collecting
         if (below.finish() >= fs.fit_floor) return c.fail(Invariant::I5_free_index, ai, begin, "a free run below the current run reaches fit_floor: not first fit");
     }
     // The hints: every free run that begins below hint[k] is shorter than k.
-    for (std::size_t b = 0; b < t.n_blocks && b < fs.hint[kHintSizes];) {
+    std::size_t highest_hint = 0;
+    for (std::size_t k = 1; k <= kHintSizes; ++k) highest_hint = fs.hint[k] > highest_hint ? fs.hint[k] : highest_hint;
+    for (std::size_t b = 0; b < t.n_blocks && b < highest_hint;) {
         std::size_t run = t.free_run_length(b, t.n_blocks);
         if (run == 0) {
             ++b;
