@@ -75,19 +75,20 @@ void HeapImpl::note_peak() {
     if (used > stats.peak_used_bytes) stats.peak_used_bytes = used;
 }
 
-// A collection starts: the blocks allocated since the last one join bytes_allocated (realloc's
-// growth in place is not an allocation), and the debt starts again from zero.
+// A collection starts: the blocks allocated since the last one join bytes_allocated, and the
+// debt starts again from zero. (realloc's growth in place adds to the debt but is not an
+// allocation: grow_in_place takes it out of stats.bytes_allocated in advance, which may wrap for
+// a while; the sums below wrap back.)
 void HeapImpl::settle_allocated() {
-    stats.bytes_allocated += (policy.blocks_since_collect - policy.blocks_grown_since_collect) * kBlockBytes;
+    stats.bytes_allocated += std::uint64_t(policy.blocks_since_collect) * kBlockBytes;
     policy.blocks_since_collect = 0;
-    policy.blocks_grown_since_collect = 0;
 }
 
 Counters HeapImpl::derived_counters() const {
     Counters c = stats;
     c.used_bytes = used_blocks_now() * kBlockBytes;
     if (c.used_bytes > c.peak_used_bytes) c.peak_used_bytes = c.used_bytes;
-    c.bytes_allocated += (policy.blocks_since_collect - policy.blocks_grown_since_collect) * kBlockBytes;
+    c.bytes_allocated += std::uint64_t(policy.blocks_since_collect) * kBlockBytes;
     return c;
 }
 
@@ -104,7 +105,7 @@ void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
 void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     BlockTables& t = area.tables;
     UHEAP_ASSERT(t.is_head(head));  // I1: callers pass object starts only (object_at)
-    last_resized = LastResized{};
+    area.resized_end = 0;
     std::size_t end = t.object_end(head);
     std::size_t n_blocks = end - head;
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
@@ -136,7 +137,7 @@ bool HeapImpl::grow_in_place(Area& area, std::size_t old_end, std::size_t extra)
     t.set_tails(old_end, old_end + extra);
     std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
     book_used(area, old_end + extra, extra);
-    policy.blocks_grown_since_collect += extra;
+    stats.bytes_allocated -= std::uint64_t(extra) * kBlockBytes;  // in the debt, not an allocation
     return true;
 }
 
@@ -302,14 +303,17 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     }
     Area& area = *obj.area;
     std::size_t head = obj.block;
-    HeapImpl::LastResized& last = self.last_resized;
-    const bool known = last.area == &area && last.head == head;
-    std::size_t old_end = known ? last.end : area.tables.object_end(head);
-    UHEAP_ASSERT(old_end == area.tables.object_end(head));  // I1: the remembered end is the tables'
+    const bool known = area.resized_end != 0 && area.resized_head == head;
+    std::size_t old_end = known ? area.resized_end : area.tables.object_end(head);
+    UHEAP_ASSERT(old_end == area.tables.object_end(head));  // I2: the remembered end is the tables'
     std::size_t old_blocks = old_end - head;
     std::size_t new_blocks = detail::blocks_for_bytes(n_bytes);
     self.status = Status::ok;
-    last = HeapImpl::LastResized{&area, head, head + new_blocks};  // forgotten below if it moves
+    auto remember = [&](std::size_t end) {
+        area.resized_head = static_cast<std::uint32_t>(head);
+        area.resized_end = static_cast<std::uint32_t>(end);
+    };
+    remember(head + new_blocks);  // forgotten below if it moves
     auto report = [&](void* new_ptr) {
         if (self.cb.hooks.on_realloc != nullptr) {
             self.cb.hooks.on_realloc(self.cb.hooks.user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
@@ -324,7 +328,7 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     if (self.grow_in_place(area, old_end, new_blocks - old_blocks)) {
         return report(ptr);
     }
-    last = HeapImpl::LastResized{&area, head, old_end};  // it did not grow
+    remember(old_end);  // it did not grow
     if (!allow_move) {
         self.status = Status::out_of_memory;
         return nullptr;

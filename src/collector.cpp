@@ -152,10 +152,10 @@ static DeadBlocks dead_blocks_in(Word dead_heads, Word tails, bool continued) {
 }
 
 void HeapImpl::sweep() {
-    last_resized = LastResized{};  // the sweep may free it
     std::size_t freed_objects = 0;
     std::size_t freed_blocks = 0;
     for (Area* a = areas.first; a != nullptr; a = a->next) {
+        a->resized_end = 0;  // the sweep may free it
         BlockTables& t = a->tables;
         std::size_t n_words = words_for_blocks(a->high_water);
         std::size_t area_freed_blocks = 0;

@@ -57,11 +57,19 @@ struct Area {
     Word* grey = nullptr;
     std::size_t grey_words = 0;
     bool any_grey = false;
+    bool grown = false;              ///< came from the grow callback (handed back when empty)
+    /// realloc()'s last object in this area and where it ends (resized_end 0: none). Growing a
+    /// buffer by appends asks for the same object's length on every call, and reading it from
+    /// the tables costs O(length / 64). Kept only while nothing but realloc() can change that
+    /// object: freeing any object of the area and sweeping forget it (allocation only takes free
+    /// blocks, so it never changes a live object's end). 32-bit block numbers (kMaxAreaBlocks),
+    /// beside the two flags, so the descriptor does not grow on 64-bit targets.
+    std::uint32_t resized_head = 0;
+    std::uint32_t resized_end = 0;
     std::size_t high_water = 0;      ///< I7: blocks [high_water, n_blocks) are free
     std::size_t used_blocks = 0;     ///< blocks in heads and tails
     void* region = nullptr;          ///< what the host handed in (also for release)
     std::size_t region_bytes = 0;
-    bool grown = false;              ///< came from the grow callback (handed back when empty)
 
     bool contains(std::uintptr_t address) const { return address - pool_begin < pool_bytes; }
     void* ptr_of(std::size_t block) const { return pool + block * kBlockBytes; }
@@ -184,9 +192,6 @@ struct Policy {
     bool auto_collect = true;
     std::size_t threshold_blocks = 0;    ///< 0 = off
     std::size_t blocks_since_collect = 0;
-    /// Of blocks_since_collect, those realloc() grew objects by (not allocations: settle_allocated
-    /// leaves them out of bytes_allocated).
-    std::size_t blocks_grown_since_collect = 0;
     /// alloc() may skip its lock, phase, threshold and stress checks while blocks_since_collect is
     /// below this (0 forces every allocation through them). Recomputed by refresh_fast_path()
     /// whenever an input changes, so the fast path tests one number (Lua's "GC debt" idea).
@@ -212,15 +217,6 @@ struct HeapImpl final : Heap {
     Callbacks cb;
     Counters stats;
     Status status = Status::ok;
-    /// realloc()'s last object and where it ends. Growing a buffer by appends asks for the same
-    /// object's length on every call, and reading it from the tables costs O(length / 64). Kept
-    /// only while nothing but realloc() can change that object: freeing any object and sweeping
-    /// forget it (allocation only takes free blocks, so it never changes a live object's end).
-    struct LastResized {
-        const Area* area = nullptr;
-        std::size_t head = 0;
-        std::size_t end = 0;
-    } last_resized;
 
     static HeapImpl& of(Heap& h) { return static_cast<HeapImpl&>(h); }
     static const HeapImpl& of(const Heap& h) { return static_cast<const HeapImpl&>(h); }

@@ -46,6 +46,11 @@ bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
         previous_used_top = (heads | tails) >> (kWordBits - 1);
         previous_head_top = heads >> (kWordBits - 1);
     }
+    // I2: realloc()'s remembered end is the end of a live object.
+    if (a.resized_end != 0 && (a.resized_head >= t.n_blocks || !t.is_head(a.resized_head) ||
+                               t.object_end(a.resized_head) != a.resized_end)) {
+        return c.fail(Invariant::I2_extent, ai, a.resized_head, "realloc's remembered object end disagrees with the tables");
+    }
     return true;
 }
 
@@ -120,16 +125,6 @@ VerifyReport Heap::verify() const {
             return c.report;
         }
         if (!detail::check_free_space(c, *a, ai, detail::is_collecting(self.gc.phase))) return c.report;
-    }
-    // I2: realloc()'s remembered end is the end of a live object.
-    if (const HeapImpl::LastResized& last = self.last_resized; last.area != nullptr) {
-        std::size_t ai_last = 0;
-        const Area* a = self.areas.first;
-        for (; a != nullptr && a != last.area; a = a->next) ++ai_last;
-        if (a == nullptr || last.head >= a->tables.n_blocks || !a->tables.is_head(last.head) ||
-            a->tables.object_end(last.head) != last.end) {
-            c.fail(Invariant::I2_extent, ai_last, last.head, "realloc's remembered object end disagrees with the tables");
-        }
     }
     return c.report;
 }

@@ -75,10 +75,10 @@ TEST_F(BrokenHeap, I2TailAfterAFreeBlock) {
 TEST_F(BrokenHeap, I2ReallocRemembersAWrongEnd) {
     ASSERT_EQ((*heap)->realloc(three, blocks(3)), three);  // same size: remembered, still right
     EXPECT_VERIFIED(**heap);
-    impl().last_resized.end += 1;  // as if a free had not forgotten it
+    area().resized_end += 1;  // as if a free had not forgotten it
     uheap::VerifyReport r = expect_broken(Invariant::I2_extent);
     EXPECT_EQ(r.block, block_of(three));
-    impl().last_resized.head = block_of(hole);  // a freed block
+    area().resized_head = static_cast<std::uint32_t>(block_of(hole));  // a freed block
     expect_broken(Invariant::I2_extent);
     ASSERT_EQ((*heap)->free(one), uheap::Status::ok);  // any free forgets it
     EXPECT_VERIFIED(**heap);
