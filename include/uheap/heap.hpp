@@ -317,7 +317,7 @@ public:
     Info info() const;
     /// total, used and free only (MicroPython's gc_info_fast); other fields zero. O(areas).
     Info info_fast() const;
-    /// Running counters. O(1).
+    /// Running counters. O(areas): used and peak bytes are summed from the areas when asked.
     Counters counters() const;
     /// MicroPython's two-line summary ("GC: total: ..., used: ..., free: ...").
     void dump_info(PrintFn print, void* print_user) const;

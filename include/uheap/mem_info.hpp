@@ -30,7 +30,7 @@ struct Info {
     unsigned fragmentation_permille = 0;
 };
 
-/// Running totals the heap keeps as it works; reading them costs O(1) (Heap::counters()).
+/// Running totals the heap keeps as it works; reading them costs O(areas) (Heap::counters()).
 struct Counters {
     std::uint64_t allocations = 0;          ///< successful alloc() calls, realloc moves included
     std::uint64_t frees = 0;                ///< objects released by free() and by realloc moves
