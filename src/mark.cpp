@@ -118,27 +118,32 @@ static_assert((kPrefetchRing & (kPrefetchRing - 1)) == 0, "ring indices wrap by 
 template <bool kInteriorPointers>
 static std::size_t drain(HeapImpl& heap, MarkStackView s) {
     const SingleArea one = single_area_of(heap.areas);
-    MarkRange ring[kPrefetchRing];
+    void* const* ring_begin[kPrefetchRing];  // two arrays, not one of MarkRange: no pair to pack
+    void* const* ring_end[kPrefetchRing];
     std::size_t scanned = 0;
     std::size_t queued = 0;
     std::size_t chunk_after = 0;
     for (;;) {
         while (queued - scanned < kPrefetchRing && s.depth > 0) {
-            MarkRange range = s.stack[s.depth - 1];
-            if (static_cast<std::size_t>(range.end - range.begin) > kScanChunkWords) {
-                if (scanned < chunk_after) break;
-                s.stack[s.depth - 1].begin = range.begin + kScanChunkWords;
-                range.end = range.begin + kScanChunkWords;
-                chunk_after = queued + 1;
-            } else {
+            MarkRange& top = s.stack[s.depth - 1];
+            void* const* begin = top.begin;
+            void* const* end = top.end;
+            if (static_cast<std::size_t>(end - begin) <= kScanChunkWords) {
                 --s.depth;
+            } else {
+                if (scanned < chunk_after) break;
+                end = begin + kScanChunkWords;
+                top.begin = end;
+                chunk_after = queued + 1;
             }
-            __builtin_prefetch(range.begin);
-            ring[queued++ % kPrefetchRing] = range;
+            __builtin_prefetch(begin);
+            ring_begin[queued % kPrefetchRing] = begin;
+            ring_end[queued % kPrefetchRing] = end;
+            ++queued;
         }
         if (queued == scanned) break;
-        MarkRange range = ring[scanned++ % kPrefetchRing];
-        for (void* const* p = range.begin; p < range.end; ++p) {
+        void* const* end = ring_end[scanned % kPrefetchRing];
+        for (void* const* p = ring_begin[scanned++ % kPrefetchRing]; p < end; ++p) {
             mark_candidate<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(*p), s);
         }
     }
