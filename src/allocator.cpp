@@ -187,6 +187,10 @@ void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
             return self.allocate_searching(area, n_blocks, flags, n_bytes, tag);
         }
         self.status = Status::ok;
+        // The commonest shape with its constants folded in, so its path saves no register
+        // (gcbench 118 -> 103 instructions per allocation). The same for two blocks cost the
+        // other sizes more than it saved them.
+        if (flags == 0 && n_blocks == 1) return self.commit_object(area, start, 1, 0);
         if (n_blocks > 1 && detail::word_index(start + 1) != detail::word_index(start + n_blocks - 1)) {
             return self.commit_spanning_object(area, start, n_blocks, flags);
         }
