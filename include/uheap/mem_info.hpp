@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// What the heap reports about itself: exact statistics, O(1) counters, invariant checks, and the
+/// What the heap reports about itself: exact statistics, counters read in O(areas), invariant checks, and the
 /// callback types its MicroPython-format dumps print through.
 #pragma once
 
