@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// What the heap reports about itself: exact statistics, counters read in O(areas), invariant checks, and the
-/// callback types its MicroPython-format dumps print through.
+/// What the heap reports about itself: exact statistics, counters read in O(areas), invariant
+/// checks, and the callback types its MicroPython-format dumps print through.
 #pragma once
 
 #include <cstddef>
