@@ -152,17 +152,6 @@ struct MarkRange {
     void* const* end;
 };
 
-/// The mark stack as a marking loop holds it: the depth in a local the compiler can keep in a
-/// register (a store into a table word may alias gc.depth, which would force a reload after
-/// every mark), written back to the Collector when the loop ends.
-struct MarkStackView {
-    MarkRange* stack;
-    std::size_t depth;
-    std::size_t capacity;
-    template <class C>
-    explicit MarkStackView(const C& gc) : stack(gc.stack), depth(gc.depth), capacity(gc.capacity) {}
-};
-
 /// realloc() pins the object it moves: a pinned object is a root of every collection and cannot
 /// be freed until the move is done. Nodes live in realloc's frame, innermost first.
 struct PinNode {
@@ -184,6 +173,16 @@ struct Collector {
     std::uint64_t started_ns = 0;
     std::size_t overflows = 0;           ///< this collection
     std::size_t freed_bytes = 0;         ///< by the last sweep
+};
+
+/// The mark stack as a marking loop holds it: the depth in a local the compiler can keep in a
+/// register (a store into a table word may alias gc.depth, which would force a reload after
+/// every mark), written back to the Collector when the loop ends.
+struct MarkStackView {
+    MarkRange* stack;
+    std::size_t depth;
+    std::size_t capacity;
+    explicit MarkStackView(const Collector& gc) : stack(gc.stack), depth(gc.depth), capacity(gc.capacity) {}
 };
 
 /// When to collect and what to do when memory runs out (policy.cpp).

@@ -110,7 +110,7 @@ constexpr unsigned kPrefetchRing = 16;
 static_assert((kPrefetchRing & (kPrefetchRing - 1)) == 0, "ring indices wrap by masking");
 
 // The ring's indices run freely (entries [scanned, queued) wait; slot = index % kPrefetchRing),
-// so a range costs one store going in and one load coming out. At most one chunk of a large
+// so a range is stored once going in and read once coming out, with no count to keep. At most one chunk of a large
 // object waits at a time (chunk_after: one past its index): a ring full of chunks would push up
 // to kPrefetchRing * kScanChunkWords children at once and overflow a small stack. The rest of
 // the object stays on the stack until that chunk is scanned.
