@@ -15,6 +15,7 @@ set(UHEAP_CORE_SOURCES
   src/policy.cpp
   src/platform.cpp
   src/stack_scan.cpp
+  src/sweep.cpp
   src/verify.cpp)
 list(TRANSFORM UHEAP_CORE_SOURCES PREPEND "${CMAKE_CURRENT_LIST_DIR}/../")
 

@@ -2,7 +2,7 @@
 # 32-bit check (cmake -P): builds the core, the plain-C API test and the quickstart with -m32 and
 # runs them, so "works on 32-bit targets" (16-byte blocks, 32-bit words) is tested, not assumed.
 # Prints "32-bit: skipped" (ctest reports the test as skipped) when the compiler cannot produce
-# 32-bit programs here.
+# 32-bit programs here or the kernel cannot run them.
 # Inputs: SOURCE_DIR, GENERATED_INCLUDE_DIR (uheap/version.h), WORK_DIR, CC, CXX.
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
@@ -11,6 +11,11 @@ execute_process(COMMAND ${CXX} -m32 probe.cpp -o probe WORKING_DIRECTORY "${WORK
                 RESULT_VARIABLE probe_built OUTPUT_QUIET ERROR_QUIET)
 if(NOT probe_built EQUAL 0)
   message("32-bit: skipped, no 32-bit toolchain (install g++-multilib)")
+  return()
+endif()
+execute_process(COMMAND ./probe WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE probe_ran OUTPUT_QUIET ERROR_QUIET)
+if(NOT probe_ran EQUAL 0)
+  message("32-bit: skipped, this kernel does not run 32-bit programs (no IA-32 emulation)")
   return()
 endif()
 

@@ -54,7 +54,7 @@ void* HeapImpl::commit_spanning_object(Area& area, std::size_t start, std::size_
 void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
     for (Area* a = areas.first; a != nullptr; a = a->next) {
         if (n_blocks > a->tables.n_blocks - a->used_blocks) continue;
-        std::size_t start = free_space_take(a->space, a->tables, n_blocks);
+        std::size_t start = take_blocks(*a, n_blocks);
         if (start != kNoRun) return commit_object(*a, start, n_blocks, flags);
     }
     return nullptr;
@@ -96,6 +96,7 @@ Counters HeapImpl::derived_counters() const {
 // mark comes down if they reach it. Nothing is written into the blocks themselves.
 void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
     std::size_t run_begin = free_space_released(area.space, area.tables, begin, end);
+    if (area.sweep_pending()) free_space_limit_current(area.space, area.sweep_from);  // I8
     // Everything from high_water up was free; if this run reaches it, so is everything from its start.
     if (end >= area.high_water && begin < area.high_water) area.high_water = run_begin;
 }
@@ -132,6 +133,7 @@ void HeapImpl::shrink_in_place(Area& area, std::size_t new_end, std::size_t old_
 bool HeapImpl::grow_in_place(Area& area, std::size_t old_end, std::size_t extra) {
     BlockTables& t = area.tables;
     if (old_end >= t.n_blocks || extra > t.n_blocks - old_end) return false;
+    sweep_through(area, old_end + extra);  // dead objects there are free blocks to an eager sweep
     if (t.free_run_length(old_end, old_end + extra) != extra) return false;
     free_space_taken(area.space, old_end, old_end + extra);
     t.set_tails(old_end, old_end + extra);
@@ -206,7 +208,7 @@ void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
 void* HeapImpl::allocate_searching(Area& area, std::size_t n_blocks, unsigned flags, std::size_t n_bytes,
                                    std::uint16_t tag) {
     if (n_blocks <= area.tables.n_blocks - area.used_blocks) {
-        std::size_t start = free_space_take(area.space, area.tables, n_blocks);
+        std::size_t start = take_blocks(area, n_blocks);
         if (start != kNoRun) {
             status = Status::ok;
             return commit_object(area, start, n_blocks, flags);
@@ -259,6 +261,7 @@ std::size_t Heap::size_of(const void* ptr) const {
 void* Heap::object_start(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
     ObjectRef obj = self.areas.object_at(ptr, true);
+    if (obj && obj.area->is_dead_unswept(obj.block)) obj = ObjectRef{};
     return obj ? obj.area->ptr_of(obj.block) : nullptr;
 }
 

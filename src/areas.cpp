@@ -137,7 +137,6 @@ Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t
     area->tables.n_blocks = n_blocks;
     area->tables.n_words = n_words;
     area->pool = reinterpret_cast<unsigned char*>(carver.at());
-    area->pool_begin = carver.at();
     area->pool_bytes = n_blocks * kBlockBytes;
     area->region = region;
     area->region_bytes = region_bytes;

@@ -117,6 +117,26 @@ struct LongestRun {
     std::size_t finish() const { return current > longest ? current : longest; }
 };
 
+/// The blocks of the dead objects of one table word, found at once (the sweep and the census of
+/// the dead both use it). Seeds sit just after each dead head (D << 1), plus bit 0 when a dead
+/// object runs on from the previous word. Adding the seeds to the tail-only bits Q carries
+/// through exactly the tail run that starts at a seed, flipping it to zero; (Q + seeds) ^ Q,
+/// masked by Q, is those tails. A run of Q has one head before it, so it meets at most one seed,
+/// and a carry leaving a run lands on a head or free block, which is not in Q, so it stops there.
+/// A carry out of the top bit continues the last dead object into the next word.
+struct DeadBlocks {
+    Word blocks;   ///< dead heads and their tails
+    bool runs_on;  ///< the last dead object continues into the next word
+};
+
+inline DeadBlocks dead_blocks_in(Word dead_heads, Word tails, bool continued) {
+    Word seeds = (dead_heads << 1) | (continued ? 1 : 0);
+    Word sum = 0;
+    bool carry = __builtin_add_overflow(tails, seeds, &sum);
+    bool head_at_top = (dead_heads >> (kWordBits - 1)) != 0;
+    return DeadBlocks{dead_heads | ((sum ^ tails) & tails), carry || head_at_top};
+}
+
 /// The four tables of one area. All have `n_words` words; bits past `n_blocks` stay zero.
 struct BlockTables {
     Word* head = nullptr;

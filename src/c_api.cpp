@@ -47,6 +47,7 @@ uheap_t* uheap_create(void* region, size_t region_bytes, const uheap_config_t* c
         cfg.mark_stack_entries = config->mark_stack_entries;
         cfg.interior_pointers = config->interior_pointers;
         cfg.collect_on_every_alloc = config->collect_on_every_alloc;
+        cfg.lazy_sweep = !config->eager_sweep;
         cfg.mark_stack = config->mark_stack;
         cfg.mark_stack_bytes = config->mark_stack_bytes;
         cfg.control = config->control;
@@ -84,6 +85,7 @@ void uheap_collect_root(uheap_t* heap, void* const* words, size_t n_words) { cxx
 void uheap_collect_stack(uheap_t* heap) { cxx(heap)->collect_stack(); }
 uheap_status_t uheap_collect_end(uheap_t* heap) { return c_status(cxx(heap)->collect_end()); }
 uheap_status_t uheap_sweep_all(uheap_t* heap) { return c_status(cxx(heap)->sweep_all()); }
+size_t uheap_sweep_step(uheap_t* heap, size_t max_blocks) { return cxx(heap)->sweep_step(max_blocks); }
 void uheap_set_stack_base(uheap_t* heap, const void* stack_base) { cxx(heap)->set_stack_base(stack_base); }
 
 void uheap_lock(uheap_t* heap) { cxx(heap)->lock(); }

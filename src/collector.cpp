@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The collector: the phase machine (phase.hpp), roots and pins, weak slots, finalisers, the
-// sweep, and the public collection calls. Marking itself is mark.cpp's.
+// census of the dead, and the public collection calls. Marking is mark.cpp's, the sweep sweep.cpp's.
 //
 // A collection, phase by phase (docs/design.md §5):
 //   roots       begin_collection(): per-collection state reset; the host reports roots
@@ -10,9 +10,10 @@
 //   finalising  weak slots whose target is unmarked read null; then for each dead head, area by
 //               area in the order the areas were added and in address order within each: the
 //               finaliser, then the weak-freed callback
-//   sweeping    word-at-a-time to the high-water mark: free dead objects, clear marks, mark their
-//               free-space summaries stale, recompute the high-water mark (registrations that
-//               lived in dead objects are unlinked first); hand back empty grown areas
+//   sweeping    registrations that lived in dead objects are unlinked; the dead are counted,
+//               reported (on_free) and booked free; then the sweep (sweep.cpp) frees them in the
+//               tables and clears the marks, at once (HeapConfig::lazy_sweep off) or lazily, by
+//               allocation and sweep_step(), before the next collection; empty grown areas go back
 //   notifying   counters, on_collect_end, the after-sweep weak callback (may allocate)
 #include <cstring>
 
@@ -20,15 +21,6 @@
 
 namespace uheap::detail {
 namespace {
-
-/// One past the last used block of an area (0 if it is empty), searching down from `from`.
-std::size_t last_used_block_end(const BlockTables& t, std::size_t from) {
-    for (std::size_t w = words_for_blocks(from); w-- > 0;) {
-        Word used = t.head[w] | t.tail[w];
-        if (used != 0) return w * kWordBits + highest_bit(used) + 1;
-    }
-    return 0;
-}
 
 /// Unlinks every node of the list for which `doomed(node)` holds.
 template <class Node, class Pred>
@@ -72,10 +64,13 @@ void HeapImpl::enter(Phase phase) {
     refresh_fast_path();
 }
 
+// The last collection's lazy sweep, if unfinished, is finished first: marking needs every mark
+// clear. Its time counts in this collection's pause.
 void HeapImpl::begin_collection(bool ignore_roots) {
+    gc.started_ns = now_ns();
+    finish_sweep();
     enter(Phase::roots);
     gc.ignore_roots = ignore_roots;
-    gc.started_ns = now_ns();
     gc.depth = 0;
     gc.overflows = 0;
     settle_allocated();
@@ -131,63 +126,43 @@ void HeapImpl::finalise_dead() {
     }
 }
 
-// Finds every block of every dead object in one word of the tables at once. Seeds sit just after
-// each dead head (D << 1), plus bit 0 when a dead object runs on from the previous word. Adding
-// the seeds to the tail-only bits Q carries through exactly the tail run that starts at a seed,
-// flipping it to zero; (Q + seeds) ^ Q, masked by Q, is those tails. A run of Q has one head
-// before it, so it meets at most one seed, and a carry leaving a run lands on a head or free
-// block, which is not in Q, so it stops there. A carry out of the top bit continues the last
-// dead object into the next word.
-struct DeadBlocks {
-    Word blocks;     ///< dead heads and their tails
-    bool runs_on;    ///< the last dead object continues into the next word
-};
-
-static DeadBlocks dead_blocks_in(Word dead_heads, Word tails, bool continued) {
-    Word seeds = (dead_heads << 1) | (continued ? 1 : 0);
-    Word sum = 0;
-    bool carry = __builtin_add_overflow(tails, seeds, &sum);
-    bool head_at_top = (dead_heads >> (kWordBits - 1)) != 0;
-    return DeadBlocks{dead_heads | ((sum ^ tails) & tails), carry || head_at_top};
-}
-
-void HeapImpl::sweep() {
-    std::size_t freed_objects = 0;
-    std::size_t freed_blocks = 0;
+// The census of the dead, once the finalisers ran (they may free objects): each area's dead
+// objects are counted and their blocks booked free now, so counters() and info_fast() are exact
+// at once, and an observer hears of each (on_free, reason swept) at the collection that found it
+// dead. The blocks themselves are freed by the sweep (sweep.cpp), at once or lazily. Every area
+// that holds anything has its sweep pending after this: live objects' marks need clearing too.
+void HeapImpl::count_dead() {
+    std::size_t dead_objects = 0;
+    std::size_t dead_blocks = 0;
     for (Area* a = areas.first; a != nullptr; a = a->next) {
         a->resized_end = 0;  // the sweep may free it
-        BlockTables& t = a->tables;
+        const BlockTables& t = a->tables;
         std::size_t n_words = words_for_blocks(a->high_water);
-        std::size_t area_freed_blocks = 0;
-        std::size_t lowest_freed = kNoRun;
+        std::size_t area_dead_blocks = 0;
         bool carry = false;
         for (std::size_t w = 0; w < n_words; ++w) {
             Word dead = t.head[w] & ~t.mark[w];
-            t.mark[w] = 0;
             if (dead == 0 && !carry) continue;
-            if (cb.hooks.on_free != nullptr) report_swept(*a, w, dead);
-            DeadBlocks freed = dead_blocks_in(dead, t.tails_in(w), carry);
-            carry = freed.runs_on;
-            t.head[w] &= ~dead;
-            t.tail[w] &= ~freed.blocks;
-            t.flag[w] &= ~freed.blocks;
-            freed_objects += count_ones(dead);
-            area_freed_blocks += count_ones(freed.blocks);
-            free_space_changed(a->space, w * kWordBits, (w + 1) * kWordBits);  // one bit, no pool write
-            if (lowest_freed == kNoRun) lowest_freed = w * kWordBits + count_trailing_zeros(freed.blocks | (Word(1) << (kWordBits - 1)));
+            if (cb.hooks.on_free != nullptr) report_dead(*a, w, dead);
+            DeadBlocks d = dead_blocks_in(dead, t.tails_in(w), carry);
+            carry = d.runs_on;
+            dead_objects += count_ones(dead);
+            area_dead_blocks += count_ones(d.blocks);
         }
-        book_released(*a, area_freed_blocks);
-        freed_blocks += area_freed_blocks;
-        a->high_water = last_used_block_end(t, a->high_water);
-        if (area_freed_blocks != 0) free_space_swept(a->space, t, lowest_freed);
+        book_released(*a, area_dead_blocks);
+        dead_blocks += area_dead_blocks;
+        if (n_words != 0) {
+            a->sweep_from = 0;
+            free_space_forget_current(a->space);  // I8: nothing is carved where the sweep has yet to pass
+        }
     }
-    gc.freed_bytes = freed_blocks * kBlockBytes;
-    stats.objects_collected += freed_objects;
-    stats.last_collect_freed = freed_objects;
+    gc.freed_bytes = dead_blocks * kBlockBytes;
+    stats.objects_collected += dead_objects;
+    stats.last_collect_freed = dead_objects;
 }
 
-// Only when an observer listens: each dead object of word `w`, with its size, before it goes.
-void HeapImpl::report_swept(Area& area, std::size_t w, Word dead) {
+// Only when an observer listens: each dead object of word `w`, with its size.
+void HeapImpl::report_dead(Area& area, std::size_t w, Word dead) {
     while (dead != 0) {
         std::size_t head = w * kWordBits + count_trailing_zeros(dead);
         dead &= dead - 1;
@@ -275,7 +250,8 @@ void HeapImpl::finish_collection() {
     finalise_dead();
     enter(Phase::sweeping);
     unlink_registrations_in_dead_objects();
-    sweep();
+    count_dead();
+    if (!config.lazy_sweep) finish_sweep();
     release_empty_areas();
     enter(Phase::notifying);
     notify_collection_end();

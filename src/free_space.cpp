@@ -264,13 +264,9 @@ std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std
 
 }  // namespace
 
-// The current run is bounded: carving needs only its first blocks, and measuring a long run in
-// the tables would cost O(run / 64) at every search.
-std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
-    std::size_t start = 0;
-    if (free_space_take_current(fs, n, &start)) return start;
-    // Where the first fit for n can begin: at or above the hint for its size, and at or above
-    // the current run when n reaches fit_floor (every run below that is shorter).
+// Where the first fit for n can begin: at or above the hint for its size, and at or above the
+// current run when n reaches fit_floor (every run below that is shorter).
+std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n) {
     std::size_t hint_size = n < kHintSizes ? n : kHintSizes;
     std::size_t from = fs.hint[hint_size];
     bool from_hint = true;
@@ -278,21 +274,31 @@ std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) 
         from = fs.current_begin;
         from_hint = false;
     }
-    start = scan_from(fs, t, from, n, from_hint ? hint_size : 0);
+    std::size_t start = scan_from(fs, t, from, n, from_hint ? hint_size : 0);
     if (start == kScanGaveUp) start = free_space_find(fs, t, n);
-    if (start == kNoRun) {
-        if (n <= kHintSizes) raise_hint(fs, n, t.n_blocks);  // no run of n anywhere
-        return kNoRun;
-    }
-    if (n <= kHintSizes) raise_hint(fs, n, start);  // first fit: every run that begins below is shorter
+    if (n <= kHintSizes) raise_hint(fs, n, start == kNoRun ? t.n_blocks : start);  // first fit: every run below is shorter
+    return start;
+}
+
+// The current run is bounded: carving needs only its first blocks, and measuring a long run in
+// the tables would cost O(run / 64) at every search.
+std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t start, std::size_t n, std::size_t limit) {
     constexpr std::size_t kCurrentRunBlocks = 64 * kWordBits;
-    std::size_t run = t.free_run_length(start, start + n + kCurrentRunBlocks);
-    UHEAP_ASSERT(run >= n);  // I5: the tree is derived from the tables
+    std::size_t reach = start + n + kCurrentRunBlocks;
+    std::size_t run = t.free_run_length(start, reach < limit ? reach : limit);
+    UHEAP_ASSERT(run >= n);  // I5: the tree is derived from the tables; the caller swept the fit
     fs.current_begin = static_cast<std::uint32_t>(start + n);
     fs.current_end = static_cast<std::uint32_t>(start + run);
     fs.fit_floor = n;  // first fit for n: every run below `start` is shorter than n
     free_space_changed(fs, start, start + run);  // the blocks taken and the new current run
     return start;
+}
+
+std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
+    std::size_t start = 0;
+    if (free_space_take_current(fs, n, &start)) return start;
+    start = free_space_search(fs, t, n);
+    return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n, t.n_blocks);
 }
 
 std::size_t free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end) {
@@ -323,9 +329,21 @@ void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end) {
     }
 }
 
+// Blocks freed at or above the current run's start cannot join a run wholly below it, so the
+// current run stays first fit; only a lower one stops the fast path.
 void free_space_swept(FreeSpace& fs, const BlockTables& t, std::size_t lowest_freed) {
-    fs.fit_floor = kNoRun;
+    if (lowest_freed < fs.current_begin) fs.fit_floor = kNoRun;
     lower_hints(fs, run_begin_at(t, lowest_freed));
+}
+
+void free_space_forget_current(FreeSpace& fs) {
+    fs.current_end = fs.current_begin;
+    fs.fit_floor = kNoRun;
+}
+
+void free_space_limit_current(FreeSpace& fs, std::size_t limit) {
+    if (fs.current_end <= limit) return;
+    fs.current_end = static_cast<std::uint32_t>(limit > fs.current_begin ? limit : fs.current_begin);
 }
 
 bool free_space_matches(const FreeSpace& fs, const BlockTables& t, unsigned* level, std::size_t* node_index) {

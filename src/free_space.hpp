@@ -154,14 +154,26 @@ inline bool free_space_take_current(FreeSpace& fs, std::size_t n, std::size_t* s
 /// or kNoRun. What follows them in their run becomes the current run. Marks them changed; the
 /// caller marks them used in the tables. O(kFanout × levels) for a search.
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
+/// The search of free_space_take alone: the lowest block where n free blocks begin, or kNoRun,
+/// starting from the hints (which it raises). The free space is otherwise unchanged, so a caller
+/// may change the tables (a lazy sweep) and search again before it takes the blocks.
+std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n);
+/// Takes the n free blocks at `start` (a first fit from free_space_search); what follows them in
+/// their run, up to block `limit`, becomes the current run.
+std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t start, std::size_t n, std::size_t limit);
+/// No current run: the fast path waits for the next search.
+void free_space_forget_current(FreeSpace& fs);
+/// The current run ends at `limit` or before: the fast path carves nothing from block `limit` on.
+void free_space_limit_current(FreeSpace& fs, std::size_t limit);
 /// The tables now show blocks [begin, end) free (a free, a shrink). Keeps the current run first
 /// fit: a run freed just below it joins it, anything else below it stops the fast path until
 /// the next search. Returns where the free run holding them now begins. O(free run below / 64).
 std::size_t free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end);
 /// Blocks [begin, end) were taken other than through free_space_take (realloc growing in place).
 void free_space_taken(FreeSpace& fs, std::size_t begin, std::size_t end);
-/// A sweep freed blocks, the lowest at `lowest_freed`: the fast path waits for the next search,
-/// and the hints come down to the free run that block is in. O(that run / 64).
+/// A sweep freed blocks, the lowest at `lowest_freed`: if that lies below the current run, the
+/// fast path waits for the next search; the hints come down to the free run that block is in.
+/// O(that run / 64).
 void free_space_swept(FreeSpace& fs, const BlockTables& t, std::size_t lowest_freed);
 /// Brings every stale summary up to date, then marks the nodes over the current run dirty again
 /// (see free_space_take_current). O(dirty nodes × kFanout × levels).

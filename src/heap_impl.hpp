@@ -6,8 +6,10 @@
 //   AreaSet    areas.cpp      where memory is; the one pointer classification
 //   (per area) allocator.cpp  block tables of objects, used blocks, high water; the free space
 //                             (free_space.cpp) is derived from the tables
-//   Collector  collector.cpp  the phase, roots, pins, weak slots, finalise, sweep
+//   Collector  collector.cpp  the phase, roots, pins, weak slots, finalisers, the census of the dead
 //              mark.cpp       the mark stack, grey groups for its overflow
+//              sweep.cpp      the sweep, eager or lazy (Area::sweep_from), and the first fit that
+//                             sweeps before it hands blocks out
 //   Policy     policy.cpp     locks, threshold, automatic collection, growth, out-of-memory retry
 #pragma once
 
@@ -46,9 +48,9 @@ inline std::size_t padding_to(std::uintptr_t at, std::size_t alignment) { return
 
 /// One region handed in by the host. Lives at the start of that region.
 struct Area {
+    static constexpr std::uint32_t kSwept = UINT32_MAX;
     Area* next = nullptr;
     unsigned char* pool = nullptr;   ///< first block, aligned to kBlockBytes
-    std::uintptr_t pool_begin = 0;   ///< pool as an integer, for range checks
     std::size_t pool_bytes = 0;      ///< n_blocks * kBlockBytes
     BlockTables tables;
     FreeSpace space;                 ///< the free-space tree and the current run (free_space.hpp)
@@ -66,14 +68,23 @@ struct Area {
     /// beside the two flags, so the descriptor does not grow on 64-bit targets.
     std::uint32_t resized_head = 0;
     std::uint32_t resized_end = 0;
+    /// The lazy sweep (I8): blocks below sweep_from are swept; from there up to the high-water
+    /// mark, an unmarked head is a dead object the sweep has yet to free (its finaliser has run,
+    /// its blocks are already booked free) and a marked one is live. kSwept: nothing to sweep.
+    /// A multiple of kWordBits, and no dead object runs on across it.
+    std::uint32_t sweep_from = kSwept;
     std::size_t high_water = 0;      ///< I7: blocks [high_water, n_blocks) are free
     std::size_t used_blocks = 0;     ///< blocks in heads and tails
     void* region = nullptr;          ///< what the host handed in (also for release)
     std::size_t region_bytes = 0;
 
-    bool contains(std::uintptr_t address) const { return address - pool_begin < pool_bytes; }
+    std::uintptr_t pool_begin() const { return reinterpret_cast<std::uintptr_t>(pool); }  ///< for range checks
+    bool contains(std::uintptr_t address) const { return address - pool_begin() < pool_bytes; }
+    bool sweep_pending() const { return sweep_from != kSwept; }
+    /// A head the lazy sweep has yet to free: dead since the last collection (I8).
+    bool is_dead_unswept(std::size_t head) const { return head >= sweep_from && !tables.is_marked(head); }
     void* ptr_of(std::size_t block) const { return pool + block * kBlockBytes; }
-    std::size_t block_of(std::uintptr_t address) const { return (address - pool_begin) / kBlockBytes; }
+    std::size_t block_of(std::uintptr_t address) const { return (address - pool_begin()) / kBlockBytes; }
     /// True iff [begin, end) overlaps the region this area was laid over.
     bool region_overlaps(std::uintptr_t begin, std::uintptr_t end) const {
         auto mine = reinterpret_cast<std::uintptr_t>(region);
@@ -118,7 +129,7 @@ struct AreaSet {
             if (why != nullptr) *why = Status::foreign_pointer;
             return {};
         }
-        std::uintptr_t offset = address - area->pool_begin;
+        std::uintptr_t offset = address - area->pool_begin();
         std::size_t block = offset / kBlockBytes;
         const BlockTables& t = area->tables;
         if constexpr (kAnyByte) {
@@ -219,6 +230,15 @@ struct HeapImpl final : Heap {
 
     static HeapImpl& of(Heap& h) { return static_cast<HeapImpl&>(h); }
     static const HeapImpl& of(const Heap& h) { return static_cast<const HeapImpl&>(h); }
+    /// For the readers that show every block (walk, dump_alloc_table): the heap with any
+    /// lazy sweep finished, as an eager sweep would have left it. Finishing changes no object
+    /// and runs no host code: no change a const caller could see. (verify() does not finish it:
+    /// it checks the pending sweep as it stands, I8.)
+    static const HeapImpl& swept(const Heap& h) {
+        auto& self = const_cast<HeapImpl&>(of(h));
+        self.finish_sweep();
+        return self;
+    }
 
     /// Answers whether `op` may run now (kAdmit), recording the refusal as the last status.
     bool admitted(Op op) {
@@ -233,9 +253,15 @@ struct HeapImpl final : Heap {
                               void** prefix, void* descriptor, Status* status);
 
     // allocator.cpp
+    /// The object starting at `ptr`, for the public calls: a dead object the lazy sweep has yet to
+    /// free is already free to them, as it would be after an eager sweep.
     Status find_object(const void* ptr, ObjectRef* out) const {
         Status why;
         *out = areas.object_at(ptr, false, &why);
+        if (*out && out->area->is_dead_unswept(out->block)) {
+            *out = ObjectRef{};
+            why = Status::already_free;
+        }
         return why;
     }
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
@@ -270,8 +296,8 @@ struct HeapImpl final : Heap {
     void mark_pinned_and_registered();
     void clear_dead_weak_slots();
     void finalise_dead();
-    void sweep();
-    void report_swept(Area& area, std::size_t word, Word dead_heads);
+    void count_dead();
+    void report_dead(Area& area, std::size_t word, Word dead_heads);
     void unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end);
     void unlink_registrations_in_dead_objects();
     void relocate_registrations(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin);
@@ -286,6 +312,18 @@ struct HeapImpl final : Heap {
     void drain_view(MarkStackView& s);
     void push_object(Area& area, std::size_t head, std::size_t end, MarkStackView& s);
     void scan_grey();
+
+    // sweep.cpp
+    std::size_t sweep_area(Area& area, std::size_t until);
+    void finish_sweep();
+    std::size_t take_blocks(Area& area, std::size_t n_blocks) {
+        if (!area.sweep_pending()) return free_space_take(area.space, area.tables, n_blocks);
+        return take_blocks_sweeping(area, n_blocks);
+    }
+    std::size_t take_blocks_sweeping(Area& area, std::size_t n_blocks);
+    void sweep_through(Area& area, std::size_t end) {
+        if (area.sweep_pending() && end > area.sweep_from) sweep_area(area, end);
+    }
 
     // platform.cpp
     std::uint64_t now_ns() const;

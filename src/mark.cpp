@@ -72,7 +72,7 @@ struct SingleArea {
 
 SingleArea single_area_of(const AreaSet& areas) {
     Area* first = areas.first;
-    return first->next == nullptr ? SingleArea{first, first->pool_begin, first->pool_bytes} : SingleArea{nullptr, 0, SIZE_MAX};
+    return first->next == nullptr ? SingleArea{first, first->pool_begin(), first->pool_bytes} : SingleArea{nullptr, 0, SIZE_MAX};
 }
 
 // Marks what `word` points at, if anything. Most words are not pointers into the pool (numbers,

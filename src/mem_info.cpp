@@ -45,6 +45,35 @@ private:
     std::size_t used_ = 0;
 };
 
+/// An area's tables one word at a time, in address order, as the sweep will leave them: where a
+/// lazy sweep has yet to pass, the blocks of dead objects read free (I8: they are booked free
+/// already), so info() reports the same heap whether or not the sweep has run, without running it.
+class SweptWords {
+public:
+    explicit SweptWords(const Area& a) : t_(a.tables), sweep_from_(a.sweep_from) {}
+    struct Bits {
+        Word heads;
+        Word tails;  ///< tail blocks (a head's own tail bit, its finaliser flag, excluded)
+        Word free;
+    };
+    /// Word `w`; words are asked for in increasing order, each once.
+    Bits at(std::size_t w) {
+        Bits b{t_.head[w], t_.tails_in(w), t_.free_in(w)};
+        if ((w + 1) * kWordBits <= sweep_from_) return b;
+        Word dead = t_.head[w] & ~t_.mark[w];
+        if (w * kWordBits < sweep_from_) dead &= bits_from(static_cast<unsigned>(sweep_from_ % kWordBits));
+        if (dead == 0 && !carry_) return b;
+        DeadBlocks d = dead_blocks_in(dead, b.tails, carry_);
+        carry_ = d.runs_on;
+        return Bits{b.heads & ~dead, b.tails & ~d.blocks, b.free | d.blocks};
+    }
+
+private:
+    const BlockTables& t_;
+    std::size_t sweep_from_;  ///< Area::kSwept when nothing is pending
+    bool carry_ = false;
+};
+
 char block_char(const Area& a, std::size_t b, LetterFn letter, void* letter_user) {
     const BlockTables& t = a.tables;
     if (t.is_free(b)) return '.';
@@ -66,7 +95,8 @@ using detail::kWordBits;
 // One pass over each area's tables. For every word: used and object counts by popcount; one- and
 // two-block objects as heads whose next (and next-but-one) block is not a tail, using the tail
 // bits shifted down with the next word's low bits carried in; longest free run and longest tail
-// run with LongestRun; free runs as free bits whose predecessor is not free.
+// run with LongestRun; free runs as free bits whose predecessor is not free. A pending lazy sweep
+// is read through (SweptWords), not run: info() changes nothing.
 Info Heap::info() const {
     const HeapImpl& self = HeapImpl::of(*this);
     Info info;
@@ -84,11 +114,15 @@ Info Heap::info() const {
         // read; the free tail above it is added at the end in O(1).
         const std::size_t n_words = detail::words_for_blocks(a->high_water);
         std::size_t area_free = 0;
-        Word tails = n_words > 0 ? t.tails_in(0) : 0;
+        detail::SweptWords words(*a);
+        detail::SweptWords::Bits now = n_words > 0 ? words.at(0) : detail::SweptWords::Bits{0, 0, 0};
+        Word tails = now.tails;
         for (std::size_t w = 0; w < n_words; ++w) {
-            Word next_tails = w + 1 < n_words ? t.tails_in(w + 1) : 0;
-            Word heads = t.head[w];
-            Word free_bits = t.free_in(w);
+            detail::SweptWords::Bits next = w + 1 < n_words ? words.at(w + 1) : detail::SweptWords::Bits{0, 0, 0};
+            Word next_tails = next.tails;
+            Word heads = now.heads;
+            Word free_bits = now.free;
+            now = next;
             Word tail_after = (tails >> 1) | (next_tails << (kWordBits - 1));
             Word tail_after_two = (tails >> 2) | (next_tails << (kWordBits - 2));
             area_free += detail::count_ones(free_bits);
@@ -154,13 +188,13 @@ void Heap::dump_info(PrintFn print, void* print_user) const {
 // MicroPython's layout: per area a header, then lines of 64 blocks prefixed by the byte offset;
 // where two or more whole lines from a line start are free, one "(N lines all free)" replaces them.
 void Heap::dump_alloc_table(PrintFn print, void* print_user, LetterFn letter, void* letter_user) const {
-    const HeapImpl& self = HeapImpl::of(*this);
+    const HeapImpl& self = HeapImpl::swept(*this);
     constexpr std::size_t kBlocksPerLine = 64;
     detail::Printer out(print, print_user);
     for (const Area* a = self.areas.first; a != nullptr; a = a->next) {
         const std::size_t n = a->tables.n_blocks;
         out.text("GC memory layout; from ");
-        out.hex(a->pool_begin, 0);
+        out.hex(a->pool_begin(), 0);
         out.text(":");
         for (std::size_t b = 0; b < n; ++b) {
             if (b % kBlocksPerLine == 0) {
@@ -185,7 +219,7 @@ void Heap::dump_alloc_table(PrintFn print, void* print_user, LetterFn letter, vo
 // Objects come from the head bits (their ends from object_end); free runs from the free bits.
 // Both are walked in one merged pass so spans arrive in address order.
 void Heap::walk(WalkFn fn, void* user) const {
-    const HeapImpl& self = HeapImpl::of(*this);
+    const HeapImpl& self = HeapImpl::swept(*this);
     std::size_t ai = 0;
     for (const Area* a = self.areas.first; a != nullptr; a = a->next, ++ai) {
         const detail::BlockTables& t = a->tables;
@@ -228,6 +262,7 @@ const char* invariant_name(Invariant id) {
         case Invariant::I5_free_index: return "I5_free_index";
         case Invariant::I6_accounting: return "I6_accounting";
         case Invariant::I7_high_water: return "I7_high_water";
+        case Invariant::I8_lazy_sweep: return "I8_lazy_sweep";
     }
     return "unknown";
 }

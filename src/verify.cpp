@@ -15,6 +15,12 @@ struct Checker {
 
 std::size_t first_bit_block(std::size_t w, Word bits) { return w * kWordBits + count_trailing_zeros(bits); }
 
+/// Blocks of word `w` where the area's lazy sweep has yet to pass (none if it is not pending).
+Word unswept_in(const Area& a, std::size_t w) {
+    if (!a.sweep_pending() || (w + 1) * kWordBits <= a.sweep_from) return 0;
+    return w * kWordBits >= a.sweep_from ? ~Word(0) : bits_from(static_cast<unsigned>(a.sweep_from - w * kWordBits));
+}
+
 // I1, I2, I3, I4, I7: one pass over the words of the tables.
 bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
     const BlockTables& t = a.tables;
@@ -30,7 +36,7 @@ bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
         if (Word orphan = tails & ~used_before) {
             return c.fail(Invariant::I2_extent, ai, first_bit_block(w, orphan), "tail after a free block");
         }
-        Word marks = collecting ? t.mark[w] & ~heads : t.mark[w];
+        Word marks = t.mark[w] & ~(collecting ? heads : heads & unswept_in(a, w));
         if (marks) return c.fail(Invariant::I3_no_marks, ai, first_bit_block(w, marks), "mark bit outside a collection or on a non-head");
         Word first_tails = tails & ((heads << 1) | previous_head_top);
         if (Word stray = t.flag[w] & ~(heads | first_tails)) {
@@ -50,6 +56,31 @@ bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
     if (a.resized_end != 0 && (a.resized_head >= t.n_blocks || !t.is_head(a.resized_head) ||
                                t.object_end(a.resized_head) != a.resized_end)) {
         return c.fail(Invariant::I2_extent, ai, a.resized_head, "realloc's remembered object end disagrees with the tables");
+    }
+    return true;
+}
+
+// I8: a pending lazy sweep stands on a word boundary, with the current run below it (the fast
+// path carves unmarked objects, which the sweep would take for dead); the dead it has yet to
+// free were finalised (no finaliser or weak flag left); the area's used count leaves them out.
+// Returns the dead blocks awaiting the sweep through `dead_blocks`.
+bool check_lazy_sweep(Checker& c, const Area& a, std::size_t ai, std::size_t* dead_blocks) {
+    *dead_blocks = 0;
+    if (!a.sweep_pending()) return true;
+    const BlockTables& t = a.tables;
+    if (a.sweep_from % kWordBits != 0) return c.fail(Invariant::I8_lazy_sweep, ai, a.sweep_from, "lazy sweep not on a table word boundary");
+    if (a.space.current_begin != a.space.current_end && a.space.current_end > a.sweep_from) {
+        return c.fail(Invariant::I8_lazy_sweep, ai, a.space.current_end - 1, "current run reaches where the lazy sweep has yet to pass");
+    }
+    bool carry = false;
+    for (std::size_t w = a.sweep_from / kWordBits; w < t.n_words; ++w) {
+        Word dead = t.head[w] & ~t.mark[w];
+        if (Word flagged = dead & (t.tail[w] | t.flag[w])) {
+            return c.fail(Invariant::I8_lazy_sweep, ai, first_bit_block(w, flagged), "dead object awaiting the sweep still flagged for a finaliser or weak callback");
+        }
+        DeadBlocks d = dead_blocks_in(dead, t.tails_in(w), carry);
+        carry = d.runs_on;
+        *dead_blocks += count_ones(d.blocks);
     }
     return true;
 }
@@ -120,7 +151,9 @@ VerifyReport Heap::verify() const {
             used += detail::count_ones(t.head[w] | t.tail[w]);
             free_blocks += detail::count_ones(t.free_in(w));
         }
-        if (used + free_blocks != t.n_blocks || used != a->used_blocks) {
+        std::size_t awaiting_sweep = 0;
+        if (!detail::check_lazy_sweep(c, *a, ai, &awaiting_sweep)) return c.report;
+        if (used + free_blocks != t.n_blocks || used - awaiting_sweep != a->used_blocks) {
             c.fail(Invariant::I6_accounting, ai, 0, "area used-block count disagrees with the tables");
             return c.report;
         }

@@ -86,6 +86,12 @@ struct HeapConfig {
     bool interior_pointers = false;
     /// Debug aid (Lua's "stress" mode): collect before every allocation.
     bool collect_on_every_alloc = false;
+    /// Sweep lazily (the default): a collection ends once the dead are found, finalised and
+    /// counted, and their blocks are freed in the tables later, in address order, as allocation
+    /// reaches them or the host calls sweep_step() (the next collection finishes what is left).
+    /// What the host sees is the same either way (docs/design.md, "Lazy sweeping"). Off: the
+    /// collection sweeps the whole heap before it returns.
+    bool lazy_sweep = true;
 };
 
 /// A root range the host registers for as long as it holds it: `n_words` words at `words` are
@@ -250,6 +256,12 @@ public:
     /// A collection with no roots: every finaliser runs and every object is freed.
     Status sweep_all();
 
+    /// Sweeps up to `max_blocks` blocks of a lazy sweep (0: none), in address order, and returns
+    /// the blocks still to sweep (0: the sweep is done). For a host's idle time: what it sweeps
+    /// here, allocation does not sweep later. Legal at any time; no host code runs.
+    /// Complexity: O(max_blocks / 64 + areas).
+    std::size_t sweep_step(std::size_t max_blocks);
+
     /// Records the base (highest address) of the calling thread's stack for collect_stack().
     void set_stack_base(const void* stack_base);
 
@@ -313,7 +325,8 @@ public:
 
     // ---- statistics and checks -----------------------------------------------------------
 
-    /// Exact statistics, computed word-at-a-time over the block tables. O(blocks / 64).
+    /// Exact statistics, computed word-at-a-time over the block tables. O(blocks / 64). A
+    /// pending lazy sweep is read through, not run: dead objects it has yet to free count as free.
     Info info() const;
     /// total, used and free only (MicroPython's gc_info_fast); other fields zero. O(areas).
     Info info_fast() const;
@@ -322,18 +335,21 @@ public:
     /// MicroPython's two-line summary ("GC: total: ..., used: ..., free: ...").
     void dump_info(PrintFn print, void* print_user) const;
     /// MicroPython's block map: one character per block, 64 per line, free lines collapsed.
+    /// Finishes a pending lazy sweep first, so the map shows no dead object.
     /// `letter` picks the character of each head (null: 'h'; marked heads print 'm').
     void dump_alloc_table(PrintFn print, void* print_user, LetterFn letter = nullptr,
                           void* letter_user = nullptr) const;
     /// Calls `fn` for every object and every free run, area by area in address order.
-    /// `fn` must not change the heap. O(blocks / 64 + objects + free runs).
+    /// `fn` must not change the heap. Finishes a pending lazy sweep first (dead objects are not
+    /// walked). O(blocks / 64 + objects + free runs).
     void walk(WalkFn fn, void* user) const;
     /// Number of areas the heap spans now. O(1).
     std::size_t area_count() const;
     /// Where the pool of area `index` lies, areas numbered in the order they were added (a
     /// released one drops out); an empty AreaPool if out of range. O(index).
     AreaPool area_pool(std::size_t index) const;
-    /// Checks every invariant (I1..I7 in docs/design.md) and reports the first broken one.
+    /// Checks every invariant (I1..I8 in docs/design.md) and reports the first broken one. A
+    /// pending lazy sweep is checked as it stands (I8), not finished.
     /// O(blocks + free runs).
     VerifyReport verify() const;
 

@@ -57,11 +57,12 @@ enum class Invariant : std::uint8_t {
     none = 0,        ///< every invariant holds
     I1_block_kind,   ///< every block is exactly one of free, head, tail
     I2_extent,       ///< no tail follows a free block; objects lie inside one area
-    I3_no_marks,     ///< outside a collection no mark bit is set
+    I3_no_marks,     ///< outside a collection no mark bit is set, except where a lazy sweep has yet to pass
     I4_flags_on_heads, ///< flag bits only where the encoding allows them
     I5_free_index,   ///< the free-space summaries agree with the tables; the current run is first fit
     I6_accounting,   ///< used + free == total and the counters agree with a scan
     I7_high_water,   ///< every block at or above the high-water mark is free
+    I8_lazy_sweep,   ///< where a lazy sweep has yet to pass, nothing was allocated and the dead are finalised
 };
 
 /// Result of Heap::verify(): the first broken invariant, where, and a fixed description.

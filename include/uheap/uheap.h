@@ -56,6 +56,7 @@ typedef struct uheap_config_t {
     size_t mark_stack_entries;    /**< uheap::HeapConfig::mark_stack_entries (0: sized from the region) */
     bool interior_pointers;       /**< uheap::HeapConfig::interior_pointers */
     bool collect_on_every_alloc;  /**< uheap::HeapConfig::collect_on_every_alloc */
+    bool eager_sweep;             /**< the opposite of uheap::HeapConfig::lazy_sweep, so that zero keeps the default (lazy) */
     void *mark_stack;        /**< the host's memory for the mark stack, or NULL */
     size_t mark_stack_bytes; /**< size of the memory at mark_stack; ignored when it is NULL */
     void *control;           /**< the host's memory for the heap's control data, or NULL */
@@ -104,7 +105,7 @@ typedef struct uheap_counters_t {
         areas_released;     /**< empty grown areas handed back */
 } uheap_counters_t;
 
-/** uheap::VerifyReport: invariant 0 = all hold, 1..7 = I1..I7. */
+/** uheap::VerifyReport: invariant 0 = all hold, 1..8 = I1..I8. */
 typedef struct uheap_verify_report_t {
     unsigned invariant;  /**< the first invariant found broken (uheap::Invariant), 0 if all hold */
     size_t area,         /**< index of the area (0 = the first) */
@@ -185,6 +186,8 @@ UHEAP_API void uheap_collect_stack(uheap_t *heap);
 UHEAP_API uheap_status_t uheap_collect_end(uheap_t *heap);
 /** uheap::Heap::sweep_all(). */
 UHEAP_API uheap_status_t uheap_sweep_all(uheap_t *heap);
+/** uheap::Heap::sweep_step(): sweeps up to max_blocks of a lazy sweep; returns the blocks left. */
+UHEAP_API size_t uheap_sweep_step(uheap_t *heap, size_t max_blocks);
 /** uheap::Heap::set_stack_base(). */
 UHEAP_API void uheap_set_stack_base(uheap_t *heap, const void *stack_base);
 

@@ -433,6 +433,11 @@ static void test_collect_three_step(void) {
     CHECK(info.used == 0 && info.objects == 0);
     CHECK(weak_freed_calls == 2 && weak_freed_last == weak_live);
     CHECK(verify_ok(heap));
+    /* The collection left its sweep pending (the default); steps finish it. */
+    size_t left = uheap_sweep_step(heap, 0);
+    CHECK(uheap_sweep_step(heap, 64) <= left);
+    CHECK(uheap_sweep_step(heap, (size_t)-1) == 0);
+    CHECK(verify_ok(heap));
 }
 
 /* collect(): registered root callback and the C stack. */

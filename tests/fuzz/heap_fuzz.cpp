@@ -254,6 +254,7 @@ private:
         config_.mark_stack_entries = kStacks[h1 >> 5];
         config_.interior_pointers = (h1 & 16) != 0;
         config_.collect_on_every_alloc = (h2 & 0x18) == 0x18;
+        config_.lazy_sweep = h0 % 3 != 0;  // no header bit is free: two region sizes in three sweep lazily
         std::size_t region_bytes = 2048 + static_cast<std::size_t>(h0) * 250;
         if (h2 & 0x80) bad_creates();
         regions_.push_back(Region::make(region_bytes, h1 & 15));
@@ -1576,6 +1577,11 @@ private:
                 }
                 break;
             default:
+                if ((d >> 3) & 1) {  // part of a lazy sweep, as a host's idle time would
+                    std::size_t left = heap_->sweep_step(static_cast<std::size_t>(d >> 4) * 64);
+                    CHECK(left == 0 || config_.lazy_sweep);
+                    break;
+                }
                 // set_finaliser / set_weak_callbacks round trip
                 CHECK(heap_->finaliser() == &Fuzz::cb_finaliser);
                 heap_->set_finaliser(&Fuzz::cb_finaliser, this);

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+// The sweep: dead objects freed in the tables and marks cleared, word by word, either at once at
+// the end of a collection (HeapConfig::lazy_sweep off) or lazily, in address order, as
+// allocation needs the memory and as the host gives it steps (sweep_step()).
+//
+// A lazy sweep works because the collection already did everything else a death implies: the
+// finalisers ran, weak slots were cleared, registrations inside the dead were unlinked, and
+// count_dead() booked their blocks free. What is left is table work that no host code watches.
+// Its one rule (I8): nothing is allocated where the sweep has yet to pass, since an unmarked head
+// there reads as dead. So the first fit is sought in the swept part, and a fit that reaches past
+// it is swept first, which also makes the placement exactly what an eager sweep would give.
+#include "heap_impl.hpp"
+
+namespace uheap::detail {
+namespace {
+
+/// One past the last used block of an area (0 if it is empty), searching down from `from`.
+std::size_t last_used_block_end(const BlockTables& t, std::size_t from) {
+    for (std::size_t w = words_for_blocks(from); w-- > 0;) {
+        Word used = t.head[w] | t.tail[w];
+        if (used != 0) return w * kWordBits + highest_bit(used) + 1;
+    }
+    return 0;
+}
+
+/// Blocks swept past a fit before it is taken, so the current run that follows it has room and
+/// the next searches find the swept part ahead of them.
+constexpr std::size_t kSweepAheadBlocks = 16 * kWordBits;
+
+}  // namespace
+
+// Sweeps whole table words from where the area's sweep stands until block `until` is passed, and
+// on past a dead object that runs over the last of them, so no dead object straddles sweep_from.
+// Reaching the high-water mark finishes the area. Returns the blocks passed.
+std::size_t HeapImpl::sweep_area(Area& area, std::size_t until) {
+    BlockTables& t = area.tables;
+    const std::size_t end_word = words_for_blocks(area.high_water);
+    const std::size_t stop_word = words_for_blocks(until) < end_word ? words_for_blocks(until) : end_word;
+    const std::size_t from = area.sweep_from;
+    std::size_t w = from / kWordBits;
+    std::size_t lowest_freed = kNoRun;
+    bool carry = false;
+    // (runs_on may also be set by an object that ends exactly at the word's end; the sweep goes on
+    // only if the next word really starts with its tails.)
+    for (; w < end_word && (w < stop_word || (carry && (t.tails_in(w) & 1) != 0)); ++w) {
+        Word dead = t.head[w] & ~t.mark[w];
+        t.mark[w] = 0;
+        if (dead == 0 && !carry) continue;
+        DeadBlocks freed = dead_blocks_in(dead, t.tails_in(w), carry);
+        carry = freed.runs_on;
+        t.head[w] &= ~dead;
+        t.tail[w] &= ~freed.blocks;
+        t.flag[w] &= ~freed.blocks;
+        free_space_changed(area.space, w * kWordBits, (w + 1) * kWordBits);  // one bit, no pool write
+        if (lowest_freed == kNoRun) lowest_freed = w * kWordBits + count_trailing_zeros(freed.blocks);
+    }
+    if (w >= end_word) {
+        area.sweep_from = Area::kSwept;
+        area.high_water = last_used_block_end(t, area.high_water);
+    } else {
+        area.sweep_from = static_cast<std::uint32_t>(w * kWordBits);
+    }
+    if (lowest_freed != kNoRun) free_space_swept(area.space, t, lowest_freed);
+    return w * kWordBits - from;
+}
+
+void HeapImpl::finish_sweep() {
+    for (Area* a = areas.first; a != nullptr; a = a->next) {
+        if (a->sweep_pending()) sweep_area(*a, a->tables.n_blocks);
+    }
+}
+
+// First fit in an area whose sweep is pending. A fit [start, start + n) that lies below
+// sweep_from is the fit an eager sweep would give: a lower one would lie wholly below sweep_from
+// too, where the tables are the same either way. A fit reaching past sweep_from is swept
+// (freeing may open a lower fit: search again); no fit at all sweeps on in doubling steps, since
+// the dead ahead may hold one.
+std::size_t HeapImpl::take_blocks_sweeping(Area& area, std::size_t n_blocks) {
+    FreeSpace& fs = area.space;
+    const BlockTables& t = area.tables;
+    std::size_t start = 0;
+    if (free_space_take_current(fs, n_blocks, &start)) return start;  // I8: the current run is swept
+    std::size_t step = kSweepAheadBlocks;
+    for (;;) {
+        start = free_space_search(fs, t, n_blocks);
+        if (!area.sweep_pending()) break;
+        if (start == kNoRun) {
+            sweep_area(area, area.sweep_from + step);
+            step *= 2;
+            continue;
+        }
+        if (start + n_blocks <= area.sweep_from) break;
+        sweep_area(area, start + n_blocks + kSweepAheadBlocks);
+    }
+    if (start == kNoRun) return kNoRun;
+    return free_space_take_at(fs, t, start, n_blocks, area.sweep_pending() ? area.sweep_from : t.n_blocks);
+}
+
+}  // namespace uheap::detail
+
+namespace uheap {
+
+using detail::Area;
+using detail::HeapImpl;
+
+std::size_t Heap::sweep_step(std::size_t max_blocks) {
+    HeapImpl& self = HeapImpl::of(*this);
+    std::size_t left = 0;
+    for (Area* a = self.areas.first; a != nullptr; a = a->next) {
+        if (!a->sweep_pending()) continue;
+        if (max_blocks != 0) {
+            std::size_t room = a->tables.n_blocks - a->sweep_from;
+            std::size_t passed = self.sweep_area(*a, a->sweep_from + (max_blocks < room ? max_blocks : room));
+            max_blocks = passed < max_blocks ? max_blocks - passed : 0;
+        }
+        if (a->sweep_pending()) left += a->high_water - a->sweep_from;
+    }
+    return left;
+}
+
+}  // namespace uheap
