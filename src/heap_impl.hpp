@@ -260,10 +260,11 @@ struct HeapImpl final : Heap {
         *out = areas.object_at(ptr, false, &why);
         if (*out && out->area->is_dead_unswept(out->block)) {
             *out = ObjectRef{};
-            why = Status::already_free;
+            return Status::already_free;
         }
-        return why;
+        return why == Status::not_object_start ? in_dead_unswept(ptr) : why;
     }
+    Status in_dead_unswept(const void* ptr) const;
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
     void* commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
     void* commit_spanning_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);

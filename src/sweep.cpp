@@ -96,6 +96,19 @@ std::size_t HeapImpl::take_blocks_sweeping(Area& area, std::size_t n_blocks) {
     return free_space_take_at(fs, t, start, n_blocks, area.sweep_pending() ? area.sweep_from : t.n_blocks);
 }
 
+// find_object()'s answer for a block-aligned pointer to a tail: already_free if that tail belongs
+// to a dead object the lazy sweep has yet to free (its blocks are free to an eager sweep), else
+// not_object_start.
+Status HeapImpl::in_dead_unswept(const void* ptr) const {
+    auto address = reinterpret_cast<std::uintptr_t>(ptr);
+    const Area* area = areas.containing(address);
+    if (area == nullptr || !area->sweep_pending() || (address - area->pool_begin()) % kBlockBytes != 0) return Status::not_object_start;
+    std::size_t block = area->block_of(address);
+    if (block < area->sweep_from) return Status::not_object_start;
+    std::size_t head = area->tables.head_containing(block);
+    return head < area->tables.n_blocks && area->is_dead_unswept(head) ? Status::already_free : Status::not_object_start;
+}
+
 }  // namespace uheap::detail
 
 namespace uheap {
