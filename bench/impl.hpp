@@ -96,6 +96,9 @@ public:
         std::memset(region_.get(), 0, region_bytes_);
         uheap::HeapConfig config;
         config.mark_stack_entries = options.mark_stack_entries;
+        // UHEAP_BENCH_SWEEP=eager: the sweep inside the collection, to compare with the lazy default.
+        const char* sweep = std::getenv("UHEAP_BENCH_SWEEP");
+        config.lazy_sweep = sweep == nullptr || std::strcmp(sweep, "eager") != 0;
         heap_ = uheap::Heap::create(region_.get(), region_bytes_, config, &status_);
         if (heap_ != nullptr) heap_->set_stack_base(g_stack_base);
         scrub_stack();

@@ -223,16 +223,17 @@ std::size_t run_begin_at(const BlockTables& t, std::size_t b) { return b > 0 && 
 // that fits is usually a word or two away, and reading those words is cheaper than refreshing
 // and descending the tree. Gives up (kScanGaveUp) after kScanWords words that hold a free block;
 // fully used words are skipped at a few instructions each (and when the scan starts at a hint,
-// they raise it for good). kNoRun: the tables end with no run of n at or after `from`.
-std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std::size_t n, std::size_t hint_size) {
+// they raise it for good). kNoRun: no run of n at or after `from` ends by word `end_word`.
+std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std::size_t n, std::size_t hint_size,
+                      std::size_t end_word) {
     const std::size_t first_word = word_index(from);
     std::size_t w = first_word;
-    if (w >= t.n_words) return kNoRun;
+    if (w >= end_word) return kNoRun;
     Word f = t.free_in(w) & bits_from(static_cast<unsigned>(from % kWordBits));
     // Fully used words at the start of the scan: skipped, and the hint moves past them once.
     while (f == 0) {
-        if (++w >= t.n_words) {
-            if (hint_size != 0) raise_hint(fs, hint_size, t.n_blocks);
+        if (++w >= end_word) {
+            if (hint_size != 0) raise_hint(fs, hint_size, w * kWordBits < t.n_blocks ? w * kWordBits : t.n_blocks);
             return kNoRun;
         }
         f = t.free_in(w);
@@ -257,7 +258,7 @@ std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std
                 carry_start = (w + 1) * kWordBits - carry;
             }
         }
-        if (++w >= t.n_words) return kNoRun;
+        if (++w >= end_word) return kNoRun;
         f = t.free_in(w);
     }
 }
@@ -266,7 +267,7 @@ std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std
 
 // Where the first fit for n can begin: at or above the hint for its size, and at or above the
 // current run when n reaches fit_floor (every run below that is shorter).
-std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n) {
+std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit) {
     std::size_t hint_size = n < kHintSizes ? n : kHintSizes;
     std::size_t from = fs.hint[hint_size];
     bool from_hint = true;
@@ -274,9 +275,12 @@ std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n
         from = fs.current_begin;
         from_hint = false;
     }
-    std::size_t start = scan_from(fs, t, from, n, from_hint ? hint_size : 0);
+    std::size_t start = scan_from(fs, t, from, n, from_hint ? hint_size : 0, words_for_blocks(limit));
     if (start == kScanGaveUp) start = free_space_find(fs, t, n);
-    if (n <= kHintSizes) raise_hint(fs, n, start == kNoRun ? t.n_blocks : start);  // first fit: every run below is shorter
+    if (start != kNoRun && start + n > limit) start = kNoRun;  // the lowest fit lies past the limit: none before it
+    // First fit: every run that begins below it is shorter; with none, every run that begins
+    // where one of n would still end by the limit.
+    if (n <= kHintSizes) raise_hint(fs, n, start != kNoRun ? start : limit >= n ? limit - n + 1 : 0);
     return start;
 }
 
@@ -297,7 +301,7 @@ std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t 
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
     std::size_t start = 0;
     if (free_space_take_current(fs, n, &start)) return start;
-    start = free_space_search(fs, t, n);
+    start = free_space_search(fs, t, n, t.n_blocks);
     return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n, t.n_blocks);
 }
 

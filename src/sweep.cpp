@@ -70,11 +70,12 @@ void HeapImpl::finish_sweep() {
     }
 }
 
-// First fit in an area whose sweep is pending. A fit [start, start + n) that lies below
-// sweep_from is the fit an eager sweep would give: a lower one would lie wholly below sweep_from
-// too, where the tables are the same either way. A fit reaching past sweep_from is swept
-// (freeing may open a lower fit: search again); no fit at all sweeps on in doubling steps, since
-// the dead ahead may hold one.
+// First fit in an area whose sweep is pending, sought below sweep_from only. A fit there is the
+// fit an eager sweep would give: a lower one would lie wholly below sweep_from too, where the
+// tables are the same either way. Without one, the sweep moves on, in steps that double (a fit
+// for a large request may lie far ahead), and the swept part is searched again. The search is
+// bounded: past sweep_from the dead still read as used, and a search through them would look at
+// every one.
 std::size_t HeapImpl::take_blocks_sweeping(Area& area, std::size_t n_blocks) {
     FreeSpace& fs = area.space;
     const BlockTables& t = area.tables;
@@ -82,15 +83,11 @@ std::size_t HeapImpl::take_blocks_sweeping(Area& area, std::size_t n_blocks) {
     if (free_space_take_current(fs, n_blocks, &start)) return start;  // I8: the current run is swept
     std::size_t step = kSweepAheadBlocks;
     for (;;) {
-        start = free_space_search(fs, t, n_blocks);
-        if (!area.sweep_pending()) break;
-        if (start == kNoRun) {
-            sweep_area(area, area.sweep_from + step);
-            step *= 2;
-            continue;
-        }
-        if (start + n_blocks <= area.sweep_from) break;
-        sweep_area(area, start + n_blocks + kSweepAheadBlocks);
+        const std::size_t limit = area.sweep_pending() ? area.sweep_from : t.n_blocks;
+        start = free_space_search(fs, t, n_blocks, limit);
+        if (start != kNoRun || !area.sweep_pending()) break;
+        sweep_area(area, area.sweep_from + step);
+        step *= 2;
     }
     if (start == kNoRun) return kNoRun;
     return free_space_take_at(fs, t, start, n_blocks, area.sweep_pending() ? area.sweep_from : t.n_blocks);
