@@ -55,7 +55,11 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
     for (Area* a = areas.first; a != nullptr; a = a->next) {
         if (n_blocks > a->tables.n_blocks - a->used_blocks) continue;
         std::size_t start = take_blocks(*a, n_blocks);
-        if (start != kNoRun) return commit_object(*a, start, n_blocks, flags);
+        if (start == kNoRun) continue;
+        void* object = commit_object(*a, start, n_blocks, flags);
+        // Born marked during an incremental cycle: marking may have passed every pointer to it.
+        if (gc.phase == Phase::incremental) a->tables.set_mark(start);
+        return object;
     }
     return nullptr;
 }

@@ -258,7 +258,7 @@ Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& con
                                         control != nullptr ? control + kHeapImplBytes : nullptr, status);
     if (area == nullptr) return nullptr;
     HeapImpl* heap = ::new (control != nullptr ? control : prefix) HeapImpl();
-    heap->config = config;
+    heap->config = detail::Options{config.interior_pointers, config.collect_on_every_alloc, config.lazy_sweep, config.incremental};
     if (control != nullptr) {
         heap->areas.control_begin = reinterpret_cast<std::uintptr_t>(config.control);
         heap->areas.control_end = heap->areas.control_begin + config.control_bytes;
@@ -278,10 +278,10 @@ Status Heap::add_area(void* region, std::size_t region_bytes) {
     if (region != nullptr && region_bytes <= UINTPTR_MAX - begin && self.areas.overlaps(begin, begin + region_bytes)) {
         return self.status = Status::overlap;
     }
-    Status status;
-    Area* area = HeapImpl::lay_out_area(region, region_bytes, 0, nullptr, nullptr, &status);
+    Status laid_out;
+    Area* area = HeapImpl::lay_out_area(region, region_bytes, 0, nullptr, nullptr, &laid_out);
     if (area != nullptr) self.areas.append(area);
-    return self.status = status;
+    return self.status = laid_out;
 }
 
 // The exact layout of an area of n + 1 blocks at the worst alignment of the region, every

@@ -174,6 +174,8 @@ struct PinNode {
 struct Collector {
     Phase phase = Phase::idle;
     bool ignore_roots = false;           ///< sweep_all(): no root is scanned
+    bool shade_only = false;             ///< roots are marked and pushed, not traced (a cycle's first step)
+    bool incremental_cycle = false;      ///< this collection runs as collect_step() calls
     MarkRange* stack = nullptr;          ///< the host's memory, or carved from the first region
     std::size_t capacity = 0;
     std::size_t depth = 0;
@@ -200,6 +202,8 @@ struct MarkStackView {
 struct Policy {
     unsigned locks = 0;
     bool auto_collect = true;
+    std::uint16_t pause_percent = 0;     ///< set_pacing(): 0 = off
+    std::size_t step_words_per_block = 64;  ///< set_pacing(): marking an allocation pays for, per block
     std::size_t threshold_blocks = 0;    ///< 0 = off
     std::size_t blocks_since_collect = 0;
     /// alloc() may skip its lock, phase, threshold and stress checks while blocks_since_collect is
@@ -219,14 +223,21 @@ struct Callbacks {
     EventHooks hooks;
 };
 
+/// What of HeapConfig the heap consults after create() (the rest sizes and places memory).
+struct Options {
+    bool interior_pointers = false;
+    bool collect_on_every_alloc = false;
+    bool lazy_sweep = true;
+    bool incremental = false;
+};
+
 struct HeapImpl final : Heap {
-    HeapConfig config;
+    Options config;
     AreaSet areas;
     Collector gc;
     Policy policy;
     Callbacks cb;
     Counters stats;
-    Status status = Status::ok;
 
     static HeapImpl& of(Heap& h) { return static_cast<HeapImpl&>(h); }
     static const HeapImpl& of(const Heap& h) { return static_cast<const HeapImpl&>(h); }
@@ -304,6 +315,11 @@ struct HeapImpl final : Heap {
     void relocate_registrations(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin);
     void release_empty_areas();
     void notify_collection_end();
+    void record_pause(PauseKind kind, std::uint64_t ns);
+    void start_cycle();
+    void incremental_step(std::size_t budget_words);
+    void finish_cycle();
+    void pace();
 
     // mark.cpp
     template <bool kInteriorPointers>
@@ -313,6 +329,15 @@ struct HeapImpl final : Heap {
     void drain_view(MarkStackView& s);
     void push_object(Area& area, std::size_t head, std::size_t end, MarkStackView& s);
     void scan_grey();
+    /// The object at `head` (marked) is scanned again later: its grey group's bit is set.
+    static void defer_to_grey(Area& area, std::size_t head) {
+        std::size_t group = head / kGreyBlocks;
+        area.grey[group / kWordBits] |= Word(1) << (group % kWordBits);
+        area.any_grey = true;
+    }
+    void push_grey_group(Area& area, std::size_t group, MarkStackView& s);
+    bool take_grey_group(Area** area, std::size_t* group);
+    bool mark_step(std::size_t budget_words);
 
     // sweep.cpp
     std::size_t sweep_area(Area& area, std::size_t until);

@@ -17,19 +17,13 @@ namespace {
 /// Words of one object scanned before the rest of it goes back on the stack.
 constexpr std::size_t kScanChunkWords = 32;
 
-void defer(Area& area, std::size_t head) {
-    std::size_t group = head / kGreyBlocks;
-    area.grey[group / kWordBits] |= Word(1) << (group % kWordBits);
-    area.any_grey = true;
-}
-
 }  // namespace
 
 // A full stack defers the object to its grey group.
 inline void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end, MarkStackView& s) {
     if (s.depth == s.capacity) {
         ++gc.overflows;
-        defer(area, head);
+        defer_to_grey(area, head);
         return;
     }
     // I3 during a collection: only heads are marked, and an object is pushed only once marked.
@@ -115,16 +109,19 @@ static_assert((kPrefetchRing & (kPrefetchRing - 1)) == 0, "ring indices wrap by 
 // to kPrefetchRing * kScanChunkWords children at once and overflow a small stack. The rest of
 // the object stays on the stack until that chunk is scanned.
 // Takes the view by value and returns the depth, so the view lives in registers while it runs.
-template <bool kInteriorPointers>
-static std::size_t drain(HeapImpl& heap, MarkStackView s) {
+// kBudgeted (an incremental step): no range enters the ring once `*budget` words have entered it
+// (what is in the ring is still scanned); the words are taken out of *budget.
+template <bool kInteriorPointers, bool kBudgeted = false>
+static std::size_t drain(HeapImpl& heap, MarkStackView s, std::size_t* budget = nullptr) {
     const SingleArea one = single_area_of(heap.areas);
     void* const* ring_begin[kPrefetchRing];  // two arrays, not one of MarkRange: no pair to pack
     void* const* ring_end[kPrefetchRing];
     std::size_t scanned = 0;
     std::size_t queued = 0;
     std::size_t chunk_after = 0;
+    std::size_t spent = 0;
     for (;;) {
-        while (queued - scanned < kPrefetchRing && s.depth > 0) {
+        while (queued - scanned < kPrefetchRing && s.depth > 0 && (!kBudgeted || spent < *budget)) {
             MarkRange& top = s.stack[s.depth - 1];
             void* const* begin = top.begin;
             void* const* end = top.end;
@@ -137,6 +134,7 @@ static std::size_t drain(HeapImpl& heap, MarkStackView s) {
                 chunk_after = queued + 1;
             }
             __builtin_prefetch(begin);
+            if constexpr (kBudgeted) spent += static_cast<std::size_t>(end - begin) + 1;  // an empty range costs too
             ring_begin[queued % kPrefetchRing] = begin;
             ring_end[queued % kPrefetchRing] = end;
             ++queued;
@@ -147,6 +145,7 @@ static std::size_t drain(HeapImpl& heap, MarkStackView s) {
             mark_candidate<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(*p), s);
         }
     }
+    if constexpr (kBudgeted) *budget = spent < *budget ? *budget - spent : 0;
     return s.depth;
 }
 
@@ -157,56 +156,100 @@ void HeapImpl::drain_view(MarkStackView& s) {
 // Roots are pushed until half the stack is in use, then traced: a long root range cannot overflow
 // the stack by itself (each drain starts with half of it free), and the drain loop's set-up is
 // paid once per half stack of roots instead of once per root (wide_graph's 100 000 roots).
-template <bool kInteriorPointers>
+// kShadeOnly (the first step of an incremental cycle): roots are marked and pushed, never traced
+// here; a full stack defers them to their grey groups, and the steps trace them.
+template <bool kInteriorPointers, bool kShadeOnly>
 static std::size_t mark_roots(HeapImpl& heap, void* const* words, std::size_t n_words, MarkStackView s) {
     const SingleArea one = single_area_of(heap.areas);
     const std::size_t drain_at = s.capacity / 2;
     for (std::size_t i = 0; i < n_words; ++i) {
         mark_candidate<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(words[i]), s);
-        if (s.depth > drain_at) s.depth = drain<kInteriorPointers>(heap, s);
+        if (!kShadeOnly && s.depth > drain_at) s.depth = drain<kInteriorPointers>(heap, s);
     }
-    return s.depth > 0 ? drain<kInteriorPointers>(heap, s) : 0;
+    return !kShadeOnly && s.depth > 0 ? drain<kInteriorPointers>(heap, s) : s.depth;
 }
 
 void HeapImpl::mark_root_words(void* const* words, std::size_t n_words) {
     MarkStackView s(gc);
-    gc.depth = config.interior_pointers ? mark_roots<true>(*this, words, n_words, s) : mark_roots<false>(*this, words, n_words, s);
+    if (gc.shade_only) {
+        gc.depth = config.interior_pointers ? mark_roots<true, true>(*this, words, n_words, s) : mark_roots<false, true>(*this, words, n_words, s);
+    } else {
+        gc.depth = config.interior_pointers ? mark_roots<true, false>(*this, words, n_words, s) : mark_roots<false, false>(*this, words, n_words, s);
+    }
+}
+
+// The marked heads of one grey group go on the stack (the group's bit is already clear). Called
+// with room for a whole group (kGreyBlocks heads at most); a smaller stack drains as it fills.
+void HeapImpl::push_grey_group(Area& a, std::size_t group, MarkStackView& s) {
+    const BlockTables& t = a.tables;
+    std::size_t first = group * kGreyBlocks;
+    std::size_t w = word_index(first);
+    unsigned shift = static_cast<unsigned>(first % kWordBits);
+    Word pending = ((t.head[w] & t.mark[w]) >> shift) & bits_below(static_cast<unsigned>(kGreyBlocks));
+    while (pending != 0) {
+        std::size_t head = first + count_trailing_zeros(pending);
+        pending &= pending - 1;
+        std::size_t end = t.object_end(head);
+        if (t.is_no_scan(head, end)) continue;
+        if (s.depth == s.capacity) drain_view(s);  // the push itself never defers
+        push_object(a, head, end, s);
+    }
+}
+
+// The next grey group of any area, its bit cleared: false if none is grey. An area's any_grey is
+// cleared once a search finds nothing in it.
+bool HeapImpl::take_grey_group(Area** area, std::size_t* group) {
+    for (Area* a = areas.first; a != nullptr; a = a->next) {
+        if (!a->any_grey) continue;
+        for (std::size_t gw = 0; gw < a->grey_words; ++gw) {
+            if (a->grey[gw] == 0) continue;
+            *group = gw * kWordBits + count_trailing_zeros(a->grey[gw]);
+            a->grey[gw] &= a->grey[gw] - 1;
+            *area = a;
+            return true;
+        }
+        a->any_grey = false;
+    }
+    return false;
+}
+
+// One incremental step of marking: the stack is traced and grey groups taken, until about
+// `budget` words were scanned or nothing is left (true: marking is complete, until the final
+// phase reports the roots again).
+bool HeapImpl::mark_step(std::size_t budget) {
+    MarkStackView s(gc);
+    bool done = false;
+    for (;;) {
+        if (s.depth > 0) {
+            s.depth = config.interior_pointers ? drain<true, true>(*this, s, &budget) : drain<false, true>(*this, s, &budget);
+        }
+        if (s.depth > 0 || budget == 0) break;
+        Area* a = nullptr;
+        std::size_t group = 0;
+        if (!take_grey_group(&a, &group)) {
+            done = true;
+            break;
+        }
+        push_grey_group(*a, group, s);
+    }
+    gc.depth = s.depth;
+    return done;
 }
 
 // Rescans the marked heads of every grey group until none is grey. The grey bits are read and
 // cleared a word at a time; a rescan can defer again (the stack may fill anew), so the areas are
 // swept until a pass finds nothing.
 void HeapImpl::scan_grey() {
-    for (bool again = true; again;) {
-        again = false;
-        for (Area* a = areas.first; a != nullptr; a = a->next) {
-            if (!a->any_grey) continue;
-            a->any_grey = false;
-            again = true;
-            const BlockTables& t = a->tables;
-            for (std::size_t gw = 0; gw < a->grey_words; ++gw) {
-                while (a->grey[gw] != 0) {
-                    std::size_t group = gw * kWordBits + count_trailing_zeros(a->grey[gw]);
-                    a->grey[gw] &= a->grey[gw] - 1;
-                    std::size_t first = group * kGreyBlocks;
-                    std::size_t w = word_index(first);
-                    unsigned shift = static_cast<unsigned>(first % kWordBits);
-                    Word pending = ((t.head[w] & t.mark[w]) >> shift) & bits_below(static_cast<unsigned>(kGreyBlocks));
-                    MarkStackView s(gc);
-                    while (pending != 0) {
-                        std::size_t head = first + count_trailing_zeros(pending);
-                        pending &= pending - 1;
-                        std::size_t end = t.object_end(head);
-                        if (t.is_no_scan(head, end)) continue;
-                        if (s.depth == s.capacity) drain_view(s);  // the push itself never defers
-                        push_object(*a, head, end, s);
-                    }
-                    drain_view(s);
-                    gc.depth = s.depth;
-                }
-            }
-        }
+    MarkStackView s(gc);
+    if (s.depth > 0) drain_view(s);  // what incremental steps left on the stack
+    for (;;) {
+        Area* a = nullptr;
+        std::size_t group = 0;
+        if (!take_grey_group(&a, &group)) break;
+        push_grey_group(*a, group, s);
+        drain_view(s);
     }
+    gc.depth = s.depth;
 }
 
 template void HeapImpl::mark_word<true>(std::uintptr_t, MarkStackView&);

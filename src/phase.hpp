@@ -11,8 +11,12 @@
 //                        root_callback                            callbacks)                   may allocate, may not
 //                        (collect() runs the host's root callback here)                        start a collection)
 //
-// Marking and sweeping are entered once and finished in one go today; they are separate phases
-// so that a later change can run them in bounded steps without changing what the table admits.
+// An incremental cycle (HeapConfig::incremental) reaches marking through collect_step(), which
+// shades the roots and marks a bounded amount; between steps the phase is `incremental`, where
+// the host runs as when idle (new objects born marked, write_barrier() recording stores). The
+// step that finds nothing left to mark goes on from roots (reported again) as collect() would.
+// The sweep itself is no phase: it is done lazily after notifying (sweep.cpp), and runs no host
+// code.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +33,9 @@ enum class Phase : std::uint8_t {
     finalising,     ///< weak slots cleared; finalisers and weak-freed callbacks run
     sweeping,       ///< dead objects freed, marks cleared, their free-space summaries marked stale
     notifying,      ///< counters, on_collect_end, the after-sweep weak callback
+    incremental,    ///< an incremental cycle between collect_step() calls: the host runs
 };
-inline constexpr unsigned kPhases = 7;
+inline constexpr unsigned kPhases = 8;
 
 /// Public operations, grouped by what they do to the heap.
 enum class Op : std::uint8_t {
@@ -50,14 +55,14 @@ inline constexpr unsigned kOps = 7;
 /// verify, ...) are legal in every phase. docs/design.md §5 prints this table.
 // clang-format off
 inline constexpr Status kAdmit[kOps][kPhases] = {
-    //                idle                    roots                  root_callback          marking              finalising           sweeping             notifying
-    /* allocate */  { Status::ok,             Status::locked,        Status::locked,        Status::locked,      Status::locked,      Status::locked,      Status::ok },
-    /* free     */  { Status::ok,             Status::ok,            Status::ok,            Status::collecting,  Status::ok,          Status::collecting,  Status::ok },
-    /* start    */  { Status::ok,             Status::collecting,    Status::collecting,    Status::collecting,  Status::collecting,  Status::collecting,  Status::collecting },
-    /* roots    */  { Status::not_collecting, Status::ok,            Status::ok,            Status::collecting,  Status::collecting,  Status::collecting,  Status::not_collecting },
-    /* end      */  { Status::not_collecting, Status::ok,            Status::collecting,    Status::collecting,  Status::collecting,  Status::collecting,  Status::not_collecting },
-    /* add_area */  { Status::ok,             Status::collecting,    Status::collecting,    Status::collecting,  Status::collecting,  Status::collecting,  Status::ok },
-    /* set_weak */  { Status::ok,             Status::ok,            Status::ok,            Status::collecting,  Status::ok,          Status::collecting,  Status::ok },
+    //                idle                    roots                  root_callback          marking              finalising           sweeping             notifying               incremental
+    /* allocate */  { Status::ok,             Status::locked,        Status::locked,        Status::locked,      Status::locked,      Status::locked,      Status::ok,             Status::ok },
+    /* free     */  { Status::ok,             Status::ok,            Status::ok,            Status::collecting,  Status::ok,          Status::collecting,  Status::ok,             Status::ok },
+    /* start    */  { Status::ok,             Status::collecting,    Status::collecting,    Status::collecting,  Status::collecting,  Status::collecting,  Status::collecting,     Status::ok },
+    /* roots    */  { Status::not_collecting, Status::ok,            Status::ok,            Status::collecting,  Status::collecting,  Status::collecting,  Status::not_collecting, Status::collecting },
+    /* end      */  { Status::not_collecting, Status::ok,            Status::collecting,    Status::collecting,  Status::collecting,  Status::collecting,  Status::not_collecting, Status::collecting },
+    /* add_area */  { Status::ok,             Status::collecting,    Status::collecting,    Status::collecting,  Status::collecting,  Status::collecting,  Status::ok,             Status::ok },
+    /* set_weak */  { Status::ok,             Status::ok,            Status::ok,            Status::collecting,  Status::ok,          Status::collecting,  Status::ok,             Status::ok },
 };
 // clang-format on
 
@@ -66,6 +71,9 @@ inline constexpr Status admit(Op op, Phase phase) {
 }
 
 /// True while a collection runs (collect_start() until the sweep is done): allocation is refused.
-inline constexpr bool is_collecting(Phase phase) { return phase != Phase::idle && phase != Phase::notifying; }
+/// Not between incremental steps, where the host runs as when idle.
+inline constexpr bool is_collecting(Phase phase) {
+    return phase != Phase::idle && phase != Phase::notifying && phase != Phase::incremental;
+}
 
 }  // namespace uheap::detail

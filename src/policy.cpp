@@ -70,16 +70,24 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
         status = Status::too_large;
         return nullptr;
     }
-    bool collected = !policy.auto_collect || gc.phase != Phase::idle;
-    if (!collected && (config.collect_on_every_alloc ||
-                       (policy.threshold_blocks != 0 && policy.blocks_since_collect >= policy.threshold_blocks))) {
-        run_automatic_collection();
-        collected = true;
+    // Pacing: during an incremental cycle each allocation pays for its blocks in marking.
+    if (gc.phase == Phase::incremental && policy.auto_collect) incremental_step(n_blocks * policy.step_words_per_block);
+    const bool cycle = gc.phase == Phase::incremental;
+    bool collected = !policy.auto_collect || (gc.phase != Phase::idle && !cycle);
+    if (!collected && !cycle && (config.collect_on_every_alloc ||
+                                 (policy.threshold_blocks != 0 && policy.blocks_since_collect >= policy.threshold_blocks))) {
+        if (config.incremental && !config.collect_on_every_alloc) {
+            start_cycle();  // the threshold starts a cycle; allocation carries it on
+            incremental_step(n_blocks * policy.step_words_per_block);
+        } else {
+            run_automatic_collection();
+            collected = true;
+        }
     }
     status = Status::ok;
     void* ptr = allocate_blocks(n_blocks, flags);
     if (ptr == nullptr && !collected) {
-        run_automatic_collection();
+        run_automatic_collection();  // a running cycle is finished by it (collect())
         status = Status::ok;
         ptr = allocate_blocks(n_blocks, flags);
     }

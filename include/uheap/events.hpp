@@ -30,6 +30,13 @@ struct CollectionStats {
     std::uint64_t pause_ns = 0;        ///< collect_start() to the end of the sweep
 };
 
+/// What kind of stop EventHooks::on_pause reports.
+enum class PauseKind : std::uint8_t {
+    collection,  ///< a stop-the-world collection (collect(), collect_end(), sweep_all(), automatic)
+    step,        ///< an incremental step that left the cycle running
+    final_step,  ///< the incremental step that ran the final phase and ended the cycle
+};
+
 /// Observer callbacks. Every member may be null. They run inside the heap's operations: they must
 /// not call back into the heap except for read-only queries (size_of, info, counters).
 struct EventHooks {
@@ -49,6 +56,9 @@ struct EventHooks {
     void (*on_collect_end)(void* user, const CollectionStats& stats) = nullptr;
     /// When an allocation of `n_bytes` is about to return null for lack of space.
     void (*on_out_of_memory)(void* user, std::size_t n_bytes) = nullptr;
+    /// After every stop the collector makes the host wait for, with its length: a whole
+    /// collection, or one incremental step (PauseHistogram in cxx.hpp collects them).
+    void (*on_pause)(void* user, PauseKind kind, std::uint64_t ns) = nullptr;
 };
 
 }  // namespace uheap

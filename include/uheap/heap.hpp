@@ -92,6 +92,12 @@ struct HeapConfig {
     /// What the host sees is the same either way (docs/design.md, "Lazy sweeping"). Off: the
     /// collection sweeps the whole heap before it returns.
     bool lazy_sweep = true;
+    /// Incremental marking (docs/design.md, "Incremental collection"): a collection runs as
+    /// collect_step() calls of bounded work with the host's code running in between, and the
+    /// host promises to call write_barrier() on every store of a pointer into a heap object.
+    /// Automatic collections then start a cycle and allocation does steps as it goes (pacing).
+    /// Off (the default): a collection marks everything in one stop; no barrier is needed.
+    bool incremental = false;
 };
 
 /// A root range the host registers for as long as it holds it: `n_words` words at `words` are
@@ -256,6 +262,48 @@ public:
     /// A collection with no roots: every finaliser runs and every object is freed.
     Status sweep_all();
 
+    // ---- bounded pauses (HeapConfig::incremental, lazy sweeping, idle time) -----------------
+
+    /// Does about `budget_words` words of marking (at least one object's worth) and returns.
+    /// With no cycle running, it first starts one: per-collection state, the root callback, the
+    /// C stack (if set_stack_base() was called), registered ranges and pins are shaded (marked,
+    /// not yet scanned). When nothing is left to mark, the same call runs the final phase: the
+    /// roots again and every object write_barrier() recorded, then finalisers, weak callbacks
+    /// and the census, as at the end of collect(); the cycle is then over and its sweep pending.
+    /// Between steps the host runs: it may allocate (new objects are born marked), free, and
+    /// store pointers, calling write_barrier() for each store into a heap object.
+    /// Refused with invalid_argument unless HeapConfig::incremental, with collecting from a
+    /// collection's callbacks or during a three-step collection, with locked while lock()ed.
+    /// Complexity: O(budget_words + roots) per step; the final phase is O(roots + recorded).
+    Status collect_step(std::size_t budget_words);
+
+    /// True while an incremental cycle is between steps: write_barrier() records stores then.
+    bool is_marking() const;
+
+    /// The write barrier of incremental marking: call it after storing a pointer into the heap
+    /// object at `holder` (its first byte, or any byte of it). One inline test when no cycle runs;
+    /// during one, a holder already marked is marked for another scan (a backward barrier), so
+    /// the store cannot hide an object from the collector. Stores into roots (stack, registered
+    /// ranges) need no barrier: the final phase scans the roots again.
+    void write_barrier(const void* holder) {
+        if (marking_) record_store(holder);
+    }
+
+    /// The host's idle time, until `deadline_ns` (the clock of set_clock()): finishes a pending
+    /// lazy sweep, does incremental steps of a running cycle, and with HeapConfig::incremental
+    /// starts a cycle that pacing says is due; stops at the deadline between bounded pieces.
+    /// Returns true if work remains. Never runs a stop-the-world collection.
+    bool collect_idle(std::uint64_t deadline_ns);
+
+    /// When collections start and how hard allocation helps (Lua's pause and step multiplier).
+    /// `pause_percent` > 100: after each collection, the threshold (set_threshold()) becomes
+    /// what lets use grow to pause_percent % of what survived (200: a collection when the heap
+    /// holds twice the live data); 0 turns pacing off (the threshold stays as set). With
+    /// HeapConfig::incremental, reaching the threshold starts a cycle, and every allocation
+    /// during one does a step of `step_words_per_block` words for each block it takes, so
+    /// marking keeps ahead of allocation.
+    void set_pacing(unsigned pause_percent, std::size_t step_words_per_block = 64);
+
     /// Sweeps up to `max_blocks` blocks of a lazy sweep (0: none), in address order, and returns
     /// the blocks still to sweep (0: the sweep is done). For a host's idle time: what it sweeps
     /// here, allocation does not sweep later. Legal at any time; no host code runs.
@@ -365,6 +413,11 @@ public:
 protected:
     Heap() = default;
     ~Heap() = default;
+    void record_store(const void* holder);  ///< write_barrier() while marking
+    // The two bytes the inline write_barrier() and the implementation share; kept here (not in
+    // the implementation's state) so the barrier's test is one load from the heap pointer.
+    bool marking_ = false;                  ///< an incremental cycle is between steps
+    Status status = Status::ok;             ///< last_status()
 };
 
 }  // namespace uheap

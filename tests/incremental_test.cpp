@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+// Incremental marking (HeapConfig::incremental): a collection as collect_step() calls with the
+// host running in between. What a host relies on: nothing it can still reach is freed, whatever
+// it stored (through write_barrier()) or allocated between steps; every step is bounded; the
+// cycle ends by itself, and collect(), sweep_all(), pacing and idle time fit around it.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using uheap::kBlockBytes;
+using uheap::Status;
+using uheap_test::blocks;
+using uheap_test::RootArray;
+using uheap_test::TestHeap;
+
+uheap::HeapConfig incremental_config() {
+    uheap::HeapConfig config;
+    config.incremental = true;
+    return config;
+}
+
+/// Steps until the cycle is over; returns the steps taken.
+std::size_t run_cycle(uheap::Heap& heap, std::size_t budget) {
+    std::size_t steps = 0;
+    do {
+        EXPECT_EQ(heap.collect_step(budget), Status::ok);
+        ++steps;
+    } while (heap.is_marking() && steps < 1000000);
+    return steps;
+}
+
+/// An object of the model: `kLinks` link words, then a stamp.
+constexpr std::size_t kLinks = 3;
+struct Node {
+    Node* link[kLinks];
+    std::uintptr_t stamp;
+};
+
+TEST(Incremental, StepsFinishACycleThatFreesOnlyGarbage) {
+    TestHeap heap(256 * 1024, incremental_config());
+    RootArray roots(*heap, 1);
+    // A chain of 2 000 live nodes, and garbage between them.
+    Node* head = nullptr;
+    for (std::uintptr_t i = 0; i < 2000; ++i) {
+        auto* n = static_cast<Node*>(heap->alloc(sizeof(Node)));
+        ASSERT_NE(n, nullptr);
+        n->link[0] = head;
+        n->stamp = i;
+        head = n;
+        roots[0] = head;
+        ASSERT_NE(heap->alloc(sizeof(Node)), nullptr);
+    }
+    std::uint64_t collections = heap->counters().collections;
+    std::size_t steps = run_cycle(*heap, 64);
+    EXPECT_GT(steps, 20u) << "a budget of 64 words marks 2 000 nodes in many steps";
+    EXPECT_EQ(heap->counters().collections, collections + 1);
+    EXPECT_EQ(heap->counters().last_collect_freed, 2000u);
+    std::uintptr_t expect = 1999;
+    for (Node* n = static_cast<Node*>(roots[0]); n != nullptr; n = n->link[0], --expect) ASSERT_EQ(n->stamp, expect);
+    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+}
+
+// The case the barrier exists for: B is reachable only through C, an object marking has not
+// reached; the host copies the pointer into A, which marking has scanned, and clears it in C.
+// Without the barrier nothing would look at A again (the final phase rescans roots, not heap
+// objects) and B would be freed while A points at it.
+TEST(Incremental, WriteBarrierKeepsAnObjectStoredIntoAScannedHolder) {
+    for (bool barrier : {true, false}) {
+        SCOPED_TRACE(barrier ? "with the barrier" : "without it (the failure the barrier prevents)");
+        TestHeap heap(64 * 1024, incremental_config());
+        RootArray roots(*heap, 1);
+        auto* a = static_cast<Node*>(heap->alloc(sizeof(Node)));
+        roots[0] = a;
+        Node* c = nullptr;
+        Node* prev = nullptr;
+        for (int i = 0; i < 500; ++i) {  // a -> a long chain whose far end is C
+            auto* n = static_cast<Node*>(heap->alloc(sizeof(Node)));
+            n->link[0] = prev;
+            if (i == 0) c = n;
+            prev = n;
+        }
+        a->link[1] = prev;
+        auto* b = static_cast<Node*>(heap->alloc(sizeof(Node)));
+        b->stamp = 42;
+        c->link[2] = b;
+        ASSERT_EQ(heap->collect_step(8), Status::ok);  // A scanned; the chain, C and B are not
+        ASSERT_TRUE(heap->is_marking());
+        a->link[2] = c->link[2];  // the store into a scanned object
+        if (barrier) heap->write_barrier(a);
+        c->link[2] = nullptr;
+        // Only an integer copy of B is kept from here on, so no root retains it.
+        const std::uintptr_t b_bits = reinterpret_cast<std::uintptr_t>(b) ^ 1;
+        b = nullptr;
+        run_cycle(*heap, 8);
+        void* b_again = reinterpret_cast<void*>(b_bits ^ 1);
+        if (barrier) {
+            EXPECT_EQ(heap->size_of(b_again), blocks(1)) << "B was freed while A points at it";
+            EXPECT_EQ(static_cast<Node*>(b_again)->stamp, 42u);
+        } else {
+            EXPECT_EQ(heap->size_of(b_again), 0u) << "without the barrier the store is missed: this test can fail";
+        }
+        EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+    }
+}
+
+// A random host between steps: allocating, linking (with the barrier), unlinking, dropping and
+// taking roots, freeing; a model of what is reachable; after every cycle each reachable node
+// still holds its stamp and its links; verify() after every step.
+TEST(Incremental, RandomMutatorBetweenStepsLosesNothing) {
+    for (std::uint32_t seed : {1u, 2u, 3u, 4u}) {
+        SCOPED_TRACE(seed);
+        TestHeap heap(96 * 1024, incremental_config());
+        constexpr std::size_t kRoots = 16;
+        RootArray roots(*heap, kRoots);
+        std::mt19937 rng(seed);
+        std::map<Node*, std::uintptr_t> stamps;  // every node allocated and not freed by the host
+        std::uintptr_t next_stamp = 1;
+        auto reachable = [&] {
+            std::set<Node*> seen;
+            std::vector<Node*> stack;
+            for (std::size_t i = 0; i < kRoots; ++i) {
+                if (roots[i] != nullptr) stack.push_back(static_cast<Node*>(roots[i]));
+            }
+            while (!stack.empty()) {
+                Node* n = stack.back();
+                stack.pop_back();
+                if (!seen.insert(n).second) continue;
+                for (Node* l : n->link) {
+                    if (l != nullptr) stack.push_back(l);
+                }
+            }
+            return seen;
+        };
+        auto any_reachable = [&]() -> Node* {
+            std::set<Node*> r = reachable();
+            if (r.empty()) return nullptr;
+            auto it = r.begin();
+            std::advance(it, static_cast<long>(rng() % r.size()));
+            return *it;
+        };
+        std::uint64_t cycles_seen = heap->counters().collections;
+        for (int step = 0; step < 6000; ++step) {
+            for (int op = 0; op < 4; ++op) {
+                unsigned what = rng() % 10;
+                if (what < 4) {  // allocate, linked from a reachable node or a root
+                    auto* n = static_cast<Node*>(heap->alloc(sizeof(Node) + rng() % 3 * kBlockBytes));
+                    if (n == nullptr) continue;
+                    n->stamp = next_stamp++;
+                    stamps[n] = n->stamp;
+                    Node* holder = any_reachable();
+                    if (holder != nullptr && rng() % 2 == 0) {
+                        holder->link[rng() % kLinks] = n;
+                        heap->write_barrier(holder);
+                    } else {
+                        roots[rng() % kRoots] = n;
+                    }
+                } else if (what < 7) {  // move a pointer into a node, perhaps dropping its root
+                    Node* holder = any_reachable();
+                    Node* target = any_reachable();
+                    if (holder == nullptr) continue;
+                    holder->link[rng() % kLinks] = target;
+                    heap->write_barrier(holder);
+                    if (rng() % 2 == 0) roots[rng() % kRoots] = nullptr;
+                } else if (what < 9) {  // unlink
+                    if (Node* holder = any_reachable()) holder->link[rng() % kLinks] = nullptr;
+                } else {  // take a reachable node into a root
+                    roots[rng() % kRoots] = any_reachable();
+                }
+            }
+            ASSERT_EQ(heap->collect_step(16 + rng() % 64), Status::ok);
+            ASSERT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+            if (heap->counters().collections == cycles_seen) continue;
+            cycles_seen = heap->counters().collections;  // a cycle ended: what is reachable survived it
+            for (Node* n : reachable()) {
+                ASSERT_GT(heap->size_of(n), 0u) << "a reachable node was freed at step " << step;
+                ASSERT_EQ(n->stamp, stamps.at(n));
+            }
+            // The host forgets what it cannot reach any more (the collector may have freed it).
+            std::set<Node*> r = reachable();
+            for (auto it = stamps.begin(); it != stamps.end();) it = r.count(it->first) ? std::next(it) : stamps.erase(it);
+        }
+        EXPECT_GT(heap->counters().collections, 20u);
+        EXPECT_GT(heap->counters().last_pause_ns, 0u);
+    }
+}
+
+// Objects allocated during a cycle are born marked: they survive it even if nothing reaches them
+// (floating garbage, freed by the next cycle), and those that are reached survive either way.
+TEST(Incremental, ObjectsAllocatedDuringACycleAreBornMarked) {
+    TestHeap heap(128 * 1024, incremental_config());
+    RootArray roots(*heap, 1);
+    Node* prev = nullptr;
+    for (int i = 0; i < 1000; ++i) {
+        auto* n = static_cast<Node*>(heap->alloc(sizeof(Node)));
+        n->link[0] = prev;
+        prev = n;
+    }
+    roots[0] = prev;
+    ASSERT_EQ(heap->collect_step(8), Status::ok);
+    ASSERT_TRUE(heap->is_marking());
+    const std::uintptr_t floating = reinterpret_cast<std::uintptr_t>(heap->alloc(sizeof(Node))) ^ 1;
+    run_cycle(*heap, 64);
+    EXPECT_EQ(heap->size_of(reinterpret_cast<void*>(floating ^ 1)), blocks(1)) << "born marked";
+    run_cycle(*heap, 64);
+    EXPECT_EQ(heap->size_of(reinterpret_cast<void*>(floating ^ 1)), 0u) << "freed by the next cycle";
+}
+
+TEST(Incremental, CollectAndSweepAllFinishARunningCycle) {
+    TestHeap heap(128 * 1024, incremental_config());
+    RootArray roots(*heap, 1);
+    Node* prev = nullptr;
+    for (int i = 0; i < 1000; ++i) {
+        auto* n = static_cast<Node*>(heap->alloc(sizeof(Node)));
+        n->link[0] = prev;
+        prev = n;
+        ASSERT_NE(heap->alloc(kBlockBytes), nullptr);  // garbage
+    }
+    roots[0] = prev;
+    ASSERT_EQ(heap->collect_step(8), Status::ok);
+    ASSERT_TRUE(heap->is_marking());
+    EXPECT_EQ(heap->collect_start(), Status::collecting) << "no three-step collection inside a cycle";
+    std::uint64_t collections = heap->counters().collections;
+    ASSERT_EQ(heap->collect(), Status::ok);
+    EXPECT_FALSE(heap->is_marking());
+    EXPECT_EQ(heap->counters().collections, collections + 1);
+    EXPECT_EQ(heap->counters().last_collect_freed, 1000u);
+    ASSERT_EQ(heap->collect_step(8), Status::ok);
+    ASSERT_EQ(heap->sweep_all(), Status::ok);
+    EXPECT_FALSE(heap->is_marking());
+    EXPECT_EQ(heap->info().objects, 0u);
+    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+}
+
+TEST(Incremental, RefusedWhereItCannotRun) {
+    TestHeap plain(64 * 1024);
+    EXPECT_EQ(plain->collect_step(100), Status::invalid_argument);
+    TestHeap heap(64 * 1024, incremental_config());
+    heap->lock();
+    EXPECT_EQ(heap->collect_step(100), Status::locked);
+    heap->unlock();
+    ASSERT_EQ(heap->collect_start(), Status::ok);
+    EXPECT_EQ(heap->collect_step(100), Status::collecting);
+    ASSERT_EQ(heap->collect_end(), Status::ok);
+}
+
+// Pacing: with a pause of 200 %, the threshold follows what survived, a cycle starts when it is
+// reached, and allocation carries it to its end; no stop-the-world collection is needed.
+TEST(Incremental, PacingStartsCyclesThatAllocationCarries) {
+    TestHeap heap(512 * 1024, incremental_config());
+    RootArray roots(*heap, 64);
+    heap->set_pacing(200, 32);
+    static std::map<uheap::PauseKind, int> kinds;
+    kinds.clear();
+    uheap::EventHooks hooks;
+    hooks.on_pause = [](void*, uheap::PauseKind kind, std::uint64_t) { ++kinds[kind]; };
+    heap->set_event_hooks(hooks);
+    std::mt19937 rng(9);
+    for (int i = 0; i < 200000; ++i) {
+        void* p = heap->alloc(blocks(1 + rng() % 3));
+        ASSERT_NE(p, nullptr);
+        if (rng() % 50 == 0) roots[rng() % 64] = p;
+    }
+    EXPECT_GT(heap->counters().collections, 5u);
+    EXPECT_EQ(kinds[uheap::PauseKind::collection], 0) << "every collection ran as a paced cycle";
+    EXPECT_GT(kinds[uheap::PauseKind::step], kinds[uheap::PauseKind::final_step]);
+    EXPECT_EQ(static_cast<std::uint64_t>(kinds[uheap::PauseKind::final_step]), heap->counters().collections);
+    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+}
+
+// Idle time sweeps what a collection left and carries a cycle on, and says when nothing is left.
+TEST(Incremental, IdleTimeFinishesTheSweepAndTheCycle) {
+    TestHeap heap(256 * 1024, incremental_config());
+    RootArray roots(*heap, 1);
+    for (int i = 0; i < 3000; ++i) ASSERT_NE(heap->alloc(blocks(2)), nullptr);
+    ASSERT_EQ(heap->collect(), Status::ok);
+    ASSERT_GT(heap->sweep_step(0), 0u);
+    EXPECT_FALSE(heap->collect_idle(UINT64_MAX)) << "nothing is left";
+    EXPECT_EQ(heap->sweep_step(0), 0u);
+    ASSERT_EQ(heap->collect_step(1), Status::ok);
+    ASSERT_TRUE(heap->is_marking() || heap->counters().collections == 2);
+    EXPECT_FALSE(heap->collect_idle(UINT64_MAX));
+    EXPECT_FALSE(heap->is_marking());
+    EXPECT_TRUE(heap->collect_idle(0) == false);  // a deadline in the past: no work, none left
+}
+
+}  // namespace
