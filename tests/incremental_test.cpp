@@ -43,6 +43,8 @@ struct Node {
     Node* link[kLinks];
     std::uintptr_t stamp;
 };
+/// What size_of() says of a Node: whole blocks (one of 32 B, two of 16 B).
+const std::size_t kNodeBytes = uheap::blocks_for_bytes(sizeof(Node)) * kBlockBytes;
 
 TEST(Incremental, StepsFinishACycleThatFreesOnlyGarbage) {
     TestHeap heap(256 * 1024, incremental_config());
@@ -102,7 +104,7 @@ TEST(Incremental, WriteBarrierKeepsAnObjectStoredIntoAScannedHolder) {
         run_cycle(*heap, 8);
         void* b_again = reinterpret_cast<void*>(b_bits ^ 1);
         if (barrier) {
-            EXPECT_EQ(heap->size_of(b_again), blocks(1)) << "B was freed while A points at it";
+            EXPECT_EQ(heap->size_of(b_again), kNodeBytes) << "B was freed while A points at it";
             EXPECT_EQ(static_cast<Node*>(b_again)->stamp, 42u);
         } else {
             EXPECT_EQ(heap->size_of(b_again), 0u) << "without the barrier the store is missed: this test can fail";
@@ -208,7 +210,7 @@ TEST(Incremental, ObjectsAllocatedDuringACycleAreBornMarked) {
     ASSERT_TRUE(heap->is_marking());
     const std::uintptr_t floating = reinterpret_cast<std::uintptr_t>(heap->alloc(sizeof(Node))) ^ 1;
     run_cycle(*heap, 64);
-    EXPECT_EQ(heap->size_of(reinterpret_cast<void*>(floating ^ 1)), blocks(1)) << "born marked";
+    EXPECT_EQ(heap->size_of(reinterpret_cast<void*>(floating ^ 1)), kNodeBytes) << "born marked";
     run_cycle(*heap, 64);
     EXPECT_EQ(heap->size_of(reinterpret_cast<void*>(floating ^ 1)), 0u) << "freed by the next cycle";
 }
