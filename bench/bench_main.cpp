@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
     bench::register_no_scan();
     bench::register_mem_info();
     bench::register_realloc_growth();
+    bench::register_pauses();
 
     auto& entries = bench::queue();
     std::stable_sort(entries.begin(), entries.end(),

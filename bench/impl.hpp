@@ -49,6 +49,8 @@ inline constexpr bool kHaveBoehm = UHEAP_BENCH_HAVE_BOEHM != 0;
 struct ImplOptions {
     /// uheap only: entries of the mark stack (HeapConfig::mark_stack_entries).
     std::size_t mark_stack_entries = 0;  // 0: sized from the region (Heap::default_mark_stack_entries)
+    bool eager_sweep = false;  ///< uheap only: HeapConfig::lazy_sweep off (also UHEAP_BENCH_SWEEP=eager)
+    bool incremental = false;  ///< uheap only: HeapConfig::incremental
 };
 
 /// Zeroes 64 KB of stack below the caller, so stale pointers left there by an earlier benchmark
@@ -98,7 +100,8 @@ public:
         config.mark_stack_entries = options.mark_stack_entries;
         // UHEAP_BENCH_SWEEP=eager: the sweep inside the collection, to compare with the lazy default.
         const char* sweep = std::getenv("UHEAP_BENCH_SWEEP");
-        config.lazy_sweep = sweep == nullptr || std::strcmp(sweep, "eager") != 0;
+        config.lazy_sweep = !options.eager_sweep && (sweep == nullptr || std::strcmp(sweep, "eager") != 0);
+        config.incremental = options.incremental;
         heap_ = uheap::Heap::create(region_.get(), region_bytes_, config, &status_);
         if (heap_ != nullptr) heap_->set_stack_base(g_stack_base);
         scrub_stack();

@@ -71,5 +71,6 @@ void register_wide_graph();
 void register_no_scan();
 void register_mem_info();
 void register_realloc_growth();
+void register_pauses();
 
 }  // namespace bench

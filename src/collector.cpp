@@ -405,6 +405,16 @@ void Heap::record_store(const void* holder) {
     if (obj && obj.area->tables.is_marked(obj.block)) self.defer_to_grey(*obj.area, obj.block);
 }
 
+void Heap::record_store(const void* holder, const void* value) {
+    HeapImpl& self = HeapImpl::of(*this);
+    detail::ObjectRef obj = self.areas.object_at<true>(reinterpret_cast<std::uintptr_t>(holder));
+    if (!obj || !obj.area->tables.is_marked(obj.block)) return;  // scanned later, value and all
+    void* const word = const_cast<void*>(value);
+    self.gc.shade_only = true;  // marked and pushed; the steps trace it
+    self.mark_root_words(&word, 1);
+    self.gc.shade_only = false;
+}
+
 void Heap::set_pacing(unsigned pause_percent, std::size_t step_words_per_block) {
     HeapImpl& self = HeapImpl::of(*this);
     self.policy.pause_percent = static_cast<std::uint16_t>(pause_percent < 0xffffu ? pause_percent : 0xffffu);

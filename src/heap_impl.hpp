@@ -204,6 +204,7 @@ struct Policy {
     bool auto_collect = true;
     std::uint16_t pause_percent = 0;     ///< set_pacing(): 0 = off
     std::size_t step_words_per_block = 64;  ///< set_pacing(): marking an allocation pays for, per block
+    std::size_t mark_debt = 0;           ///< words of marking allocation owes the running cycle
     std::size_t threshold_blocks = 0;    ///< 0 = off
     std::size_t blocks_since_collect = 0;
     /// alloc() may skip its lock, phase, threshold and stress checks while blocks_since_collect is
@@ -336,7 +337,13 @@ struct HeapImpl final : Heap {
         area.any_grey = true;
     }
     void push_grey_group(Area& area, std::size_t group, MarkStackView& s);
-    bool take_grey_group(Area** area, std::size_t* group);
+    /// Where a pass over the grey bits stands (take_grey_group).
+    struct GreyCursor {
+        Area* area = nullptr;   ///< null: the pass has not begun, or reached the end
+        std::size_t word = 0;   ///< next grey word of `area` to look at
+        bool found = false;     ///< this pass found a grey group in `area`
+    };
+    bool take_grey_group(GreyCursor& at, Area** area, std::size_t* group);
     bool mark_step(std::size_t budget_words);
 
     // sweep.cpp

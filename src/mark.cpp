@@ -196,21 +196,32 @@ void HeapImpl::push_grey_group(Area& a, std::size_t group, MarkStackView& s) {
     }
 }
 
-// The next grey group of any area, its bit cleared: false if none is grey. An area's any_grey is
-// cleared once a search finds nothing in it.
-bool HeapImpl::take_grey_group(Area** area, std::size_t* group) {
-    for (Area* a = areas.first; a != nullptr; a = a->next) {
-        if (!a->any_grey) continue;
-        for (std::size_t gw = 0; gw < a->grey_words; ++gw) {
-            if (a->grey[gw] == 0) continue;
-            *group = gw * kWordBits + count_trailing_zeros(a->grey[gw]);
-            a->grey[gw] &= a->grey[gw] - 1;
-            *area = a;
-            return true;
+// The next grey group at or after the cursor, its bit cleared: false if none is grey. The cursor
+// makes a pass over the grey bits linear; groups greyed behind it (by the scans themselves) are
+// found by the next pass, which starts once this one reaches the end. An area's any_grey is
+// cleared when a whole pass over it finds nothing.
+bool HeapImpl::take_grey_group(GreyCursor& at, Area** area, std::size_t* group) {
+    for (bool restarted = false;;) {
+        if (at.area == nullptr) {
+            if (restarted) return false;
+            restarted = true;
+            at = GreyCursor{areas.first, 0, false};
         }
-        a->any_grey = false;
+        Area* a = at.area;
+        if (a->any_grey) {
+            for (; at.word < a->grey_words; ++at.word) {
+                Word& bits = a->grey[at.word];
+                if (bits == 0) continue;
+                *group = at.word * kWordBits + count_trailing_zeros(bits);
+                bits &= bits - 1;
+                at.found = true;
+                *area = a;
+                return true;
+            }
+            if (!at.found) a->any_grey = false;  // a pass from its first word found nothing
+        }
+        at = GreyCursor{a->next, 0, false};
     }
-    return false;
 }
 
 // One incremental step of marking: the stack is traced and grey groups taken, until about
@@ -218,6 +229,7 @@ bool HeapImpl::take_grey_group(Area** area, std::size_t* group) {
 // phase reports the roots again).
 bool HeapImpl::mark_step(std::size_t budget) {
     MarkStackView s(gc);
+    GreyCursor cursor;
     bool done = false;
     for (;;) {
         if (s.depth > 0) {
@@ -226,7 +238,7 @@ bool HeapImpl::mark_step(std::size_t budget) {
         if (s.depth > 0 || budget == 0) break;
         Area* a = nullptr;
         std::size_t group = 0;
-        if (!take_grey_group(&a, &group)) {
+        if (!take_grey_group(cursor, &a, &group)) {
             done = true;
             break;
         }
@@ -242,10 +254,11 @@ bool HeapImpl::mark_step(std::size_t budget) {
 void HeapImpl::scan_grey() {
     MarkStackView s(gc);
     if (s.depth > 0) drain_view(s);  // what incremental steps left on the stack
+    GreyCursor cursor;
     for (;;) {
         Area* a = nullptr;
         std::size_t group = 0;
-        if (!take_grey_group(&a, &group)) break;
+        if (!take_grey_group(cursor, &a, &group)) break;
         push_grey_group(*a, group, s);
         drain_view(s);
     }

@@ -19,9 +19,13 @@ void HeapImpl::refresh_fast_path() {
 }
 
 // An automatic collection is the host's collect callback if it set one (MicroPython's
-// gc_collect), otherwise a full collect().
+// gc_collect), otherwise a full collect(). A running incremental cycle is finished instead: it
+// is the collection, and the host's callback could not start another (collect_start() refuses).
 void HeapImpl::run_automatic_collection() {
-    if (cb.collect != nullptr) {
+    if (gc.phase == Phase::incremental) {
+        gc.started_ns = now_ns();
+        finish_cycle();
+    } else if (cb.collect != nullptr) {
         cb.collect(cb.collect_user);
     } else {
         collect();
@@ -70,15 +74,26 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
         status = Status::too_large;
         return nullptr;
     }
-    // Pacing: during an incremental cycle each allocation pays for its blocks in marking.
-    if (gc.phase == Phase::incremental && policy.auto_collect) incremental_step(n_blocks * policy.step_words_per_block);
+    // Pacing: during an incremental cycle each allocation owes marking for its blocks, paid in
+    // steps of at least kPacedStepWords (a step has a fixed cost: the clock, the phase changes).
+    constexpr std::size_t kPacedStepWords = 4096;
+    if (gc.phase == Phase::incremental && policy.auto_collect) {
+        policy.mark_debt += n_blocks * policy.step_words_per_block;
+        if (policy.mark_debt >= kPacedStepWords) {
+            std::size_t budget = policy.mark_debt;
+            policy.mark_debt = 0;
+            gc.started_ns = now_ns();
+            incremental_step(budget);
+        }
+    }
     const bool cycle = gc.phase == Phase::incremental;
     bool collected = !policy.auto_collect || (gc.phase != Phase::idle && !cycle);
     if (!collected && !cycle && (config.collect_on_every_alloc ||
                                  (policy.threshold_blocks != 0 && policy.blocks_since_collect >= policy.threshold_blocks))) {
         if (config.incremental && !config.collect_on_every_alloc) {
             start_cycle();  // the threshold starts a cycle; allocation carries it on
-            incremental_step(n_blocks * policy.step_words_per_block);
+            policy.mark_debt = 0;
+            incremental_step(kPacedStepWords);
         } else {
             run_automatic_collection();
             collected = true;

@@ -75,8 +75,12 @@ TEST(Incremental, StepsFinishACycleThatFreesOnlyGarbage) {
 // Without the barrier nothing would look at A again (the final phase rescans roots, not heap
 // objects) and B would be freed while A points at it.
 TEST(Incremental, WriteBarrierKeepsAnObjectStoredIntoAScannedHolder) {
-    for (bool barrier : {true, false}) {
-        SCOPED_TRACE(barrier ? "with the barrier" : "without it (the failure the barrier prevents)");
+    enum Barrier { kBackward, kForward, kNone };
+    for (Barrier kind : {kBackward, kForward, kNone}) {
+        const bool barrier = kind != kNone;
+        SCOPED_TRACE(kind == kBackward ? "write_barrier(holder)"
+                     : kind == kForward ? "write_barrier(holder, value)"
+                                        : "no barrier (the failure the barrier prevents)");
         TestHeap heap(64 * 1024, incremental_config());
         RootArray roots(*heap, 1);
         auto* a = static_cast<Node*>(heap->alloc(sizeof(Node)));
@@ -96,7 +100,8 @@ TEST(Incremental, WriteBarrierKeepsAnObjectStoredIntoAScannedHolder) {
         ASSERT_EQ(heap->collect_step(8), Status::ok);  // A scanned; the chain, C and B are not
         ASSERT_TRUE(heap->is_marking());
         a->link[2] = c->link[2];  // the store into a scanned object
-        if (barrier) heap->write_barrier(a);
+        if (kind == kBackward) heap->write_barrier(a);
+        if (kind == kForward) heap->write_barrier(a, a->link[2]);
         c->link[2] = nullptr;
         // Only an integer copy of B is kept from here on, so no root retains it.
         const std::uintptr_t b_bits = reinterpret_cast<std::uintptr_t>(b) ^ 1;
@@ -256,8 +261,8 @@ TEST(Incremental, RefusedWhereItCannotRun) {
 // Pacing: with a pause of 200 %, the threshold follows what survived, a cycle starts when it is
 // reached, and allocation carries it to its end; no stop-the-world collection is needed.
 TEST(Incremental, PacingStartsCyclesThatAllocationCarries) {
-    TestHeap heap(512 * 1024, incremental_config());
-    RootArray roots(*heap, 64);
+    TestHeap heap(1024 * 1024, incremental_config());
+    RootArray roots(*heap, 4096);  // live data that takes several steps to mark
     heap->set_pacing(200, 32);
     static std::map<uheap::PauseKind, int> kinds;
     kinds.clear();
@@ -268,7 +273,7 @@ TEST(Incremental, PacingStartsCyclesThatAllocationCarries) {
     for (int i = 0; i < 200000; ++i) {
         void* p = heap->alloc(blocks(1 + rng() % 3));
         ASSERT_NE(p, nullptr);
-        if (rng() % 50 == 0) roots[rng() % 64] = p;
+        if (rng() % 4 == 0) roots[rng() % 4096] = p;
     }
     EXPECT_GT(heap->counters().collections, 5u);
     EXPECT_EQ(kinds[uheap::PauseKind::collection], 0) << "every collection ran as a paced cycle";

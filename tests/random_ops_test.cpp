@@ -507,7 +507,7 @@ TEST_P(RandomOpsTest, MatchesShadowModelWithVerifyAfterEveryStep) {
     std::vector<std::uint32_t> all = seeds();
     std::size_t slot = static_cast<std::size_t>(GetParam());
     if (slot >= all.size()) GTEST_SKIP() << "UHEAP_TEST_SEED given: only slot 0 runs";
-    RandomOps ops(all[slot], 2500);
+    RandomOps ops(all[slot], 3500);
     ops.run();
 }
 

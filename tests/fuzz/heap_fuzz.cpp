@@ -255,6 +255,7 @@ private:
         config_.interior_pointers = (h1 & 16) != 0;
         config_.collect_on_every_alloc = (h2 & 0x18) == 0x18;
         config_.lazy_sweep = h0 % 3 != 0;  // no header bit is free: two region sizes in three sweep lazily
+        config_.incremental = h0 / 3 % 3 == 1;  // and one in three collects in steps (kOpCollectStart)
         std::size_t region_bytes = 2048 + static_cast<std::size_t>(h0) * 250;
         if (h2 & 0x80) bad_creates();
         regions_.push_back(Region::make(region_bytes, h1 & 15));
@@ -920,7 +921,8 @@ private:
         CHECK_MSG(heap_->counters().collections - collections_seen_base_ == collections_seen_,
                   "counters().collections disagrees with the collections the hooks reported");
         CHECK(heap_->is_collecting() == three_step_);
-        CHECK(coll_.active == three_step_);
+        CHECK(coll_.active == (three_step_ || heap_->is_marking()));
+        CHECK(!heap_->is_marking() || config_.incremental);
         CHECK(heap_->lock_depth() == lock_depth_);
         uheap::Info info = heap_->info();
         std::size_t used = 0;
@@ -979,12 +981,18 @@ private:
             case kOpSetWeak: op_set_weak(nested); break;
             case kOpCollect: op_collect(nested); break;
             case kOpCollectStart:
+                if (config_.incremental && (heap_->is_marking() || (in_.u8() & 1) != 0)) {
+                    op_collect_step(nested);
+                    break;
+                }
                 if (nested || lock_depth_ > 0) break;  // a three-step collection is top-level only
                 CHECK_STATUS(heap_->collect_start(), Status::ok);
                 three_step_ = true;
                 break;
             case kOpCollectRoot: report_roots(roots_[in_.u8() % kRootArrays], kRootWords); break;
-            case kOpCollectEnd: CHECK_STATUS(heap_->collect_end(), Status::not_collecting); break;
+            case kOpCollectEnd:  // no three-step collection runs here; an incremental cycle may
+                CHECK_STATUS(heap_->collect_end(), heap_->is_marking() ? Status::collecting : Status::not_collecting);
+                break;
             case kOpSweepAll:
                 if (nested || lock_depth_ > 0) break;  // would free an outer realloc's original
                 pending_sweep_all_ = true;
@@ -1422,6 +1430,7 @@ private:
         std::size_t w = word % o.n_links();
         o.links[w] = v;
         reinterpret_cast<std::uintptr_t*>(i)[w] = v;
+        heap_->write_barrier(reinterpret_cast<void*>(i));  // the host's promise in incremental mode
     }
 
     void op_store_link() {
@@ -1466,9 +1475,18 @@ private:
         }
     }
 
+    // One incremental step (heap.hpp: collect_step): it starts a cycle if none runs, and the hooks
+    // tell the model when the cycle starts and ends.
+    void op_collect_step(bool nested) {
+        std::size_t budget = 1 + static_cast<std::size_t>(in_.u8()) * 4;
+        Status expect = lock_depth_ > 0 ? Status::locked : nested ? Status::collecting : Status::ok;
+        CHECK_STATUS(heap_->collect_step(budget), expect);
+    }
+
     void op_weak_cell() {
         std::uint8_t d = in_.u8();
         std::size_t i = d % kWeakCells;
+        if (coll_.active) coll_.weak_uncertain[i] = true;  // changed between incremental steps
         switch ((d >> 3) % 4) {
             case 0: case 1:
                 weak_cells_[i] = reinterpret_cast<void*>(value());
