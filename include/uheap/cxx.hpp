@@ -215,6 +215,7 @@ private:
 /// the count, total and maximum exact. 4 KB, no allocation.
 class PauseHistogram {
 public:
+    /// Counts one pause of `ns` nanoseconds.
     void record(std::uint64_t ns) {
         ++buckets_[bucket_of(ns)];
         ++count_;
@@ -223,9 +224,9 @@ public:
     }
     /// An EventHooks::on_pause that records into the PauseHistogram `user` points at.
     static void hook(void* user, PauseKind, std::uint64_t ns) { static_cast<PauseHistogram*>(user)->record(ns); }
-    std::uint64_t count() const { return count_; }
-    std::uint64_t total_ns() const { return total_ns_; }
-    std::uint64_t max_ns() const { return max_ns_; }
+    std::uint64_t count() const { return count_; }        ///< pauses recorded
+    std::uint64_t total_ns() const { return total_ns_; }  ///< their sum
+    std::uint64_t max_ns() const { return max_ns_; }      ///< the longest, exactly
     /// The smallest bucket bound at or below which `fraction` (0..1) of the pauses lie, never
     /// above max_ns(); 0 with no pauses.
     std::uint64_t percentile_ns(double fraction) const {

@@ -421,7 +421,7 @@ protected:
     Heap() = default;
     ~Heap() = default;
     void record_store(const void* holder);  ///< write_barrier() while marking
-    void record_store(const void* holder, const void* value);
+    void record_store(const void* holder, const void* value);  ///< write_barrier(holder, value) while marking
     // The two bytes the inline write_barrier() and the implementation share; kept here (not in
     // the implementation's state) so the barrier's test is one load from the heap pointer.
     bool marking_ = false;                  ///< an incremental cycle is between steps
