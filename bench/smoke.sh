@@ -13,8 +13,9 @@ bench=${1:-$here/../build/bench/uheap_bench}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# Smallest size of every workload: 64 KB, plus wide_graph (fixed 100 000 objects, 32 MB heap).
-"$bench" --benchmark_filter='heap:64K(/|$)|^wide_graph/' --benchmark_min_time=0.001 >"$out" 2>&1 || {
+# Smallest size of every workload: 64 KB, plus wide_graph (fixed 100 000 objects, 32 MB heap)
+# and pauses (16 MB: its three collection modes, each checking that no live node was lost).
+"$bench" --benchmark_filter='heap:64K(/|$)|^wide_graph/|^pauses/uheap/heap:16M/' --benchmark_min_time=0.001 >"$out" 2>&1 || {
     cat "$out"
     echo "smoke: uheap_bench exited with an error" >&2
     exit 1
