@@ -314,7 +314,7 @@ Value make_vector_prim(Args a, std::size_t n) {
 
 Value vector_prim(Args a, std::size_t n) {
     Value v = make_vector(n, kFalse);
-    for (std::size_t i = 0; i < n; ++i) as<Vector>(v)->items()[i] = a[i];
+    for (std::size_t i = 0; i < n; ++i) store(v, as<Vector>(v)->items()[i], a[i]);
     return v;
 }
 
@@ -329,7 +329,7 @@ Value list_to_vector(Args a, std::size_t) {
     if (n == SIZE_MAX) type_error("proper list expected", a[0]);
     Value v = make_vector(n, kFalse);
     Value l = a[0];
-    for (std::size_t i = 0; i < n; ++i, l = cdr(l)) as<Vector>(v)->items()[i] = car(l);
+    for (std::size_t i = 0; i < n; ++i, l = cdr(l)) store(v, as<Vector>(v)->items()[i], car(l));
     return v;
 }
 
@@ -340,6 +340,7 @@ Value vector_grow(Args a, std::size_t n) {
     if (length < static_cast<std::intptr_t>(old_length)) fail("ValueError", "vector-grow: cannot shrink");
     Value v = make_vector(static_cast<std::size_t>(length), n > 2 ? a[2] : kFalse);
     std::memcpy(as<Vector>(v)->items(), as<Vector>(a[0])->items(), old_length * sizeof(Value));
+    barrier_bulk(v);  // many pointers copied at once: the new vector is scanned again if marked
     return v;
 }
 
@@ -436,8 +437,8 @@ const PrimitiveSpec kPrimitives[] = {
     {"caddr", [](Args a, std::size_t) { return car(pair_arg(cdr(pair_arg(cdr(pair_arg(a[0])))))); }, 1, 1},
     {"cdar", [](Args a, std::size_t) { return cdr(pair_arg(car(pair_arg(a[0])))); }, 1, 1},
     {"caar", [](Args a, std::size_t) { return car(pair_arg(car(pair_arg(a[0])))); }, 1, 1},
-    {"set-car!", [](Args a, std::size_t) { as<Pair>(pair_arg(a[0]))->car = a[1]; return kUnspecified; }, 2, 2},
-    {"set-cdr!", [](Args a, std::size_t) { as<Pair>(pair_arg(a[0]))->cdr = a[1]; return kUnspecified; }, 2, 2},
+    {"set-car!", [](Args a, std::size_t) { store(a[0], as<Pair>(pair_arg(a[0]))->car, a[1]); return kUnspecified; }, 2, 2},
+    {"set-cdr!", [](Args a, std::size_t) { store(a[0], as<Pair>(pair_arg(a[0]))->cdr, a[1]); return kUnspecified; }, 2, 2},
     {"list", list, 0, kVariadic},
     {"length", length, 1, 1},
     {"append", append, 0, kVariadic},
@@ -489,10 +490,11 @@ const PrimitiveSpec kPrimitives[] = {
     {"vector-length", [](Args a, std::size_t) { return fixnum(static_cast<std::intptr_t>(vector_arg(a[0])->length)); }, 1, 1},
     {"vector-ref", [](Args a, std::size_t) { return vector_arg(a[0])->items()[index_arg(a[1], as<Vector>(a[0])->length)]; }, 2, 2},
     {"vector-set!", [](Args a, std::size_t) {
-         vector_arg(a[0])->items()[index_arg(a[1], as<Vector>(a[0])->length)] = a[2];
+         store(a[0], vector_arg(a[0])->items()[index_arg(a[1], as<Vector>(a[0])->length)], a[2]);
          return kUnspecified; }, 3, 3},
     {"vector-fill!", [](Args a, std::size_t) {
          for (std::size_t i = 0; i < vector_arg(a[0])->length; ++i) as<Vector>(a[0])->items()[i] = a[1];
+         barrier(a[0], a[1]);  // one value in every slot: one barrier marks it
          return kUnspecified; }, 2, 2},
     {"vector->list", vector_to_list, 1, 1},
     {"list->vector", list_to_vector, 1, 1},
@@ -535,7 +537,7 @@ const PrimitiveSpec kPrimitives[] = {
 Value open_output_file(Value path) {
     string_arg(path);
     auto* f = static_cast<File*>(allocate(Type::file, sizeof(File), uheap::kFinaliser));
-    f->path = path;
+    store(f, f->path, path);
     f->fp = std::fopen(as<String>(path)->chars(), "w");
     if (f->fp == nullptr) fail("OSError", "cannot open %s for writing", as<String>(path)->chars());
     ++vm.open_files;
@@ -549,7 +551,7 @@ void define_primitives(const PrimitiveSpec* specs, std::size_t count) {
         p->fn = specs[i].fn;
         p->name = specs[i].name;
         p->arity = specs[i].min_args | (static_cast<std::uintptr_t>(specs[i].max_args) << 16);
-        as<Symbol>(name)->global = value_of(p);
+        store(name, as<Symbol>(name)->global, value_of(p));
     }
 }
 

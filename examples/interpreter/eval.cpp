@@ -71,8 +71,8 @@ Value lookup(Value sym, Value env) {
 
 Value make_frame(Value parent, Value names, std::size_t count) {
     auto* f = static_cast<Frame*>(allocate(Type::frame, sizeof(Frame) + count * sizeof(Value), 0, count));
-    f->parent = parent;
-    f->names = names;
+    store(f, f->parent, parent);
+    store(f, f->names, names);
     for (std::size_t i = 0; i < count; ++i) f->vals()[i] = kUnbound;
     return value_of(f);
 }
@@ -114,9 +114,9 @@ Value make_closure(Value params, Value body, Value env) {
     Value names = frame_names(params, body);
     std::uintptr_t aux = required | (p != kNil ? kRestFlag : 0) | (count_names(names) << kCountShift);
     auto* c = static_cast<Closure*>(allocate(Type::closure, sizeof(Closure), 0, aux));
-    c->names = names;
-    c->body = body;
-    c->env = env;
+    store(c, c->names, names);
+    store(c, c->body, body);
+    store(c, c->env, env);
     return value_of(c);
 }
 
@@ -136,8 +136,8 @@ Value bind_arguments(Value closure, const Value* args, std::size_t n) {
     }
     Value frame = make_frame(as<Closure>(closure)->env, as<Closure>(closure)->names, aux >> kCountShift);
     Value* vals = as<Frame>(frame)->vals();
-    for (std::size_t i = 0; i < required; ++i) vals[i] = args[i];
-    if (rest) vals[required] = rest_list;
+    for (std::size_t i = 0; i < required; ++i) store(frame, vals[i], args[i]);
+    if (rest) store(frame, vals[required], rest_list);
     return frame;
 }
 
@@ -171,11 +171,11 @@ Value eval_define(Value x, Value env) {
     }
     if (!is_symbol(name)) fail("SyntaxError", "define: not a symbol");
     if (env == kNil) {
-        as<Symbol>(name)->global = value;
+        store(name, as<Symbol>(name)->global, value);
     } else {
         Value* slot = find_in_frame(env, name);
         if (slot == nullptr) fail("SyntaxError", "define of %s is not at the start of a body", symbol_text(name));
-        *slot = value;
+        store(env, *slot, value);
     }
     return kUnspecified;
 }
@@ -186,7 +186,7 @@ Value eval_set(Value x, Value env) {
     Value value = eval(part(x, 2), env);
     Value* slot = lookup_slot(name, env);  // after eval: nothing allocates between here and the store
     if (*slot == kUnbound) fail("NameError", "set! of unbound variable: %s", symbol_text(name));
-    *slot = value;
+    store(slot, *slot, value);  // the slot lies inside its holder (a frame, or the symbol's global cell)
     return kUnspecified;
 }
 
@@ -207,13 +207,13 @@ Value eval_guard(Value x, Value env) {
         pop_to(sp);
     }
     if (locked) {
-        as<Frame>(frame)->parent = env;
-        as<Pair>(as<Frame>(frame)->names)->car = var;
+        store(frame, as<Frame>(frame)->parent, env);
+        store(as<Frame>(frame)->names, as<Pair>(as<Frame>(frame)->names)->car, var);
     }
     clear_dead_stack();
     Value condition = vm.roots.raised;
     vm.roots.raised = 0;
-    as<Frame>(frame)->vals()[0] = condition;
+    store(frame, as<Frame>(frame)->vals()[0], condition);
     for (Value c = cdr(spec); is_pair(c); c = cdr(c)) {
         Value clause = car(c);
         Value test = part(clause, 0);
@@ -230,7 +230,7 @@ Value eval_with_output_file(Value x, Value env) {
     Value frame = make_frame(env, names, 1);
     Value path = eval(part(spec, 1), env);
     Value port = open_output_file(path);
-    as<Frame>(frame)->vals()[0] = port;
+    store(frame, as<Frame>(frame)->vals()[0], port);
     Value result;
     try {
         result = eval_body(rest_after(x, 2), frame);
@@ -250,7 +250,7 @@ void eval_let(Value form, std::uintptr_t kind, Value* x, Value* env) {
         bindings = part(form, 2);
         Value loop_frame = make_frame(*env, cons(name, kNil), 1);
         Value closure = make_closure(bindings, rest_after(form, 3), loop_frame);
-        as<Frame>(loop_frame)->vals()[0] = closure;
+        store(loop_frame, as<Frame>(loop_frame)->vals()[0], closure);
         std::size_t base = vm.sp;
         push(closure);
         for (Value b = bindings; is_pair(b); b = cdr(b)) push(eval(part(car(b), 1), *env));
@@ -270,7 +270,7 @@ void eval_let(Value form, std::uintptr_t kind, Value* x, Value* env) {
     for (Value b = bindings; is_pair(b); b = cdr(b), ++i) {
         if (!is_pair(car(b)) || !is_symbol(car(car(b)))) fail("SyntaxError", "malformed binding");
         Value v = kind == kLet ? vm.stack[base + i] : eval(part(car(b), 1), frame);
-        as<Frame>(frame)->vals()[i] = v;
+        store(frame, as<Frame>(frame)->vals()[i], v);
     }
     pop_to(base);
     *env = frame;

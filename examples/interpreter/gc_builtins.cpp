@@ -13,10 +13,17 @@ void print_to_file(void* user, const char* text, std::size_t len) { std::fwrite(
 
 Value size_value(std::uint64_t n) { return fixnum(static_cast<std::intptr_t>(n)); }
 
+// Why two collections when an incremental cycle is running: collect() then finishes that cycle,
+// and what the program allocated during it was born marked, so its garbage survives; a program
+// that asks for a collection expects everything unreachable now to go (weak-cache.scm tests it).
 Value gc_collect(Args, std::size_t) {
-    uheap::Status status = vm.heap->collect();
-    if (status != uheap::Status::ok) fail("RuntimeError", "gc-collect: %s", uheap::status_name(status));
-    return size_value(vm.heap->counters().last_collect_freed);
+    std::uint64_t freed = 0;
+    for (int pass = vm.heap->is_marking() ? 0 : 1; pass < 2; ++pass) {
+        uheap::Status status = vm.heap->collect();
+        if (status != uheap::Status::ok) fail("RuntimeError", "gc-collect: %s", uheap::status_name(status));
+        freed += vm.heap->counters().last_collect_freed;
+    }
+    return size_value(freed);
 }
 
 /// (gc-threshold) reads the threshold in bytes (-1 when off); (gc-threshold n) sets it, -1 = off.
@@ -130,6 +137,15 @@ void print_heap_stats(std::FILE* out) {
                  (unsigned long long)c.collections, (unsigned long long)c.objects_collected, c.peak_used_bytes,
                  (unsigned long long)c.out_of_memory, (unsigned long long)c.finalisers_run,
                  (unsigned long long)c.mark_stack_overflows, (unsigned long long)(c.max_pause_ns / 1000));
+    const char* mode = !vm.incremental ? "stop-the-world" : vm.stress_step_words != 0 ? "incremental, stress" : "incremental";
+    std::fprintf(out, "gc: %s, total pause %.3f ms", mode, static_cast<double>(c.total_pause_ns) / 1e6);
+    if (vm.pauses != nullptr && vm.pauses->count() > 0) {  // every stop: collections and incremental steps
+        std::fprintf(out, ", %llu pauses: p50 %.1f us, p99 %.1f us, max %.1f us",
+                     (unsigned long long)vm.pauses->count(), static_cast<double>(vm.pauses->percentile_ns(0.5)) / 1e3,
+                     static_cast<double>(vm.pauses->percentile_ns(0.99)) / 1e3,
+                     static_cast<double>(vm.pauses->max_ns()) / 1e3);
+    }
+    std::fputc('\n', out);
 }
 
 void init_gc_builtins() { define_primitives(kGcPrimitives, sizeof kGcPrimitives / sizeof kGcPrimitives[0]); }

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 // uheap-scheme: command line, heap creation, the script runner and the REPL.
 //
-//   uheap-scheme [--heap SIZE] [--stats] [--profile FILE] [script.scm] [args...]
+//   uheap-scheme [--heap SIZE] [--gc=incremental|stw] [--gc-stress[=WORDS]] [--gc-pacing P,S]
+//                [--stats] [--profile FILE] [script.scm] [args...]
 //
 // The heap is a uheap::OwnedHeap of SIZE bytes (256K by default, like a microcontroller). main()
 // records its frame as the stack base, so every collection scans the C stack conservatively.
+// By default it collects incrementally (HeapConfig::incremental, paced by set_pacing()): every
+// store of a pointer into a heap object goes through store() / barrier() (value.hpp).
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -50,6 +54,40 @@ std::size_t parse_size(const char* text) {
     }
     if (std::toupper(static_cast<unsigned char>(*end)) == 'B') ++end;
     return *end == '\0' ? static_cast<std::size_t>(n) : 0;
+}
+
+// The collector's defaults. Pacing (Lua's pause and step multiplier): a cycle starts when use has
+// doubled since the last one, and each block allocated during it pays 16 words of marking, so
+// marking finishes long before the heap doubles again. Stress mode: a cycle starts as soon as
+// anything is allocated, and every allocation first does a step of 16 words.
+constexpr unsigned kPausePercent = 200;
+constexpr std::size_t kStepWordsPerBlock = 16;
+constexpr unsigned kStressPausePercent = 101;
+constexpr std::size_t kStressStepWordsPerBlock = 1;
+constexpr std::size_t kStressStepWords = 16;
+
+#ifdef UHEAP_INTERP_NO_BARRIER
+constexpr bool kBarriers = false;  // built to measure the barrier's cost: stop-the-world only
+#else
+constexpr bool kBarriers = true;
+#endif
+
+std::uint64_t monotonic_ns() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+/// "P,S" of --gc-pacing; false if malformed.
+bool parse_pacing(const char* text, unsigned* pause_percent, std::size_t* step_words) {
+    char* end = nullptr;
+    unsigned long p = std::strtoul(text, &end, 10);
+    if (end == text || *end != ',') return false;
+    const char* s = end + 1;
+    unsigned long long w = std::strtoull(s, &end, 10);
+    if (end == s || *end != '\0' || p > 0xffff) return false;
+    *pause_percent = static_cast<unsigned>(p);
+    *step_words = static_cast<std::size_t>(w);
+    return true;
 }
 
 void report_error(std::FILE* out) {
@@ -114,6 +152,9 @@ int repl() {
     std::string buffer;  // host-side: text typed so far that does not yet form a whole datum
     char line[4096];
     for (;;) {
+        // Waiting for a line is idle time: up to a millisecond of a due or running cycle (or of a
+        // pending lazy sweep) is done here instead of in the next line's allocations.
+        if (vm.incremental) vm.heap->collect_idle(monotonic_ns() + 1000000);
         if (interactive) {
             std::fputs(buffer.empty() ? "> " : "... ", stdout);
             std::fflush(stdout);
@@ -161,11 +202,20 @@ std::size_t stack_limit_bytes() {
 }
 
 int usage() {
-    std::fprintf(stderr, "usage: uheap-scheme [--heap SIZE] [--stats] [--profile FILE] [script.scm] [args...]\n"
+    std::fprintf(stderr, "usage: uheap-scheme [--heap SIZE] [--gc=MODE] [--gc-stress[=WORDS]] [--gc-pacing P,S] [--stats]\n"
+                         "                    [--profile FILE] [script.scm] [args...]\n"
                          "  --heap SIZE     heap size in bytes, K or M suffix (default 256K)\n"
+                         "  --gc=incremental  collect in bounded steps between the program's work (the default)\n"
+                         "  --gc=stw        stop-the-world: each collection marks everything at once\n"
+                         "  --gc-stress[=WORDS]  incremental, with a marking step of WORDS words (default %zu)\n"
+                         "                  before every allocation and a cycle always running (finds\n"
+                         "                  missing write barriers)\n"
+                         "  --gc-pacing P,S  incremental: a cycle starts when use reaches P %% of what survived\n"
+                         "                  the last one, and allocation marks S words per block (default %u,%zu)\n"
                          "  --stats         print the heap counters at exit (to stderr)\n"
                          "  --profile FILE  record a memory profile by type; write it as JSON at exit\n"
-                         "                  (render it with uheap-report FILE --out DIR)\n");
+                         "                  (render it with uheap-report FILE --out DIR)\n",
+                 kStressStepWords, kPausePercent, kStepWordsPerBlock);
     return 2;
 }
 
@@ -177,11 +227,29 @@ int main(int argc, char** argv) {
     std::size_t heap_bytes = 256u << 10;
     bool stats = false;
     const char* profile_path = nullptr;
+    bool incremental = kBarriers;
+    std::size_t stress_words = 0;
+    unsigned pause_percent = kPausePercent;
+    std::size_t step_words_per_block = kStepWordsPerBlock;
+    bool pacing_given = false;
     int arg = 1;
     for (; arg < argc && argv[arg][0] == '-' && argv[arg][1] != '\0'; ++arg) {
         if (std::strcmp(argv[arg], "--heap") == 0 && arg + 1 < argc) {
             heap_bytes = parse_size(argv[++arg]);
             if (heap_bytes == 0) return usage();
+        } else if (std::strcmp(argv[arg], "--gc=incremental") == 0) {
+            incremental = true;
+        } else if (std::strcmp(argv[arg], "--gc=stw") == 0) {
+            incremental = false;
+        } else if (std::strcmp(argv[arg], "--gc-stress") == 0) {
+            stress_words = kStressStepWords;
+        } else if (std::strncmp(argv[arg], "--gc-stress=", 12) == 0) {
+            char* end = nullptr;
+            stress_words = std::strtoull(argv[arg] + 12, &end, 10);
+            if (end == argv[arg] + 12 || *end != '\0' || stress_words == 0) return usage();
+        } else if (std::strcmp(argv[arg], "--gc-pacing") == 0 && arg + 1 < argc) {
+            if (!parse_pacing(argv[++arg], &pause_percent, &step_words_per_block)) return usage();
+            pacing_given = true;
         } else if (std::strcmp(argv[arg], "--stats") == 0) {
             stats = true;
         } else if (std::strcmp(argv[arg], "--profile") == 0 && arg + 1 < argc) {
@@ -190,13 +258,40 @@ int main(int argc, char** argv) {
             return usage();
         }
     }
-    uheap::OwnedHeap heap(heap_bytes);
+    if (stress_words != 0 && !incremental) {
+        std::fprintf(stderr, "uheap-scheme: --gc-stress needs --gc=incremental\n");
+        return 2;
+    }
+    if (incremental && !kBarriers) {
+        std::fprintf(stderr, "uheap-scheme: built with UHEAP_INTERP_NO_BARRIER: only --gc=stw\n");
+        return 2;
+    }
+    if (stress_words != 0 && !pacing_given) {
+        pause_percent = kStressPausePercent;
+        step_words_per_block = kStressStepWordsPerBlock;
+    }
+    uheap::HeapConfig config;
+    config.incremental = incremental;
+    uheap::OwnedHeap heap(heap_bytes, config);
     if (!heap) {
         std::fprintf(stderr, "uheap-scheme: cannot create a %zu-byte heap: %s\n", heap_bytes,
                      uheap::status_name(heap.status()));
         return 2;
     }
     heap->set_stack_base(__builtin_frame_address(0));
+    // Stop-the-world keeps the heap's default policy (collect when an allocation does not fit);
+    // incremental starts cycles by pacing, so they run while there is still room to allocate.
+    if (incremental) heap->set_pacing(pause_percent, step_words_per_block);
+    vm.incremental = incremental;
+    vm.stress_step_words = stress_words;
+    uheap::PauseHistogram pauses;  // --stats: every pause (the profiler owns the hooks when attached)
+    if (profile_path == nullptr) {
+        uheap::EventHooks hooks;
+        hooks.user = &pauses;
+        hooks.on_pause = &uheap::PauseHistogram::hook;
+        heap->set_event_hooks(hooks);
+        vm.pauses = &pauses;
+    }
     // Declared after the heap so it detaches before the heap's region goes away.
     uheap::Profiler profiler;
     if (profile_path != nullptr) {

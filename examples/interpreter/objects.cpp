@@ -51,8 +51,8 @@ void grow_symbol_table() {
         for (Value b = as<Vector>(old)->items()[i]; b != kNil;) {
             Value next = cdr(b);
             std::size_t slot = aux_of(car(b)) % (n_old * 2);
-            as<Pair>(b)->cdr = as<Vector>(fresh)->items()[slot];  // relink the same pair: no allocation
-            as<Vector>(fresh)->items()[slot] = b;
+            store(b, as<Pair>(b)->cdr, as<Vector>(fresh)->items()[slot]);  // relink the same pair: no allocation
+            store(fresh, as<Vector>(fresh)->items()[slot], b);
             b = next;
         }
     }
@@ -64,8 +64,20 @@ void grow_symbol_table() {
 // Why one entry point: every allocation of the interpreter goes through here, so running out of
 // memory (or a locked heap) is turned into the language's MemoryError in exactly one place. The
 // error objects are preallocated because raising must not allocate.
+//
+// Why the retry with collect(): during an incremental cycle, an allocation that does not fit has
+// the heap finish the running cycle as its one collection, and whatever the program allocated
+// during that cycle was born marked, so its garbage survives it. A full collection is what a
+// program that runs out of memory is owed (the stop-the-world heap gives it one).
 void* allocate(Type type, std::size_t n_bytes, unsigned flags, std::uintptr_t aux) {
+    if (vm.stress_step_words != 0 && vm.heap->auto_collect() && !vm.heap->is_locked()) {
+        vm.heap->collect_step(vm.stress_step_words);  // --gc-stress: a step before every allocation
+    }
     void* memory = vm.heap->alloc(n_bytes, flags, static_cast<std::uint16_t>(type));
+    if (memory == nullptr && vm.incremental && vm.heap->last_status() == uheap::Status::out_of_memory &&
+        vm.heap->auto_collect() && vm.heap->collect() == uheap::Status::ok) {
+        memory = vm.heap->alloc(n_bytes, flags, static_cast<std::uint16_t>(type));
+    }
     if (memory == nullptr) {
         raise(vm.heap->last_status() == uheap::Status::locked ? vm.roots.locked_error : vm.roots.memory_error);
     }
@@ -75,8 +87,8 @@ void* allocate(Type type, std::size_t n_bytes, unsigned flags, std::uintptr_t au
 
 Value cons(Value a, Value d) {
     auto* p = static_cast<Pair*>(allocate(Type::pair, sizeof(Pair)));
-    p->car = a;
-    p->cdr = d;
+    store(p, p->car, a);
+    store(p, p->cdr, d);
     return value_of(p);
 }
 
@@ -98,14 +110,14 @@ Value intern(const char* name, std::size_t length) {
     if (Value found = symbol_name_matches(*bucket, name, length)) return found;
     Value name_string = make_string(name, length);
     auto* sym = static_cast<Symbol*>(allocate(Type::symbol, sizeof(Symbol), 0, hash));
-    sym->name = name_string;
+    store(sym, sym->name, name_string);
     sym->global = kUnbound;
     Value symbol = value_of(sym);
     Value link = cons(symbol, kNil);
     table = vm.roots.symbol_table;  // re-read: nothing above moves it, but stay obviously correct
     bucket = &as<Vector>(table)->items()[hash % as<Vector>(table)->length];
-    as<Pair>(link)->cdr = *bucket;
-    *bucket = link;
+    store(link, as<Pair>(link)->cdr, *bucket);
+    store(table, *bucket, link);
     if (++vm.symbol_count > 2 * as<Vector>(table)->length) grow_symbol_table();
     return symbol;
 }
@@ -117,15 +129,16 @@ Value make_vector(std::size_t length, Value fill) {
     auto* v = static_cast<Vector*>(allocate(Type::vector, sizeof(Vector) + length * sizeof(Value)));
     v->length = length;
     for (std::size_t i = 0; i < length; ++i) v->items()[i] = fill;
+    barrier(v, fill);  // one value stored in every slot: one barrier marks it
     return value_of(v);
 }
 
 Value make_error(const char* kind, Value message, Value irritants) {
     Value kind_symbol = intern(kind);
     auto* e = static_cast<Error*>(allocate(Type::error, sizeof(Error)));
-    e->kind = kind_symbol;
-    e->message = message;
-    e->irritants = irritants;
+    store(e, e->kind, kind_symbol);
+    store(e, e->message, message);
+    store(e, e->irritants, irritants);
     return value_of(e);
 }
 
@@ -134,7 +147,7 @@ Value make_error(const char* kind, Value message, Value irritants) {
 Value make_weakref(Value target) {
     auto* w = static_cast<WeakRef*>(allocate(Type::weakref, sizeof(WeakRef), uheap::kNoScan | uheap::kFinaliser));
     if (is_object(target)) {
-        w->target = target;
+        w->target = target;  // no barrier: a WeakRef is kNoScan, and `target` must not retain
     } else {
         w->immediate = target;
     }
@@ -239,7 +252,7 @@ void close_file(Value file) {
 Value make_table(bool weak_values) {
     Value buckets = make_vector(8, kNil);
     auto* t = static_cast<Table*>(allocate(Type::table, sizeof(Table)));
-    t->buckets = buckets;
+    store(t, t->buckets, buckets);
     t->weak_values = weak_values ? 1 : 0;
     return value_of(t);
 }
@@ -270,18 +283,18 @@ static void grow_table(Value table) {
         for (Value b = as<Vector>(old)->items()[i]; b != kNil;) {
             Value next = cdr(b);
             std::size_t slot = hash_key(car(car(b))) % (n_old * 2);
-            as<Pair>(b)->cdr = as<Vector>(fresh)->items()[slot];
-            as<Vector>(fresh)->items()[slot] = b;
+            store(b, as<Pair>(b)->cdr, as<Vector>(fresh)->items()[slot]);
+            store(fresh, as<Vector>(fresh)->items()[slot], b);
             b = next;
         }
     }
-    as<Table>(table)->buckets = fresh;
+    store(table, as<Table>(table)->buckets, fresh);
 }
 
 void table_set(Value table, Value key, Value value) {
     if (as<Table>(table)->weak_values) value = make_weakref(value);
     if (Value entry = find_entry(table, key)) {
-        as<Pair>(entry)->cdr = value;
+        store(entry, as<Pair>(entry)->cdr, value);
         return;
     }
     Value entry = cons(key, value);
@@ -289,8 +302,8 @@ void table_set(Value table, Value key, Value value) {
     auto* t = as<Table>(table);
     auto* buckets = as<Vector>(t->buckets);
     Value* bucket = &buckets->items()[hash_key(key) % buckets->length];
-    as<Pair>(link)->cdr = *bucket;
-    *bucket = link;
+    store(link, as<Pair>(link)->cdr, *bucket);
+    store(t->buckets, *bucket, link);
     if (++t->count > 2 * buckets->length) grow_table(table);
 }
 
@@ -300,7 +313,7 @@ bool table_delete(Value table, Value key) {
     Value* link = &buckets->items()[hash_key(key) % buckets->length];
     for (; *link != kNil; link = &as<Pair>(*link)->cdr) {
         if (same_key(car(car(*link)), key)) {
-            *link = cdr(*link);
+            store(link, *link, cdr(*link));  // `link` points into the holder (a bucket or a pair)
             --t->count;
             return true;
         }
@@ -316,7 +329,7 @@ std::size_t table_prune(Value table) {
         Value* link = &buckets->items()[i];
         while (*link != kNil) {
             if (weakref_get(cdr(car(*link))) == 0) {
-                *link = cdr(*link);  // the value was collected: the entry disappears
+                store(link, *link, cdr(*link));  // the value was collected: the entry disappears
                 --t->count;
             } else {
                 link = &as<Pair>(*link)->cdr;

@@ -137,7 +137,7 @@ Value Reader::read() {
         Value items = read_list(')');
         std::size_t n = list_length(items);
         Value v = make_vector(n, kFalse);
-        for (std::size_t i = 0; i < n; ++i, items = cdr(items)) as<Vector>(v)->items()[i] = car(items);
+        for (std::size_t i = 0; i < n; ++i, items = cdr(items)) store(v, as<Vector>(v)->items()[i], car(items));
         return v;
     }
     return read_atom();

@@ -113,6 +113,11 @@ inline constexpr std::size_t kStackCapacity = 64 * 1024;
 
 struct Vm {
     uheap::Heap* heap = nullptr;
+    /// --gc-stress: every allocation first does an incremental step of this many words (0: off),
+    /// so a cycle is always running and a missing write barrier loses an object quickly.
+    std::size_t stress_step_words = 0;
+    bool incremental = false;  ///< the heap was created with HeapConfig::incremental (--gc=incremental)
+    const uheap::PauseHistogram* pauses = nullptr;  ///< every pause, for --stats (null: not recorded)
     Roots roots;
     std::size_t symbol_count = 0;
     Value stack[kStackCapacity];
@@ -125,6 +130,54 @@ struct Vm {
 };
 
 extern Vm vm;  // one interpreter per process
+
+// ---- the write barrier -------------------------------------------------------------------------
+//
+// The rule (uheap's incremental collection, HeapConfig::incremental): after every store of a Value
+// into a heap object, tell the heap which object was written and what was stored. Between the
+// steps of a cycle, an object the collector has already scanned (or one born during the cycle,
+// which is born marked and never scanned) must not be given a pointer the collector has not seen:
+// the barrier marks the stored value when the holder is marked. It is needed for every such store,
+// including the initialising stores into an object just allocated (born marked during a cycle) and
+// the stores that unlink entries (the value may be reachable through nothing else). Stores into
+// roots need none: Vm::roots, the VM stack (registered ranges) and C++ locals (the C stack) are
+// scanned again by the cycle's final step. Stores of fixnums and immediates need none either (the
+// barrier would ignore them), and neither do stores into kNoScan objects (strings, the weak
+// `target` of a WeakRef). When no cycle runs the barrier is one load and test of a flag.
+//
+// UHEAP_INTERP_NO_BARRIER compiles the barrier out: only to measure what it costs (README.md).
+// Such a build must not run --gc=incremental (main() refuses).
+
+/// The write barrier for one store: `value` was just stored into the heap object that `holder`
+/// points into (its first byte or any byte of it).
+inline void barrier(const void* holder, Value value) {
+#ifndef UHEAP_INTERP_NO_BARRIER
+    vm.heap->write_barrier(holder, reinterpret_cast<const void*>(value));
+#else
+    (void)holder;
+    (void)value;
+#endif
+}
+inline void barrier(Value holder, Value value) { barrier(reinterpret_cast<const void*>(holder), value); }
+
+/// The write barrier after a bulk copy of Values into the object at `holder` (memcpy): the holder
+/// is scanned again if the collector has already scanned it.
+inline void barrier_bulk(Value holder) {
+#ifndef UHEAP_INTERP_NO_BARRIER
+    vm.heap->write_barrier(reinterpret_cast<const void*>(holder));
+#else
+    (void)holder;
+#endif
+}
+
+/// The one way the interpreter stores a Value into a heap object: `slot` lies inside the object
+/// at `holder`. Every such store in the interpreter goes through here (or is followed by a
+/// barrier() / barrier_bulk() call where a loop stores many).
+inline void store(const void* holder, Value& slot, Value value) {
+    slot = value;
+    barrier(holder, value);
+}
+inline void store(Value holder, Value& slot, Value value) { store(reinterpret_cast<const void*>(holder), slot, value); }
 
 inline void push(Value v);
 inline void pop_to(std::size_t sp) {
