@@ -293,6 +293,9 @@ void HeapImpl::incremental_step(std::size_t budget_words) {
         finish_cycle();
         return;
     }
+    const std::size_t words = policy.step_words_per_block != 0 ? policy.step_words_per_block : 1;
+    const std::size_t blocks_per_step = kPacedStepWords / words != 0 ? kPacedStepWords / words : 1;
+    policy.step_at_blocks = policy.blocks_since_collect + blocks_per_step;  // the next paced step
     enter(Phase::incremental);
     record_pause(PauseKind::step, now_ns() - gc.started_ns);
 }

@@ -198,13 +198,18 @@ struct MarkStackView {
     explicit MarkStackView(const Collector& gc) : stack(gc.stack), depth(gc.depth), capacity(gc.capacity) {}
 };
 
+/// Words of marking one paced incremental step does (policy.cpp, collector.cpp).
+inline constexpr std::size_t kPacedStepWords = 4096;
+
 /// When to collect and what to do when memory runs out (policy.cpp).
 struct Policy {
     unsigned locks = 0;
     bool auto_collect = true;
     std::uint16_t pause_percent = 0;     ///< set_pacing(): 0 = off
     std::size_t step_words_per_block = 64;  ///< set_pacing(): marking an allocation pays for, per block
-    std::size_t mark_debt = 0;           ///< words of marking allocation owes the running cycle
+    /// During an incremental cycle: the blocks_since_collect at which allocation owes the next
+    /// paced step (kPacedStepWords / step_words_per_block blocks after the last one).
+    std::size_t step_at_blocks = 0;
     std::size_t threshold_blocks = 0;    ///< 0 = off
     std::size_t blocks_since_collect = 0;
     /// alloc() may skip its lock, phase, threshold and stress checks while blocks_since_collect is

@@ -7,10 +7,15 @@ namespace uheap::detail {
 
 // Every input of the allocation fast path's one comparison: locks, the phase, the stress mode,
 // the threshold, an on_alloc hook. Called whenever one of them changes.
+// During an incremental cycle the fast path stays open (commit_object marks the new object) up
+// to the allocation that owes the next paced step (Lua's "GC debt").
 void HeapImpl::refresh_fast_path() {
-    if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
+    const bool open_phase = gc.phase == Phase::idle || gc.phase == Phase::incremental;
+    if (policy.locks > 0 || !open_phase || (policy.auto_collect && config.collect_on_every_alloc) ||
         cb.hooks.on_alloc != nullptr) {
         policy.fast_path_limit = 0;
+    } else if (gc.phase == Phase::incremental) {
+        policy.fast_path_limit = policy.auto_collect ? policy.step_at_blocks : SIZE_MAX;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;
     } else {
@@ -74,17 +79,12 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
         status = Status::too_large;
         return nullptr;
     }
-    // Pacing: during an incremental cycle each allocation owes marking for its blocks, paid in
-    // steps of at least kPacedStepWords (a step has a fixed cost: the clock, the phase changes).
-    constexpr std::size_t kPacedStepWords = 4096;
-    if (gc.phase == Phase::incremental && policy.auto_collect) {
-        policy.mark_debt += n_blocks * policy.step_words_per_block;
-        if (policy.mark_debt >= kPacedStepWords) {
-            std::size_t budget = policy.mark_debt;
-            policy.mark_debt = 0;
-            gc.started_ns = now_ns();
-            incremental_step(budget);
-        }
+    // Pacing: during an incremental cycle allocation owes step_words_per_block words of marking
+    // per block, paid in steps of at least kPacedStepWords (a step has a fixed cost: the clock,
+    // the phase changes) once step_at_blocks is reached; the fast path runs up to there.
+    if (gc.phase == Phase::incremental && policy.auto_collect && policy.blocks_since_collect + n_blocks >= policy.step_at_blocks) {
+        gc.started_ns = now_ns();
+        incremental_step(kPacedStepWords);
     }
     const bool cycle = gc.phase == Phase::incremental;
     bool collected = !policy.auto_collect || (gc.phase != Phase::idle && !cycle);
@@ -92,7 +92,6 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
                                  (policy.threshold_blocks != 0 && policy.blocks_since_collect >= policy.threshold_blocks))) {
         if (config.incremental && !config.collect_on_every_alloc) {
             start_cycle();  // the threshold starts a cycle; allocation carries it on
-            policy.mark_debt = 0;
             incremental_step(kPacedStepWords);
         } else {
             run_automatic_collection();
