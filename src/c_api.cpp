@@ -48,6 +48,7 @@ uheap_t* uheap_create(void* region, size_t region_bytes, const uheap_config_t* c
         cfg.interior_pointers = config->interior_pointers;
         cfg.collect_on_every_alloc = config->collect_on_every_alloc;
         cfg.lazy_sweep = !config->eager_sweep;
+        cfg.incremental = config->incremental;
         cfg.mark_stack = config->mark_stack;
         cfg.mark_stack_bytes = config->mark_stack_bytes;
         cfg.control = config->control;
@@ -86,6 +87,13 @@ void uheap_collect_stack(uheap_t* heap) { cxx(heap)->collect_stack(); }
 uheap_status_t uheap_collect_end(uheap_t* heap) { return c_status(cxx(heap)->collect_end()); }
 uheap_status_t uheap_sweep_all(uheap_t* heap) { return c_status(cxx(heap)->sweep_all()); }
 size_t uheap_sweep_step(uheap_t* heap, size_t max_blocks) { return cxx(heap)->sweep_step(max_blocks); }
+uheap_status_t uheap_collect_step(uheap_t* heap, size_t budget_words) { return c_status(cxx(heap)->collect_step(budget_words)); }
+bool uheap_is_marking(const uheap_t* heap) { return cxx(heap)->is_marking(); }
+void uheap_write_barrier(uheap_t* heap, const void* holder, const void* value) { cxx(heap)->write_barrier(holder, value); }
+bool uheap_collect_idle(uheap_t* heap, uint64_t deadline_ns) { return cxx(heap)->collect_idle(deadline_ns); }
+void uheap_set_pacing(uheap_t* heap, unsigned pause_percent, size_t step_words_per_block) {
+    cxx(heap)->set_pacing(pause_percent, step_words_per_block);
+}
 void uheap_set_stack_base(uheap_t* heap, const void* stack_base) { cxx(heap)->set_stack_base(stack_base); }
 
 void uheap_lock(uheap_t* heap) { cxx(heap)->lock(); }

@@ -57,6 +57,7 @@ typedef struct uheap_config_t {
     bool interior_pointers;       /**< uheap::HeapConfig::interior_pointers */
     bool collect_on_every_alloc;  /**< uheap::HeapConfig::collect_on_every_alloc */
     bool eager_sweep;             /**< the opposite of uheap::HeapConfig::lazy_sweep, so that zero keeps the default (lazy) */
+    bool incremental;             /**< uheap::HeapConfig::incremental: collections in uheap_collect_step()s, with a write barrier */
     void *mark_stack;        /**< the host's memory for the mark stack, or NULL */
     size_t mark_stack_bytes; /**< size of the memory at mark_stack; ignored when it is NULL */
     void *control;           /**< the host's memory for the heap's control data, or NULL */
@@ -188,6 +189,19 @@ UHEAP_API uheap_status_t uheap_collect_end(uheap_t *heap);
 UHEAP_API uheap_status_t uheap_sweep_all(uheap_t *heap);
 /** uheap::Heap::sweep_step(): sweeps up to max_blocks of a lazy sweep; returns the blocks left. */
 UHEAP_API size_t uheap_sweep_step(uheap_t *heap, size_t max_blocks);
+/** uheap::Heap::collect_step(): about budget_words of incremental marking (uheap_config_t.incremental). */
+UHEAP_API uheap_status_t uheap_collect_step(uheap_t *heap, size_t budget_words);
+/** uheap::Heap::is_marking(): an incremental cycle is between steps. */
+UHEAP_API bool uheap_is_marking(const uheap_t *heap);
+/** uheap::Heap::write_barrier(holder, value): after storing `value` into the heap object at
+ * `holder` (any byte of it) during an incremental cycle. A call; it returns at once when no
+ * cycle runs (C++ hosts get the same test inline). */
+UHEAP_API void uheap_write_barrier(uheap_t *heap, const void *holder, const void *value);
+/** uheap::Heap::collect_idle(): bounded collection work until the clock reads deadline_ns;
+ * true if work remains. */
+UHEAP_API bool uheap_collect_idle(uheap_t *heap, uint64_t deadline_ns);
+/** uheap::Heap::set_pacing(). */
+UHEAP_API void uheap_set_pacing(uheap_t *heap, unsigned pause_percent, size_t step_words_per_block);
 /** uheap::Heap::set_stack_base(). */
 UHEAP_API void uheap_set_stack_base(uheap_t *heap, const void *stack_base);
 
