@@ -227,6 +227,24 @@ def seeds():
     s["tiny_heap"] = header(size=0, stack=256) + small(1, 0, root(0, 0))
     s["misaligned_region"] = header(misalign=13, stack=3, extra=[(10, 5)]) + sum((small(2, 1, nowhere()) for _ in range(12)), []) + \
         collect([0] * 12)
+    # ---- lazy sweeping and incremental marking (heap_fuzz.cpp picks them from the size byte:
+    # lazy unless size % 3 == 0, incremental when size // 3 % 3 == 1; then collect_start reads a
+    # byte whose low bit asks for a step when no cycle runs, and a step reads its budget byte)
+    lazy = header(size=100, stack=64)
+    for i in range(30):
+        lazy += small(1 + i % 4, 0, root(0, i % 16) if i % 3 == 0 else nowhere())
+    lazy += collect() + op("free", *u16(2)) + small(3, 0, root(1, 0)) + op("control", 5 | 8 | 0x30) + \
+        op("realloc", 3, 0, 0, 2, 1, 0) + small(1, 0, nowhere()) + collect() + op("query", 0)
+    s["lazy_sweep"] = lazy
+    inc = header(size=103, stack=64)
+    for i in range(40):
+        inc += small(1 + i % 3, 0, link(i, 1) if i else root(0, 0))
+    inc += op("collect_start", 1, 1)  # start a cycle with a 5-word step
+    for i in range(12):
+        inc += small(1, 0, link(i * 3, 2)) + op("store_link", *u16(i * 3 + 1), 1, *v_obj(i)) + op("collect_start", 1)
+    inc += op("store_root", 0, *v_null()) + op("collect_start", 255) + collect() + op("collect_start", 1, 2) + \
+        op("sweep_all")
+    s["incremental_cycle"] = inc
     # ---- a few random mixes (fixed seeds)
     rng = random.Random(1234)
     for n in range(4):
