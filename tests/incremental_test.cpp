@@ -46,6 +46,23 @@ struct Node {
 /// What size_of() says of a Node: whole blocks (one of 32 B, two of 16 B).
 const std::size_t kNodeBytes = uheap::blocks_for_bytes(sizeof(Node)) * kBlockBytes;
 
+/// A chain of `n` nodes through link[0], its head returned (keep it reachable); with
+/// `garbage_between`, an unreachable block after each node.
+Node* make_chain(uheap::Heap& heap, int n, bool garbage_between = false) {
+    Node* head = nullptr;
+    for (int i = 0; i < n; ++i) {
+        auto* node = static_cast<Node*>(heap.alloc(sizeof(Node)));
+        EXPECT_NE(node, nullptr);
+        if (node == nullptr) return head;
+        node->link[0] = head;
+        head = node;
+        if (garbage_between) {
+            EXPECT_NE(heap.alloc(kBlockBytes), nullptr);
+        }
+    }
+    return head;
+}
+
 TEST(Incremental, StepsFinishACycleThatFreesOnlyGarbage) {
     TestHeap heap(256 * 1024, incremental_config());
     RootArray roots(*heap, 1);
@@ -85,15 +102,9 @@ TEST(Incremental, WriteBarrierKeepsAnObjectStoredIntoAScannedHolder) {
         RootArray roots(*heap, 1);
         auto* a = static_cast<Node*>(heap->alloc(sizeof(Node)));
         roots[0] = a;
-        Node* c = nullptr;
-        Node* prev = nullptr;
-        for (int i = 0; i < 500; ++i) {  // a -> a long chain whose far end is C
-            auto* n = static_cast<Node*>(heap->alloc(sizeof(Node)));
-            n->link[0] = prev;
-            if (i == 0) c = n;
-            prev = n;
-        }
-        a->link[1] = prev;
+        a->link[1] = make_chain(*heap, 500);  // a -> a long chain whose far end is C
+        Node* c = a->link[1];
+        while (c->link[0] != nullptr) c = c->link[0];
         auto* b = static_cast<Node*>(heap->alloc(sizeof(Node)));
         b->stamp = 42;
         c->link[2] = b;
@@ -204,13 +215,7 @@ TEST(Incremental, RandomMutatorBetweenStepsLosesNothing) {
 TEST(Incremental, ObjectsAllocatedDuringACycleAreBornMarked) {
     TestHeap heap(128 * 1024, incremental_config());
     RootArray roots(*heap, 1);
-    Node* prev = nullptr;
-    for (int i = 0; i < 1000; ++i) {
-        auto* n = static_cast<Node*>(heap->alloc(sizeof(Node)));
-        n->link[0] = prev;
-        prev = n;
-    }
-    roots[0] = prev;
+    roots[0] = make_chain(*heap, 1000);
     ASSERT_EQ(heap->collect_step(8), Status::ok);
     ASSERT_TRUE(heap->is_marking());
     const std::uintptr_t floating = reinterpret_cast<std::uintptr_t>(heap->alloc(sizeof(Node))) ^ 1;
@@ -223,14 +228,7 @@ TEST(Incremental, ObjectsAllocatedDuringACycleAreBornMarked) {
 TEST(Incremental, CollectAndSweepAllFinishARunningCycle) {
     TestHeap heap(128 * 1024, incremental_config());
     RootArray roots(*heap, 1);
-    Node* prev = nullptr;
-    for (int i = 0; i < 1000; ++i) {
-        auto* n = static_cast<Node*>(heap->alloc(sizeof(Node)));
-        n->link[0] = prev;
-        prev = n;
-        ASSERT_NE(heap->alloc(kBlockBytes), nullptr);  // garbage
-    }
-    roots[0] = prev;
+    roots[0] = make_chain(*heap, 1000, true);
     ASSERT_EQ(heap->collect_step(8), Status::ok);
     ASSERT_TRUE(heap->is_marking());
     EXPECT_EQ(heap->collect_start(), Status::collecting) << "no three-step collection inside a cycle";
