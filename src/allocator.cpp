@@ -160,6 +160,10 @@ void* HeapImpl::move_object(void* ptr, Area& area, std::size_t head, std::size_t
     if (moved == nullptr) return nullptr;  // status from alloc; the original is intact
     UHEAP_ASSERT(area.tables.is_head(head) && (area.tables.object_end(head) - head) * kBlockBytes == old_bytes);
     std::memcpy(moved, ptr, old_bytes);
+    // During an incremental cycle the copy is born marked, but the original may not have been
+    // scanned: the copy is scanned again (write_barrier(moved)'s work), or what only it points
+    // to would be lost.
+    if (marking_) record_store(moved);
     auto old_begin = reinterpret_cast<std::uintptr_t>(ptr);
     relocate_registrations(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));
     release_object(area, head, FreeReason::moved);

@@ -225,6 +225,37 @@ TEST(Incremental, ObjectsAllocatedDuringACycleAreBornMarked) {
     EXPECT_EQ(heap->size_of(reinterpret_cast<void*>(floating ^ 1)), 0u) << "freed by the next cycle";
 }
 
+// realloc() that moves an object during a cycle copies pointers the collector may not have seen
+// yet into an object born marked: the heap re-greys the copy itself (a host cannot: it never
+// stores those pointers). Y is reachable only through X; X moves before marking reaches it.
+TEST(Incremental, ReallocMovingDuringACycleKeepsWhatTheCopyPointsTo) {
+    TestHeap heap(128 * 1024, incremental_config());
+    RootArray roots(*heap, 1);
+    roots[0] = make_chain(*heap, 500);
+    Node* c = static_cast<Node*>(roots[0]);
+    while (c->link[0] != nullptr) c = c->link[0];  // the far end: marked last
+    auto* x = static_cast<Node*>(heap->alloc(sizeof(Node)));
+    ASSERT_NE(heap->alloc(kBlockBytes), nullptr);  // so that x cannot grow in place
+    auto* y = static_cast<Node*>(heap->alloc(sizeof(Node)));
+    y->stamp = 7;
+    x->link[0] = y;
+    c->link[2] = x;
+    const std::uintptr_t y_bits = reinterpret_cast<std::uintptr_t>(y) ^ 1;
+    y = nullptr;
+    ASSERT_EQ(heap->collect_step(8), Status::ok);
+    ASSERT_TRUE(heap->is_marking());
+    void* moved = heap->realloc(x, 4 * sizeof(Node));
+    ASSERT_NE(moved, nullptr);
+    ASSERT_NE(moved, static_cast<void*>(x)) << "the test needs a move";
+    c->link[2] = static_cast<Node*>(moved);
+    heap->write_barrier(c, moved);
+    x = nullptr;
+    run_cycle(*heap, 8);
+    void* y_again = reinterpret_cast<void*>(y_bits ^ 1);
+    EXPECT_EQ(heap->size_of(y_again), kNodeBytes) << "Y, reachable through the moved copy, was freed";
+    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+}
+
 TEST(Incremental, CollectAndSweepAllFinishARunningCycle) {
     TestHeap heap(128 * 1024, incremental_config());
     RootArray roots(*heap, 1);

@@ -559,9 +559,11 @@ private:
 
     /// Reports roots to the heap; the model records them while the heap accepts roots.
     void report_roots(void* const* words, std::size_t n) {
-        bool accepting = coll_.active && !coll_.roots_closed && !coll_.sweep_all;
+        // Between incremental steps the heap refuses reported roots (collecting): not roots then.
+        const bool between_steps = heap_->is_marking();
+        bool accepting = coll_.active && !coll_.roots_closed && !coll_.sweep_all && !between_steps;
         bool was_active = coll_.active;
-        bool closed = coll_.roots_closed;
+        bool closed = coll_.roots_closed || between_steps;
         if (accepting) {
             for (std::size_t i = 0; i < n; ++i) coll_.root_words.push_back(reinterpret_cast<std::uintptr_t>(words[i]));
         }
@@ -633,6 +635,9 @@ private:
             auto now = reinterpret_cast<std::uintptr_t>(weak_cells_[i]);
             std::uintptr_t was = coll_.weak_value[i];
             std::uintptr_t t = coll_.weak_target[i];
+            // Between incremental steps any op may have registered or unregistered the cell's
+            // node (a weak holder allocated or freed): what it was watched as at the start is moot.
+            if (config_.incremental && weak_cell_watched(i) != coll_.weak_watched[i]) coll_.weak_uncertain[i] = true;
             if (coll_.weak_uncertain[i]) {
                 // the harness changed the cell or its registration during the collection
             } else if (!coll_.weak_watched[i] || t == 0) {
