@@ -7,15 +7,11 @@ namespace uheap::detail {
 
 // Every input of the allocation fast path's one comparison: locks, the phase, the stress mode,
 // the threshold, an on_alloc hook. Called whenever one of them changes.
-// During an incremental cycle the fast path stays open (commit_object marks the new object) up
-// to the allocation that owes the next paced step (Lua's "GC debt").
+// The fast path is closed during an incremental cycle: allocate_blocks() marks new objects.
 void HeapImpl::refresh_fast_path() {
-    const bool open_phase = gc.phase == Phase::idle || gc.phase == Phase::incremental;
-    if (policy.locks > 0 || !open_phase || (policy.auto_collect && config.collect_on_every_alloc) ||
+    if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
         cb.hooks.on_alloc != nullptr) {
         policy.fast_path_limit = 0;
-    } else if (gc.phase == Phase::incremental) {
-        policy.fast_path_limit = policy.auto_collect ? policy.step_at_blocks : SIZE_MAX;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;
     } else {
