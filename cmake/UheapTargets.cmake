@@ -10,6 +10,7 @@ set(UHEAP_CORE_SOURCES
   src/collector.cpp
   src/free_space.cpp
   src/heap.cpp
+  src/incremental.cpp
   src/mark.cpp
   src/mem_info.cpp
   src/policy.cpp

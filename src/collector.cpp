@@ -268,61 +268,6 @@ void HeapImpl::finish_collection() {
     enter(Phase::idle);
 }
 
-// An incremental cycle's first step begins here: everything collect() does before marking, with
-// the roots shaded (marked and pushed) instead of traced, so the step's budget bounds the tracing.
-void HeapImpl::start_cycle() {
-    begin_collection(false);
-    gc.incremental_cycle = true;
-    gc.shade_only = true;
-    if (cb.root != nullptr) {
-        enter(Phase::root_callback);
-        cb.root(cb.root_user);
-        enter(Phase::roots);
-    }
-    if (gc.stack_base != nullptr) collect_stack();
-    enter(Phase::marking);
-    mark_pinned_and_registered();
-    gc.shade_only = false;
-}
-
-// One step of a running cycle: marking up to the budget, then back to the host, or, when nothing
-// is left to mark, the final phase in the same step.
-void HeapImpl::incremental_step(std::size_t budget_words) {
-    enter(Phase::marking);
-    if (mark_step(budget_words == 0 ? 1 : budget_words)) {
-        finish_cycle();
-        return;
-    }
-    const std::size_t words = policy.step_words_per_block != 0 ? policy.step_words_per_block : 1;
-    const std::size_t blocks_per_step = kPacedStepWords / words != 0 ? kPacedStepWords / words : 1;
-    policy.step_at_blocks = policy.blocks_since_collect + blocks_per_step;  // the next paced step
-    enter(Phase::incremental);
-    record_pause(PauseKind::step, now_ns() - gc.started_ns);
-}
-
-// The final phase: the host ran since the roots were shaded, so they are reported again (the
-// barrier covers stores into heap objects only), then marking ends with what the barrier
-// recorded (grey groups) and goes on as collect()'s does.
-void HeapImpl::finish_cycle() {
-    enter(Phase::roots);
-    if (cb.root != nullptr) {
-        enter(Phase::root_callback);
-        cb.root(cb.root_user);
-        enter(Phase::roots);
-    }
-    if (gc.stack_base != nullptr) collect_stack();
-    finish_collection();
-}
-
-// Pacing (set_pacing()): the next collection is due once use has grown to pause_percent % of
-// what this one left.
-void HeapImpl::pace() {
-    if (policy.pause_percent <= 100) return;
-    constexpr std::size_t kMinBlocks = 16;
-    std::size_t grow = used_blocks_now() / 100 * (policy.pause_percent - 100u) + used_blocks_now() % 100 * (policy.pause_percent - 100u) / 100;
-    policy.threshold_blocks = grow > kMinBlocks ? grow : kMinBlocks;
-}
-
 }  // namespace uheap::detail
 
 namespace uheap {
@@ -381,72 +326,6 @@ Status Heap::sweep_all() {
     self.begin_collection(true);
     self.finish_collection();
     return Status::ok;
-}
-
-Status Heap::collect_step(std::size_t budget_words) {
-    HeapImpl& self = HeapImpl::of(*this);
-    if (!self.config.incremental) return self.status = Status::invalid_argument;
-    if (self.policy.locks > 0) return self.status = Status::locked;
-    if (!self.admitted(Op::start)) return self.status;
-    if (self.gc.phase == Phase::incremental) {
-        self.gc.started_ns = self.now_ns();
-    } else {
-        self.start_cycle();
-    }
-    self.incremental_step(budget_words);
-    return self.status = Status::ok;
-}
-
-bool Heap::is_marking() const { return HeapImpl::of(*this).gc.phase == Phase::incremental; }
-
-// The barrier's slow half: the holder, if marked, goes back to grey (its group is rescanned by a
-// later step or the final phase). A holder not yet marked needs nothing: its contents are read
-// when it is, new pointer included. Anything that is not an object of this heap is ignored.
-void Heap::record_store(const void* holder) {
-    HeapImpl& self = HeapImpl::of(*this);
-    detail::ObjectRef obj = self.areas.object_at<true>(reinterpret_cast<std::uintptr_t>(holder));
-    if (obj && obj.area->tables.is_marked(obj.block)) self.defer_to_grey(*obj.area, obj.block);
-}
-
-void Heap::record_store(const void* holder, const void* value) {
-    HeapImpl& self = HeapImpl::of(*this);
-    detail::ObjectRef obj = self.areas.object_at<true>(reinterpret_cast<std::uintptr_t>(holder));
-    if (!obj || !obj.area->tables.is_marked(obj.block)) return;  // scanned later, value and all
-    void* const word = const_cast<void*>(value);
-    self.gc.shade_only = true;  // marked and pushed; the steps trace it
-    self.mark_root_words(&word, 1);
-    self.gc.shade_only = false;
-}
-
-void Heap::set_pacing(unsigned pause_percent, std::size_t step_words_per_block) {
-    HeapImpl& self = HeapImpl::of(*this);
-    self.policy.pause_percent = static_cast<std::uint16_t>(pause_percent < 0xffffu ? pause_percent : 0xffffu);
-    self.policy.step_words_per_block = step_words_per_block;
-    if (self.policy.pause_percent > 100) self.pace();
-    self.refresh_fast_path();
-}
-
-// Bounded pieces, the clock read between them: a piece is ~4 096 blocks swept or words marked,
-// tens of microseconds, so the deadline is overrun by at most one piece.
-bool Heap::collect_idle(std::uint64_t deadline_ns) {
-    HeapImpl& self = HeapImpl::of(*this);
-    constexpr std::size_t kPiece = 4096;
-    auto cycle_due = [&] {
-        return self.config.incremental && self.policy.auto_collect && self.policy.threshold_blocks != 0 &&
-               self.policy.blocks_since_collect >= self.policy.threshold_blocks;
-    };
-    auto work_left = [&] { return sweep_step(0) != 0 || is_marking() || cycle_due(); };
-    if (self.policy.locks > 0 || detail::is_collecting(self.gc.phase) || self.gc.phase == Phase::notifying) return work_left();
-    while (self.now_ns() < deadline_ns) {
-        if (sweep_step(0) != 0) {
-            sweep_step(kPiece);
-        } else if (is_marking() || cycle_due()) {
-            collect_step(kPiece);
-        } else {
-            break;
-        }
-    }
-    return work_left();
 }
 
 }  // namespace uheap

@@ -7,6 +7,7 @@
 //   (per area) allocator.cpp  block tables of objects, used blocks, high water; the free space
 //                             (free_space.cpp) is derived from the tables
 //   Collector  collector.cpp  the phase, roots, pins, weak slots, finalisers, the census of the dead
+//              incremental.cpp  collect_step, the barrier's slow halves, pacing, idle time
 //              mark.cpp       the mark stack, grey groups for its overflow
 //              sweep.cpp      the sweep, eager or lazy (Area::sweep_from), and the first fit that
 //                             sweeps before it hands blocks out
