@@ -72,7 +72,8 @@ constexpr bool kBarriers = false;  // built to measure the barrier's cost: stop-
 constexpr bool kBarriers = true;
 #endif
 
-std::uint64_t monotonic_ns() {
+/// The heap's clock too (set_clock), so collect_idle()'s deadline and the pause times agree.
+std::uint64_t monotonic_ns(void* = nullptr) {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::steady_clock::now().time_since_epoch()).count());
 }
@@ -210,8 +211,9 @@ int usage() {
                          "  --gc-stress[=WORDS]  incremental, with a marking step of WORDS words (default %zu)\n"
                          "                  before every allocation and a cycle always running (finds\n"
                          "                  missing write barriers)\n"
-                         "  --gc-pacing P,S  incremental: a cycle starts when use reaches P %% of what survived\n"
-                         "                  the last one, and allocation marks S words per block (default %u,%zu)\n"
+                         "  --gc-pacing P,S  a collection (a cycle) starts when use reaches P %% of what survived\n"
+                         "                  the last one; incremental: allocation marks S words per block\n"
+                         "                  (default %u,%zu; stop-the-world: collect when full, unless given)\n"
                          "  --stats         print the heap counters at exit (to stderr)\n"
                          "  --profile FILE  record a memory profile by type; write it as JSON at exit\n"
                          "                  (render it with uheap-report FILE --out DIR)\n",
@@ -279,16 +281,22 @@ int main(int argc, char** argv) {
         return 2;
     }
     heap->set_stack_base(__builtin_frame_address(0));
-    // Stop-the-world keeps the heap's default policy (collect when an allocation does not fit);
+    heap->set_clock(&monotonic_ns, nullptr);
+    // Stop-the-world keeps the heap's default policy (collect when an allocation does not fit)
+    // unless --gc-pacing asks for collections by pacing (to compare the modes at equal pacing);
     // incremental starts cycles by pacing, so they run while there is still room to allocate.
-    if (incremental) heap->set_pacing(pause_percent, step_words_per_block);
+    if (incremental || pacing_given) heap->set_pacing(pause_percent, step_words_per_block);
     vm.incremental = incremental;
     vm.stress_step_words = stress_words;
-    uheap::PauseHistogram pauses;  // --stats: every pause (the profiler owns the hooks when attached)
+    vm.check_reachable = stress_words != 0 && profile_path == nullptr;
+    // The hooks: every pause for --stats, and under --gc-stress the reachability check after every
+    // collection. The profiler owns the hooks when it is attached, so neither runs then.
+    PauseStats pauses;
     if (profile_path == nullptr) {
         uheap::EventHooks hooks;
         hooks.user = &pauses;
-        hooks.on_pause = &uheap::PauseHistogram::hook;
+        hooks.on_pause = &PauseStats::hook;
+        if (stress_words != 0) hooks.on_collect_end = &check_reachable;
         heap->set_event_hooks(hooks);
         vm.pauses = &pauses;
     }
@@ -331,6 +339,7 @@ int main(int argc, char** argv) {
         code = code != 0 ? code : 1;
     }
     // Every object dies now: finalisers close the files the program forgot.
+    vm.check_reachable = false;
     heap->sweep_all();
     heap->remove_root_range(&vm.stack_node);
     heap->remove_root_range(&vm.roots_node);

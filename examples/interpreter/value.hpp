@@ -111,13 +111,29 @@ struct Roots {
 /// registered root whose length follows the stack pointer, so popped slots retain nothing.
 inline constexpr std::size_t kStackCapacity = 64 * 1024;
 
+/// Every pause the collector made (EventHooks::on_pause), for --stats: all of them, and the count
+/// and the longest of each kind (stop-the-world collection, incremental step, final step).
+struct PauseStats {
+    uheap::PauseHistogram all;
+    std::uint64_t count[3] = {};
+    std::uint64_t max_ns[3] = {};
+    static void hook(void* user, uheap::PauseKind kind, std::uint64_t ns) {
+        auto* self = static_cast<PauseStats*>(user);
+        auto k = static_cast<unsigned>(kind) < 3 ? static_cast<unsigned>(kind) : 0u;
+        self->all.record(ns);
+        ++self->count[k];
+        if (ns > self->max_ns[k]) self->max_ns[k] = ns;
+    }
+};
+
 struct Vm {
     uheap::Heap* heap = nullptr;
     /// --gc-stress: every allocation first does an incremental step of this many words (0: off),
     /// so a cycle is always running and a missing write barrier loses an object quickly.
     std::size_t stress_step_words = 0;
     bool incremental = false;  ///< the heap was created with HeapConfig::incremental (--gc=incremental)
-    const uheap::PauseHistogram* pauses = nullptr;  ///< every pause, for --stats (null: not recorded)
+    const PauseStats* pauses = nullptr;  ///< every pause, for --stats (null: not recorded)
+    bool check_reachable = false;  ///< --gc-stress: check_reachable() after every collection
     Roots roots;
     std::size_t symbol_count = 0;
     Value stack[kStackCapacity];
@@ -251,5 +267,7 @@ void finalise_object(void* user, void* object);
 Value open_output_file(Value path);  ///< builtins.cpp
 void close_file(Value file);
 void print_heap_stats(std::FILE* out);
+/// EventHooks::on_collect_end for --gc-stress: aborts if an object reachable from the roots was freed.
+void check_reachable(void* user, const uheap::CollectionStats& stats);
 
 }  // namespace scheme

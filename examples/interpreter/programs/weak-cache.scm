@@ -43,8 +43,13 @@
       (let ((r (expensive-square i)))
         (when (= 0 (remainder i 10)) (set! in-use (cons r in-use))))
       (loop (+ i 1)))))
+;; Filled and counted with automatic collection off, so every entry is still there when counted:
+;; a collection in between (an incremental cycle starts long before the heap is full) would
+;; already have forgotten some.
+(gc-disable)
 (fill-cache)
 (say "cached entries: " (hash-table-count cache) ", computed " computed)
+(gc-enable)
 (say "cache hit returns the same object: " (eq? (expensive-square 50) (car (filter (lambda (r) (= (cadr r) 2500)) in-use))))
 (gc-collect)
 (define remaining (hash-table-count cache))
