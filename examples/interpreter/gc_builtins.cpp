@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Built-ins that expose the heap to programs, after MicroPython's gc and micropython modules:
 // gc-collect, gc-mem-free, gc-mem-alloc, gc-threshold, gc-enable/disable, heap-lock/unlock,
-// mem-info, plus the allocation counters, heap-verify and weak references.
+// mem-info, plus the allocation counters, heap-verify and weak references; and for incremental
+// collection gc-marking?, gc-step, heap-check-reachable and the --gc-stress check.
 #include <cstdlib>
 #include <utility>
 #include <vector>

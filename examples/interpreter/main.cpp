@@ -2,13 +2,14 @@
 // uheap-scheme: command line, heap creation, the script runner and the REPL.
 //
 //   uheap-scheme [--heap SIZE] [--gc=incremental|stw] [--gc-stress[=WORDS]] [--gc-pacing P,S]
-//                [--stats] [--profile FILE] [script.scm] [args...]
+//                [--stats] [--cpu-clock] [--profile FILE] [script.scm] [args...]
 //
 // The heap is a uheap::OwnedHeap of SIZE bytes (256K by default, like a microcontroller). main()
 // records its frame as the stack base, so every collection scans the C stack conservatively.
 // By default it collects incrementally (HeapConfig::incremental, paced by set_pacing()): every
 // store of a pointer into a heap object goes through store() / barrier() (value.hpp).
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -77,6 +78,15 @@ std::uint64_t monotonic_ns(void* = nullptr) {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::steady_clock::now().time_since_epoch()).count());
 }
+
+/// --cpu-clock: this thread's CPU time, so pauses measured on a busy machine leave out the time
+/// other processes had the CPU.
+std::uint64_t thread_cpu_ns(void* = nullptr) {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+std::uint64_t (*now_ns)(void*) = &monotonic_ns;
 
 /// "P,S" of --gc-pacing; false if malformed.
 bool parse_pacing(const char* text, unsigned* pause_percent, std::size_t* step_words) {
@@ -155,7 +165,7 @@ int repl() {
     for (;;) {
         // Waiting for a line is idle time: up to a millisecond of a due or running cycle (or of a
         // pending lazy sweep) is done here instead of in the next line's allocations.
-        if (vm.incremental) vm.heap->collect_idle(monotonic_ns() + 1000000);
+        if (vm.incremental) vm.heap->collect_idle(now_ns(nullptr) + 1000000);
         if (interactive) {
             std::fputs(buffer.empty() ? "> " : "... ", stdout);
             std::fflush(stdout);
@@ -204,17 +214,19 @@ std::size_t stack_limit_bytes() {
 
 int usage() {
     std::fprintf(stderr, "usage: uheap-scheme [--heap SIZE] [--gc=MODE] [--gc-stress[=WORDS]] [--gc-pacing P,S] [--stats]\n"
-                         "                    [--profile FILE] [script.scm] [args...]\n"
+                         "                    [--cpu-clock] [--profile FILE] [script.scm] [args...]\n"
                          "  --heap SIZE     heap size in bytes, K or M suffix (default 256K)\n"
                          "  --gc=incremental  collect in bounded steps between the program's work (the default)\n"
                          "  --gc=stw        stop-the-world: each collection marks everything at once\n"
                          "  --gc-stress[=WORDS]  incremental, with a marking step of WORDS words (default %zu)\n"
-                         "                  before every allocation and a cycle always running (finds\n"
-                         "                  missing write barriers)\n"
+                         "                  before every allocation, a cycle always running, and a check after\n"
+                         "                  every collection that nothing reachable was freed (finds missing\n"
+                         "                  write barriers)\n"
                          "  --gc-pacing P,S  a collection (a cycle) starts when use reaches P %% of what survived\n"
                          "                  the last one; incremental: allocation marks S words per block\n"
                          "                  (default %u,%zu; stop-the-world: collect when full, unless given)\n"
-                         "  --stats         print the heap counters at exit (to stderr)\n"
+                         "  --stats         print the heap counters and the pauses at exit (to stderr)\n"
+                         "  --cpu-clock     time pauses in this thread's CPU time (for measuring on a busy machine)\n"
                          "  --profile FILE  record a memory profile by type; write it as JSON at exit\n"
                          "                  (render it with uheap-report FILE --out DIR)\n",
                  kStressStepWords, kPausePercent, kStepWordsPerBlock);
@@ -252,6 +264,8 @@ int main(int argc, char** argv) {
         } else if (std::strcmp(argv[arg], "--gc-pacing") == 0 && arg + 1 < argc) {
             if (!parse_pacing(argv[++arg], &pause_percent, &step_words_per_block)) return usage();
             pacing_given = true;
+        } else if (std::strcmp(argv[arg], "--cpu-clock") == 0) {
+            now_ns = &thread_cpu_ns;
         } else if (std::strcmp(argv[arg], "--stats") == 0) {
             stats = true;
         } else if (std::strcmp(argv[arg], "--profile") == 0 && arg + 1 < argc) {
@@ -281,7 +295,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     heap->set_stack_base(__builtin_frame_address(0));
-    heap->set_clock(&monotonic_ns, nullptr);
+    heap->set_clock(now_ns, nullptr);
     // Stop-the-world keeps the heap's default policy (collect when an allocation does not fit)
     // unless --gc-pacing asks for collections by pacing (to compare the modes at equal pacing);
     // incremental starts cycles by pacing, so they run while there is still room to allocate.

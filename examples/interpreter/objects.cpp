@@ -68,14 +68,17 @@ void grow_symbol_table() {
 // Why the retry with collect(): during an incremental cycle, an allocation that does not fit has
 // the heap finish the running cycle as its one collection, and whatever the program allocated
 // during that cycle was born marked, so its garbage survives it. A full collection is what a
-// program that runs out of memory is owed (the stop-the-world heap gives it one).
+// program that runs out of memory is owed (the stop-the-world heap gives it one). When the heap's
+// own collection was already a full one (no cycle was running), another would find nothing more:
+// the pause hook (when installed) says which it was.
 void* allocate(Type type, std::size_t n_bytes, unsigned flags, std::uintptr_t aux) {
     if (vm.stress_step_words != 0 && vm.heap->auto_collect() && !vm.heap->is_locked()) {
         vm.heap->collect_step(vm.stress_step_words);  // --gc-stress: a step before every allocation
     }
     void* memory = vm.heap->alloc(n_bytes, flags, static_cast<std::uint16_t>(type));
     if (memory == nullptr && vm.incremental && vm.heap->last_status() == uheap::Status::out_of_memory &&
-        vm.heap->auto_collect() && vm.heap->collect() == uheap::Status::ok) {
+        vm.heap->auto_collect() && (vm.pauses == nullptr || vm.pauses->last != uheap::PauseKind::collection) &&
+        vm.heap->collect() == uheap::Status::ok) {
         memory = vm.heap->alloc(n_bytes, flags, static_cast<std::uint16_t>(type));
     }
     if (memory == nullptr) {

@@ -117,9 +117,11 @@ struct PauseStats {
     uheap::PauseHistogram all;
     std::uint64_t count[3] = {};
     std::uint64_t max_ns[3] = {};
+    uheap::PauseKind last = uheap::PauseKind::step;  ///< the kind of the latest pause
     static void hook(void* user, uheap::PauseKind kind, std::uint64_t ns) {
         auto* self = static_cast<PauseStats*>(user);
         auto k = static_cast<unsigned>(kind) < 3 ? static_cast<unsigned>(kind) : 0u;
+        self->last = kind;
         self->all.record(ns);
         ++self->count[k];
         if (ns > self->max_ns[k]) self->max_ns[k] = ns;

@@ -10,6 +10,7 @@
 ;; told the collector: without the barrier, the (gc-collect) that ends the cycle frees it, and
 ;; (heap-check-reachable) finds a freed object among those reachable from the roots.
 ;; A stop-the-world heap has no cycle ((gc-step) does nothing there); the program prints the same.
+;; The output-port test writes item-N.tmp and port.txt into the current directory.
 (define (say . items) (for-each display items) (newline))
 
 (define n 16)
