@@ -101,8 +101,12 @@ void Heap::record_store(const void* holder) {
     if (obj && obj.area->tables.is_marked(obj.block)) self.defer_to_grey(*obj.area, obj.block);
 }
 
+// The value is looked at first: most stores during a cycle are of numbers, nil or objects
+// already marked, and those need no lookup of the holder.
 void Heap::record_store(const void* holder, const void* value) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::ObjectRef target = self.areas.object_at(value, self.config.interior_pointers);
+    if (!target || target.area->tables.is_marked(target.block)) return;
     detail::ObjectRef obj = self.areas.object_at<true>(reinterpret_cast<std::uintptr_t>(holder));
     if (!obj || !obj.area->tables.is_marked(obj.block)) return;  // scanned later, value and all
     void* const word = const_cast<void*>(value);

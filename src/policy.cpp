@@ -97,9 +97,17 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
     status = Status::ok;
     void* ptr = allocate_blocks(n_blocks, flags);
     if (ptr == nullptr && !collected) {
+        const bool finished_a_cycle = gc.phase == Phase::incremental;
         run_automatic_collection();  // a running cycle is finished by it (collect())
         status = Status::ok;
         ptr = allocate_blocks(n_blocks, flags);
+        // What the cycle's allocations left was born marked and survived it: a full collection
+        // frees it, so an incremental heap fails no allocation a stop-the-world one would fit.
+        if (ptr == nullptr && finished_a_cycle) {
+            run_automatic_collection();
+            status = Status::ok;
+            ptr = allocate_blocks(n_blocks, flags);
+        }
     }
     if (ptr == nullptr && grow_for(n_blocks)) ptr = allocate_blocks(n_blocks, flags);
     if (ptr == nullptr) {

@@ -256,6 +256,23 @@ TEST(Incremental, ReallocMovingDuringACycleKeepsWhatTheCopyPointsTo) {
     EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
 }
 
+// Garbage allocated during a cycle is born marked and survives it: an allocation that finds the
+// heap full mid-cycle finishes the cycle and, if that frees too little, collects once more, so
+// it fails only where a stop-the-world heap would too.
+TEST(Incremental, AnAllocationThatFillsTheHeapMidCycleStillFits) {
+    TestHeap heap(64 * 1024, incremental_config());
+    RootArray roots(*heap, 1);
+    roots[0] = make_chain(*heap, 200);
+    heap->set_pacing(0, 1);  // steps too rare to end the cycle before the heap is full
+    ASSERT_EQ(heap->collect_step(1), Status::ok);
+    ASSERT_TRUE(heap->is_marking());
+    const std::size_t pool_blocks = heap->info_fast().total / kBlockBytes;
+    for (std::size_t i = 0; i < 3 * pool_blocks; ++i) {
+        ASSERT_NE(heap->alloc(kBlockBytes), nullptr) << "allocation " << i << ": " << uheap::status_name(heap->last_status());
+    }
+    EXPECT_EQ(heap->counters().out_of_memory, 0u);
+}
+
 TEST(Incremental, CollectAndSweepAllFinishARunningCycle) {
     TestHeap heap(128 * 1024, incremental_config());
     RootArray roots(*heap, 1);

@@ -242,6 +242,9 @@ public:
     /// A full collection: collect_start(), the root callback, the C stack (if set_stack_base()
     /// was called), collect_end(). Refused (collecting) while a collection runs, which includes
     /// every callback the collection makes. Objects freed: counters().last_collect_freed.
+    /// During an incremental cycle it finishes that cycle instead (that is the collection):
+    /// objects the cycle's allocations left were born marked and survive it, so a host that
+    /// wants everything unreachable now freed calls collect() twice.
     Status collect();
 
     /// The three-step form for hosts that report roots themselves (MicroPython's ports).
@@ -284,7 +287,8 @@ public:
     /// object at `holder` (its first byte, or any byte of it). One inline test when no cycle runs;
     /// during one, a holder already marked is marked for another scan (a backward barrier), so
     /// the store cannot hide an object from the collector. Stores into roots (stack, registered
-    /// ranges) need no barrier: the final phase scans the roots again.
+    /// ranges) need no barrier: the final phase scans the roots again. Initialising stores into
+    /// an object allocated during a cycle need it too: born marked, that object is not scanned.
     void write_barrier(const void* holder) {
         if (marking_) record_store(holder);
     }
