@@ -77,7 +77,7 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
     }
     // Pacing: during an incremental cycle allocation owes step_words_per_block words of marking
     // per block, paid in steps of at least kPacedStepWords (a step has a fixed cost: the clock,
-    // the phase changes) once step_at_blocks is reached; the fast path runs up to there.
+    // the phase changes) once step_at_blocks is reached (the fast path is closed during a cycle).
     if (gc.phase == Phase::incremental && policy.auto_collect && policy.blocks_since_collect + n_blocks >= policy.step_at_blocks) {
         gc.started_ns = now_ns();
         incremental_step(kPacedStepWords);
