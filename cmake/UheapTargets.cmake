@@ -15,6 +15,7 @@ set(UHEAP_CORE_SOURCES
   src/mem_info.cpp
   src/policy.cpp
   src/platform.cpp
+  src/poison.cpp
   src/stack_scan.cpp
   src/sweep.cpp
   src/verify.cpp)

@@ -79,8 +79,11 @@ void churn(Demo& d, std::size_t rounds, std::size_t window_base) {
             case 1: d.roots[slot] = d.alloc(8 + d.rng.below(120), kStr, uheap::kNoScan); break;
             case 2: {
                 auto** tuple = static_cast<void**>(d.alloc(4 * sizeof(void*), kTuple));
-                if (tuple != nullptr) tuple[0] = d.alloc(16, kInt);
+                // Rooted before the next allocation, which may collect: held only in a local,
+                // the tuple was freed there and written after (AddressSanitizer's report, once
+                // freed blocks were poisoned).
                 d.roots[slot] = tuple;
+                if (tuple != nullptr) tuple[0] = d.alloc(16, kInt);
                 break;
             }
             default: d.alloc(32 + d.rng.below(200), kStr, uheap::kNoScan); break;  // garbage at once

@@ -25,7 +25,8 @@ inline void* HeapImpl::commit_object(Area& area, std::size_t start, std::size_t 
         }
     }
     if (flags != 0) {
-        if (flags & kFinaliser) t.set_finaliser(start);
+        if (flags & (kFinaliser | kDestructor)) t.set_finaliser(start);
+        if (flags & kDestructor) t.set_destructor(start);  // two blocks or more: allocate_slow
         if (flags & kWeak) t.set_weak(start);
         if ((flags & kNoScan) && n_blocks >= 2) t.set_no_scan(start);
     }
@@ -56,6 +57,7 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
         if (n_blocks > a->tables.n_blocks - a->used_blocks) continue;
         std::size_t start = take_blocks(*a, n_blocks);
         if (start == kNoRun) continue;
+        if (config.poison_freed) unpoison_blocks(a->ptr_of(start), n_blocks * kBlockBytes);  // (fast path closed)
         void* object = commit_object(*a, start, n_blocks, flags);
         // Born marked during an incremental cycle: marking may have passed every pointer to it.
         // (Only here: the fast path is closed during a cycle. Marking there cost every
@@ -99,8 +101,10 @@ Counters HeapImpl::derived_counters() const {
 }
 
 // Blocks [begin, end) are free in the tables now: the free space learns it, and the high-water
-// mark comes down if they reach it. Nothing is written into the blocks themselves.
+// mark comes down if they reach it. Nothing is written into the blocks themselves, unless they
+// are poisoned (HeapConfig::poison_freed).
 void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
+    if (config.poison_freed) poison_range(area, begin, end);
     std::size_t run_begin = free_space_released(area.space, area.tables, begin, end);
     if (area.sweep_pending()) free_space_limit_current(area.space, area.sweep_from);  // I8
     // Everything from high_water up was free; if this run reaches it, so is everything from its start.
@@ -143,6 +147,7 @@ bool HeapImpl::grow_in_place(Area& area, std::size_t old_end, std::size_t extra)
     if (t.free_run_length(old_end, old_end + extra) != extra) return false;
     free_space_taken(area.space, old_end, old_end + extra);
     t.set_tails(old_end, old_end + extra);
+    if (config.poison_freed) unpoison_blocks(area.ptr_of(old_end), extra * kBlockBytes);
     std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
     book_used(area, old_end + extra, extra);
     stats.bytes_allocated -= std::uint64_t(extra) * kBlockBytes;  // in the debt, not an allocation
@@ -191,7 +196,8 @@ using detail::Op;
 void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
     constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
-    if (n_bytes - 1 < kFastPathMaxBytes && self.policy.blocks_since_collect < self.policy.fast_path_limit) {
+    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 &&
+        self.policy.blocks_since_collect < self.policy.fast_path_limit) {
         std::size_t n_blocks = detail::blocks_for_bytes(n_bytes);
         Area& area = *self.areas.first;
         std::size_t start = 0;
@@ -240,6 +246,7 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     }
     if (!admitted(Op::allocate)) return nullptr;
     std::size_t n_blocks = blocks_for_bytes(n_bytes);
+    if ((flags & kDestructor) && n_blocks < 2) n_blocks = 2;  // its flag lives on the first tail
     void* ptr = allocate_by_policy(n_bytes, n_blocks, flags);
     if (ptr == nullptr) return nullptr;
     if (cb.hooks.on_alloc != nullptr) cb.hooks.on_alloc(cb.hooks.user, ptr, n_blocks * kBlockBytes, flags, tag);
@@ -281,7 +288,7 @@ unsigned Heap::flags_of(const void* ptr) const {
     if (self.find_object(ptr, &obj) != Status::ok) return 0;
     const detail::BlockTables& t = obj.area->tables;
     unsigned flags = 0;
-    if (t.has_finaliser(obj.block)) flags |= kFinaliser;
+    if (t.has_finaliser(obj.block)) flags |= t.has_destructor(obj.block) ? kDestructor : kFinaliser;
     if (t.is_weak(obj.block)) flags |= kWeak;
     if (t.is_no_scan(obj.block, t.object_end(obj.block))) flags |= kNoScan;
     return flags;
@@ -325,6 +332,11 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     UHEAP_ASSERT(old_end == area.tables.object_end(head));  // I2: the remembered end is the tables'
     std::size_t old_blocks = old_end - head;
     std::size_t new_blocks = detail::blocks_for_bytes(n_bytes);
+    // A kDestructor object's DestructorFn is its last word: another length would lose it.
+    if (new_blocks != old_blocks && area.tables.has_destructor(head)) {
+        self.status = Status::invalid_argument;
+        return nullptr;
+    }
     self.status = Status::ok;
     auto remember = [&](std::size_t end) {
         area.resized_head = static_cast<std::uint32_t>(head);

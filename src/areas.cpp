@@ -121,7 +121,8 @@ Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t
         return nullptr;
     }
 
-    // From here on the region is ours to write.
+    // From here on the region is ours to write (and a previous heap's poisoning of it is undone).
+    begin_region(region, region_bytes);
     std::uintptr_t tables_at = 0;
     carver.take(metadata_bytes(n_blocks), alignof(Word), &tables_at);
     carver.align(kBlockBytes);
@@ -261,7 +262,8 @@ Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& con
                                         control != nullptr ? control + kHeapImplBytes : nullptr, status);
     if (area == nullptr) return nullptr;
     HeapImpl* heap = ::new (control != nullptr ? control : prefix) HeapImpl();
-    heap->config = detail::Options{config.interior_pointers, config.collect_on_every_alloc, config.lazy_sweep, config.incremental};
+    heap->config = detail::Options{config.interior_pointers, config.collect_on_every_alloc, config.lazy_sweep, config.incremental,
+                                   config.poison_freed};
     if (control != nullptr) {
         heap->areas.control_begin = reinterpret_cast<std::uintptr_t>(config.control);
         heap->areas.control_end = heap->areas.control_begin + config.control_bytes;
@@ -269,7 +271,7 @@ Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& con
     unsigned char* carved_stack = static_cast<unsigned char*>(prefix) + (control == nullptr ? heap_bytes : 0);
     heap->gc.stack = host_stack != nullptr ? host_stack : reinterpret_cast<MarkRange*>(carved_stack);
     heap->gc.capacity = entries;
-    heap->areas.append(area);
+    heap->adopt_area(area);
     heap->refresh_fast_path();
     return heap;
 }
@@ -283,8 +285,20 @@ Status Heap::add_area(void* region, std::size_t region_bytes) {
     }
     Status laid_out;
     Area* area = HeapImpl::lay_out_area(region, region_bytes, 0, nullptr, nullptr, &laid_out);
-    if (area != nullptr) self.areas.append(area);
+    if (area != nullptr) self.adopt_area(area);
     return self.status = laid_out;
+}
+
+Status Heap::retire() {
+    HeapImpl& self = HeapImpl::of(*this);
+    if (!self.admitted(detail::Op::add_area)) return self.status;  // not while collecting
+    // The first area's region may hold the heap itself: read every link before any region goes.
+    for (Area* a = self.areas.first; a != nullptr;) {
+        Area* next = a->next;
+        detail::unpoison_region(a->region, a->region_bytes);
+        a = next;
+    }
+    return Status::ok;
 }
 
 // The exact layout of an area of n + 1 blocks at the worst alignment of the region, every

@@ -19,22 +19,26 @@
 //   kind          head  tail        mark                 flag
 //   free           0     0          0                    0
 //   head           1     finaliser  marked (collection)  weak
-//   first tail     0     1          0                    no-scan (of its object)
+//   first tail     0     1          destructor           no-scan (of its object)
 //   later tail     0     1          0                    0
 //
 // Why this encoding: a head needs mark + finaliser + weak + no-scan (16 states) and free/tail
 // need two more, 18 states in all, which four per-block bits cannot hold. Heads keep the two flags
 // MicroPython itself has (finaliser, weak) so every object can carry them; no-scan, which only
 // pays off for buffers, lives on the object's first tail. A one-block object therefore cannot be
-// no-scan: it is scanned, which costs reading its own 2-4 words.
+// no-scan: it is scanned, which costs reading its own 2-4 words. The first tail's mark bit, which
+// marking never sets (it marks heads), says the object's last word holds a DestructorFn
+// (kDestructor, make<T>'s objects): so the host's finaliser and C++ destructors share one heap
+// with no table of their own, for objects of two blocks or more.
 //
 // Invariants (checked by verify(), numbered as in docs/design.md):
 //   I1 every block is exactly one of free, head, tail (by the table above; bits past the last
 //      block of an area are zero in all four tables).
 //   I2 a tail is preceded by a head or a tail of the same area (no tail follows a free block).
-//   I3 outside a collection no mark bit is set; during one, only heads are marked.
+//   I3 outside a collection no head is marked; during one, marks are on heads only (a first
+//      tail's destructor bit is not a mark).
 //   I4 flag bits only as the table allows: `flag` on heads (weak) and first tails (no-scan);
-//      `mark` never on tails or free blocks.
+//      `mark` on no later tail or free block.
 //   I5 the free-space summaries agree with the tables (free_space.hpp); the current run is free
 //      and first fit; every free run that begins below a size hint is shorter than that size.
 //   I6 used + free == total in every area, and the O(1) counters agree with a full scan.
@@ -164,6 +168,13 @@ struct BlockTables {
     /// On the first tail: only objects of two blocks or more can be no-scan.
     void set_no_scan(std::size_t head_block) { set_bit(flag, head_block + 1); }
     void set_mark(std::size_t head_block) { set_bit(mark, head_block); }
+    /// On the first tail's mark bit: the object's last word holds a DestructorFn. Two blocks or
+    /// more only (the caller makes sure).
+    void set_destructor(std::size_t head_block) { set_bit(mark, head_block + 1); }
+    bool has_destructor(std::size_t head_block) const {
+        std::size_t first_tail = head_block + 1;
+        return first_tail < n_blocks && is_tail(first_tail) && test_bit(mark, first_tail);
+    }
     /// Makes [begin, end) tails of the object before them.
     void set_tails(std::size_t begin, std::size_t end) { set_bits(tail, begin, end); }
     /// Frees [begin, end) in every table: heads, tails, marks and flags.

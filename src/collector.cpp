@@ -94,7 +94,7 @@ void HeapImpl::mark_pinned_and_registered() {
 // integer that happens to fall inside a pool, a pointer outside the heap) is left alone.
 void HeapImpl::clear_dead_weak_slots() {
     for (WeakSlot* s = gc.weak_slots; s != nullptr; s = s->next) {
-        ObjectRef obj = areas.object_at(*s->slot, config.interior_pointers);
+        ObjectRef obj = areas.object_at(reveal_pointer(*s->slot), config.interior_pointers);
         if (obj && !obj.area->tables.is_marked(obj.block)) *s->slot = nullptr;
     }
 }
@@ -115,7 +115,11 @@ void HeapImpl::finalise_dead() {
                 if (t.has_finaliser(block)) {
                     t.clear_finaliser(block);
                     ++stats.finalisers_run;
-                    if (cb.finaliser != nullptr) cb.finaliser(cb.finaliser_user, object);
+                    if (t.has_destructor(block)) {
+                        run_destructor(*a, block);
+                    } else if (cb.finaliser != nullptr) {
+                        cb.finaliser(cb.finaliser_user, object);
+                    }
                 }
                 if (t.is_head(block) && t.is_weak(block)) {
                     t.clear_weak(block);
@@ -125,6 +129,16 @@ void HeapImpl::finalise_dead() {
             }
         }
     }
+}
+
+// A kDestructor object's own finaliser: the DestructorFn in its last word, read and zeroed
+// before the call (zero: the host had not written one yet).
+void HeapImpl::run_destructor(Area& area, std::size_t head) {
+    void* object = area.ptr_of(head);
+    auto* last = reinterpret_cast<DestructorFn*>(area.ptr_of(area.tables.object_end(head))) - 1;
+    DestructorFn destroy = *last;
+    *last = nullptr;
+    if (destroy != nullptr) destroy(object);
 }
 
 // The census of the dead, once the finalisers ran (they may free objects): each area's dead
@@ -145,6 +159,7 @@ void HeapImpl::count_dead() {
             Word dead = t.head[w] & ~t.mark[w];
             if (dead == 0 && !carry) continue;
             if (cb.hooks.on_free != nullptr) report_dead(*a, w, dead);
+            if (config.poison_freed) poison_dead(*a, w, dead);
             DeadBlocks d = dead_blocks_in(dead, t.tails_in(w), carry);
             carry = d.runs_on;
             dead_objects += count_ones(dead);
@@ -160,6 +175,13 @@ void HeapImpl::count_dead() {
     gc.freed_bytes = dead_blocks * kBlockBytes;
     stats.objects_collected += dead_objects;
     stats.last_collect_freed = dead_objects;
+}
+
+// Whether a collection could find anything live: without a stack base, a root range, a root
+// callback or a pin, every object would die, which is never what a host that forgot to say where
+// its roots are wants (sweep_all() says so on purpose). Three-step hosts report their own.
+bool HeapImpl::has_root_source() const {
+    return cb.root != nullptr || gc.stack_base != nullptr || gc.roots != nullptr || gc.pins != nullptr;
 }
 
 // Only when an observer listens: each dead object of word `w`, with its size.
@@ -209,6 +231,7 @@ void HeapImpl::release_empty_areas() {
         ++stats.areas_released;
         void* region = area->region;
         std::size_t region_bytes = area->region_bytes;
+        unpoison_region(region, region_bytes);  // the host's memory again, all of it
         cb.release(cb.grow_user, region, region_bytes);  // `area` lived in that region: not used after
     }
 }
@@ -305,6 +328,7 @@ Status Heap::collect() {
         self.finish_cycle();
         return self.status = Status::ok;
     }
+    if (!self.has_root_source()) return self.status = Status::no_roots;
     self.begin_collection(false);
     if (self.cb.root != nullptr) {
         self.enter(Phase::root_callback);

@@ -27,6 +27,7 @@ const char* status_name(Status status) {
         case Status::pinned: return "pinned";
         case Status::overlap: return "overlap";
         case Status::already_registered: return "already_registered";
+        case Status::no_roots: return "no_roots";
     }
     return "unknown";
 }

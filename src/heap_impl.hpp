@@ -231,11 +231,18 @@ struct Callbacks {
 };
 
 /// What of HeapConfig the heap consults after create() (the rest sizes and places memory).
+/// poison.cpp: freed blocks made inaccessible (fill, ASan, Valgrind), and accessible again.
+void poison_blocks(void* begin, std::size_t n_bytes);
+void unpoison_blocks(void* begin, std::size_t n_bytes);  ///< before they are handed out
+void unpoison_region(void* begin, std::size_t n_bytes);  ///< a region the host gets back
+void begin_region(void* begin, std::size_t n_bytes);     ///< a region a new area is laid over
+
 struct Options {
     bool interior_pointers = false;
     bool collect_on_every_alloc = false;
     bool lazy_sweep = true;
     bool incremental = false;
+    bool poison_freed = false;
 };
 
 struct HeapImpl final : Heap {
@@ -315,6 +322,12 @@ struct HeapImpl final : Heap {
     void mark_pinned_and_registered();
     void clear_dead_weak_slots();
     void finalise_dead();
+    void run_destructor(Area& area, std::size_t head);
+    bool has_root_source() const;
+    // poison.cpp
+    void poison_dead(Area& area, std::size_t w, Word dead);
+    void poison_range(Area& area, std::size_t begin, std::size_t end);
+    void adopt_area(Area* area);
     void count_dead();
     void report_dead(Area& area, std::size_t word, Word dead_heads);
     void unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end);

@@ -84,6 +84,7 @@ Status Heap::collect_step(std::size_t budget_words) {
     if (self.gc.phase == Phase::incremental) {
         self.gc.started_ns = self.now_ns();
     } else {
+        if (!self.has_root_source()) return self.status = Status::no_roots;
         self.start_cycle();
     }
     self.incremental_step(budget_words);

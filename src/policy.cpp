@@ -7,10 +7,11 @@ namespace uheap::detail {
 
 // Every input of the allocation fast path's one comparison: locks, the phase, the stress mode,
 // the threshold, an on_alloc hook. Called whenever one of them changes.
-// The fast path is closed during an incremental cycle: allocate_blocks() marks new objects.
+// The fast path is closed during an incremental cycle (allocate_blocks() marks new objects) and
+// with poisoning (allocate_blocks() unpoisons them).
 void HeapImpl::refresh_fast_path() {
     if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
-        cb.hooks.on_alloc != nullptr) {
+        cb.hooks.on_alloc != nullptr || config.poison_freed) {
         policy.fast_path_limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;
@@ -59,7 +60,7 @@ bool HeapImpl::grow_for(std::size_t n_blocks) {
     Area* area = lay_out_area(region, region_bytes, 0, nullptr, nullptr, &area_status);
     if (area == nullptr) return false;
     area->grown = true;
-    areas.append(area);
+    adopt_area(area);
     ++stats.areas_grown;
     return true;
 }
@@ -87,8 +88,10 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
     if (!collected && !cycle && (config.collect_on_every_alloc ||
                                  (policy.threshold_blocks != 0 && policy.blocks_since_collect >= policy.threshold_blocks))) {
         if (config.incremental && !config.collect_on_every_alloc) {
-            start_cycle();  // the threshold starts a cycle; allocation carries it on
-            incremental_step(kPacedStepWords);
+            if (has_root_source()) {  // (else collect_step() would refuse it: no_roots)
+                start_cycle();  // the threshold starts a cycle; allocation carries it on
+                incremental_step(kPacedStepWords);
+            }
         } else {
             run_automatic_collection();
             collected = true;
@@ -113,7 +116,9 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
     if (ptr == nullptr) {
         ++stats.out_of_memory;
         if (cb.hooks.on_out_of_memory != nullptr) cb.hooks.on_out_of_memory(cb.hooks.user, n_bytes);
-        status = Status::out_of_memory;
+        // The collection this allocation needed was refused: say why, not just "full".
+        const bool refused = policy.auto_collect && cb.collect == nullptr && !has_root_source();
+        status = refused ? Status::no_roots : Status::out_of_memory;
     }
     return ptr;
 }

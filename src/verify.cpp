@@ -36,9 +36,9 @@ bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
         if (Word orphan = tails & ~used_before) {
             return c.fail(Invariant::I2_extent, ai, first_bit_block(w, orphan), "tail after a free block");
         }
-        Word marks = t.mark[w] & ~(collecting ? heads : heads & unswept_in(a, w));
-        if (marks) return c.fail(Invariant::I3_no_marks, ai, first_bit_block(w, marks), "mark bit outside a collection or on a non-head");
         Word first_tails = tails & ((heads << 1) | previous_head_top);
+        Word marks = t.mark[w] & ~(collecting ? heads : heads & unswept_in(a, w)) & ~first_tails;
+        if (marks) return c.fail(Invariant::I3_no_marks, ai, first_bit_block(w, marks), "mark bit outside a collection, or on a later tail or free block");
         if (Word stray = t.flag[w] & ~(heads | first_tails)) {
             return c.fail(Invariant::I4_flags_on_heads, ai, first_bit_block(w, stray), "flag bit on a free block or later tail");
         }

@@ -151,6 +151,7 @@ TEST(Collector, LocalVariableKeepsObjectAliveThroughStackScan) {
 
 TEST(Collector, WithoutStackBaseTheStackIsNotARoot) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     void* volatile local = heap->alloc(blocks(2));
     ASSERT_EQ(heap->collect(), Status::ok);
     EXPECT_EQ(heap->size_of(local), 0u);
@@ -292,6 +293,7 @@ TEST(Collector, FinaliserMayFreeButNotAllocateOrCollect) {
 
 TEST(Collector, FinaliserMayFreeItsOwnObjectAndOtherDeadOnes) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     FinaliserProbe probe;
     probe.heap = heap.get();
     heap->set_finaliser(&probe_finaliser, &probe);
@@ -366,6 +368,7 @@ struct SweepAllocator {
 
 TEST(Collector, AfterSweepWeakCallbackMayAllocate) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     SweepAllocator s{heap.get()};
     heap->set_weak_callbacks(
         nullptr,
@@ -388,9 +391,9 @@ TEST(Collector, WeakSlotsClearWhenTheTargetDies) {
     RootArray roots(*heap, 1);
     void* target = heap->alloc(blocks(2));
     void* other = heap->alloc(blocks(1));
-    void* slot_target = target;
-    void* slot_other = other;
-    void* slot_foreign = &roots;
+    void* slot_target = uheap::hide_pointer(target);
+    void* slot_other = uheap::hide_pointer(other);
+    void* slot_foreign = uheap::hide_pointer(&roots);
     uheap::WeakSlot s1{&slot_target};
     uheap::WeakSlot s2{&slot_other};
     uheap::WeakSlot s3{&slot_foreign};
@@ -399,9 +402,9 @@ TEST(Collector, WeakSlotsClearWhenTheTargetDies) {
     heap->add_weak_slot(&s3);
     roots[0] = target;
     ASSERT_EQ(heap->collect(), Status::ok);
-    EXPECT_EQ(slot_target, target);  // alive: unchanged, and the slot is not a root
+    EXPECT_EQ(uheap::reveal_pointer(slot_target), target);  // alive: unchanged, and the slot is not a root
     EXPECT_EQ(slot_other, nullptr);
-    EXPECT_EQ(slot_foreign, &roots);  // not ours: untouched
+    EXPECT_EQ(uheap::reveal_pointer(slot_foreign), &roots);  // not ours: untouched
     EXPECT_EQ(heap->size_of(other), 0u);
     roots[0] = nullptr;
     ASSERT_EQ(heap->collect(), Status::ok);
@@ -421,6 +424,7 @@ int Counted::destroyed = 0;
 
 TEST(Collector, WeakHandleReadsNullOnlyAfterItsTargetIsCollected) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     auto* obj = uheap::make<Counted>(*heap, 5);
     ASSERT_NE(obj, nullptr);
     uheap::Weak<Counted> weak(*heap, obj);
@@ -438,6 +442,7 @@ TEST(Collector, WeakHandleReadsNullOnlyAfterItsTargetIsCollected) {
 
 TEST(Collector, RootHandleKeepsAliveAndMakeRunsTheDestructorExactlyOnce) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     Counted::destroyed = 0;
     {
         uheap::Root<Counted> root(*heap, uheap::make<Counted>(*heap, 9));

@@ -25,6 +25,7 @@ struct ContractHeap : ::testing::Test {
         heap->free(freed);
     }
     TestHeap heap;
+    uheap_test::NoRoots no_roots{*heap};  // a collection frees everything unreachable
     void* a;
     void* b;
     void* freed;

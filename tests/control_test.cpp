@@ -69,6 +69,7 @@ TEST(Control, LockedAllocDoesNotCollect) {
 
 TEST(Control, IsLockedDuringACollection) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     struct Seen {
         uheap::Heap* heap;
         bool locked = false;
@@ -94,6 +95,7 @@ TEST(Control, IsLockedDuringACollection) {
 TEST(Control, CollectWhileLockedStillCollects) {
     // MicroPython: gc.collect() is allowed with the heap locked; only allocation is refused.
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     void* p = heap->alloc(blocks(1));
     heap->lock();
     EXPECT_EQ(heap->collect(), Status::ok);
@@ -103,6 +105,7 @@ TEST(Control, CollectWhileLockedStillCollects) {
 
 TEST(Control, AutoCollectDisabledFailsAtOnce) {
     TestHeap heap(16 * 1024);
+    uheap_test::NoRoots no_roots(*heap);
     heap->set_auto_collect(false);
     EXPECT_FALSE(heap->auto_collect());
     while (heap->alloc(blocks(1)) != nullptr) {
@@ -120,6 +123,7 @@ TEST(Control, AutoCollectDisabledFailsAtOnce) {
 
 TEST(Control, ThresholdCollectsOnceThatManyBytesWereAllocated) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     heap->set_threshold(1);
     EXPECT_EQ(heap->threshold(), kBlockBytes);  // any byte count > 0 is at least one block
     heap->set_threshold(9 * kBlockBytes + kBlockBytes / 2);
@@ -150,6 +154,7 @@ TEST(Control, ThresholdIsIgnoredWithAutoCollectOff) {
 
 TEST(Control, ManualCollectResetsTheThresholdCounter) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     heap->set_threshold(4 * kBlockBytes);
     ASSERT_NE(heap->alloc(blocks(3)), nullptr);
     ASSERT_EQ(heap->collect(), Status::ok);
@@ -178,6 +183,7 @@ TEST(Control, CollectOnEveryAllocStressMode) {
 
 TEST(Control, CollectCallbackReplacesAutomaticCollections) {
     TestHeap heap(16 * 1024);
+    uheap_test::NoRoots no_roots(*heap);
     struct Host {
         uheap::Heap* heap;
         int calls = 0;

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -64,9 +65,11 @@ TEST(Cxx, MakeConstructsAndTheDestructorRunsOnceAsFinaliser) {
     EXPECT_EQ(t->b, 2.5);
     EXPECT_EQ(Tracked::constructed, 1);
     EXPECT_TRUE(uheap_test::block_aligned(t));
-    EXPECT_EQ(heap->flags_of(t), unsigned(uheap::kFinaliser));
+    EXPECT_EQ(heap->flags_of(t), unsigned(uheap::kDestructor));
     EXPECT_GE(heap->size_of(t), sizeof(Tracked) + sizeof(void*));  // room for the destroy thunk
-    EXPECT_NE(heap->finaliser(), nullptr);                        // installed by make<T>
+    EXPECT_GE(heap->size_of(t), 2 * kBlockBytes);                  // the flag is on the first tail
+    EXPECT_EQ(heap->finaliser(), nullptr);                         // the heap's callback is the host's
+    uheap_test::RootArray none(*heap, 1);
     ASSERT_EQ(heap->collect(), Status::ok);
     EXPECT_EQ(Tracked::destroyed, 1);
     ASSERT_EQ(heap->collect(), Status::ok);
@@ -96,25 +99,114 @@ TEST(Cxx, TriviallyDestructibleTypesNeedNoFinaliser) {
     EXPECT_EQ(heap->flags_of(q) & uheap::kNoScan, sizeof(Plain) > kBlockBytes ? unsigned(uheap::kNoScan) : 0u);
 }
 
-TEST(Cxx, HostFinaliserCanRunMadeDestructors) {
+// Issue 12 item 2: a host finaliser (every interpreter has one) and make<T> in one heap. Each
+// dead object is finalised its own way: the host's objects by the host's callback, make<T>'s by
+// ~T(); the host never receives a T, whichever was set first.
+TEST(Cxx, MadeObjectsAndAHostFinaliserLiveSideBySide) {
+    for (bool host_first : {true, false}) {
+        TestHeap heap(64 * 1024);
+        uheap_test::RootArray roots(*heap, 1);
+        struct Host {
+            std::vector<void*> finalised;
+        } host;
+        auto install = [&] {
+            heap->set_finaliser([](void* user, void* object) { static_cast<Host*>(user)->finalised.push_back(object); }, &host);
+        };
+        Tracked::destroyed = 0;
+        if (host_first) install();
+        void* own = heap->alloc(48, uheap::kFinaliser);
+        Tracked* made = uheap::make<Tracked>(*heap, 1, 1.0);
+        void* own2 = heap->alloc(16, uheap::kFinaliser);
+        ASSERT_TRUE(own && made && own2);
+        if (!host_first) install();
+        EXPECT_EQ(heap->flags_of(own), unsigned(uheap::kFinaliser));
+        EXPECT_EQ(heap->flags_of(made), unsigned(uheap::kDestructor));
+        ASSERT_EQ(heap->collect(), Status::ok);
+        EXPECT_EQ(Tracked::destroyed, 1);
+        EXPECT_EQ(host.finalised, (std::vector<void*>{own, own2}));
+        EXPECT_EQ(heap->counters().finalisers_run, 3u);
+        EXPECT_VERIFIED(*heap);
+    }
+}
+
+// A make<T> object's destructor runs once, whichever way it goes: destroy() now, or a collection.
+TEST(Cxx, DestroyRunsTheDestructorOnceAndFrees) {
     TestHeap heap(64 * 1024);
-    struct Host {
-        uheap::Heap* heap;
-        int calls = 0;
-    } host{heap.get()};
-    heap->set_finaliser(
-        [](void* user, void* object) {
-            auto* h = static_cast<Host*>(user);
-            ++h->calls;
-            uheap::run_cxx_finaliser(*h->heap, object);
-            uheap::run_cxx_finaliser(*h->heap, object);  // a second call destroys nothing
-        },
-        &host);
+    uheap_test::RootArray roots(*heap, 1);
     Tracked::destroyed = 0;
-    ASSERT_NE(uheap::make<Tracked>(*heap, 1, 1.0), nullptr);
-    ASSERT_EQ(heap->collect(), Status::ok);
-    EXPECT_EQ(host.calls, 1);
+    Tracked* t = uheap::make<Tracked>(*heap, 1, 1.0);
+    roots[0] = t;
+    EXPECT_EQ(uheap::destroy(*heap, t), Status::ok);
     EXPECT_EQ(Tracked::destroyed, 1);
+    EXPECT_EQ(heap->size_of(t), 0u);
+    roots[0] = nullptr;
+    ASSERT_EQ(heap->collect(), Status::ok);
+    EXPECT_EQ(Tracked::destroyed, 1);
+    EXPECT_EQ(uheap::destroy<Tracked>(*heap, nullptr), Status::ok);
+    Plain* p = uheap::make<Plain>(*heap);
+    EXPECT_EQ(uheap::destroy(*heap, p), Status::ok);  // nothing to run, freed all the same
+    EXPECT_EQ(heap->size_of(p), 0u);
+    // Refused by free() (locked): destroyed now, and never again by a collection.
+    Tracked* u = uheap::make<Tracked>(*heap, 2, 2.0);
+    heap->lock();
+    EXPECT_EQ(uheap::destroy(*heap, u), Status::locked);
+    heap->unlock();
+    EXPECT_EQ(Tracked::destroyed, 2);
+    ASSERT_EQ(heap->collect(), Status::ok);
+    EXPECT_EQ(Tracked::destroyed, 2);
+    EXPECT_VERIFIED(*heap);
+}
+
+// realloc() would lose the destructor word at the object's end: refused, object intact.
+TEST(Cxx, ReallocOfAMadeObjectIsRefused) {
+    TestHeap heap(64 * 1024);
+    uheap_test::RootArray roots(*heap, 1);
+    Tracked::destroyed = 0;
+    Tracked* t = uheap::make<Tracked>(*heap, 7, 1.0);
+    roots[0] = t;
+    std::size_t size = heap->size_of(t);
+    EXPECT_EQ(heap->realloc(t, size * 4), nullptr);
+    EXPECT_EQ(heap->last_status(), Status::invalid_argument);
+    EXPECT_EQ(heap->realloc(t, kBlockBytes), nullptr);
+    EXPECT_EQ(heap->last_status(), Status::invalid_argument);
+    EXPECT_EQ(heap->realloc(t, size), t);  // the same length is no change
+    EXPECT_EQ(heap->size_of(t), size);
+    EXPECT_EQ(t->a, 7);
+    roots[0] = nullptr;
+    ASSERT_EQ(heap->collect(), Status::ok);
+    EXPECT_EQ(Tracked::destroyed, 1);
+}
+
+// A kDestructor object of one block's request still gets two (its flag is on the first tail),
+// and one whose word was never written runs nothing.
+TEST(Cxx, DestructorFlagOnARawAllocation) {
+    for (bool lazy : {true, false}) {
+        uheap::HeapConfig config;
+        config.lazy_sweep = lazy;
+        TestHeap heap(64 * 1024, config);
+        uheap_test::RootArray roots(*heap, 2);
+        void* small = heap->alloc(8, uheap::kDestructor);
+        void* unwritten = heap->alloc(100, uheap::kDestructor);
+        ASSERT_TRUE(small && unwritten);
+        EXPECT_EQ(heap->size_of(small), 2 * kBlockBytes);
+        static int runs = 0;
+        runs = 0;
+        reinterpret_cast<uheap::DestructorFn*>(static_cast<char*>(small) + 2 * kBlockBytes)[-1] = [](void*) { ++runs; };
+        roots[0] = small;
+        ASSERT_EQ(heap->collect(), Status::ok);
+        EXPECT_EQ(runs, 0);
+        EXPECT_EQ(heap->flags_of(small), unsigned(uheap::kDestructor));
+        EXPECT_VERIFIED(*heap);
+        roots[0] = nullptr;
+        ASSERT_EQ(heap->collect(), Status::ok);
+        EXPECT_EQ(runs, 1);
+        EXPECT_EQ(heap->size_of(small), 0u);
+        EXPECT_VERIFIED(*heap);
+        // Its blocks, reused by a plain object, carry no destructor.
+        void* reuse = heap->alloc(2 * kBlockBytes);
+        EXPECT_EQ(heap->flags_of(reuse), 0u);
+        EXPECT_VERIFIED(*heap);
+    }
 }
 
 TEST(Cxx, MakeReturnsNullWhenTheHeapCannotAllocate) {
@@ -193,6 +285,7 @@ TEST(Cxx, WeakMoveIsClearedLikeTheOriginal) {
 
 TEST(Cxx, RootsAndWeaksUnregisterInAnyOrder) {
     TestHeap heap(64 * 1024);
+    uheap_test::NoRoots no_roots(*heap);
     auto* a = new uheap::Root<Node>(*heap, uheap::make<Node>(*heap));
     auto* b = new uheap::Root<Node>(*heap, uheap::make<Node>(*heap));
     auto* c = new uheap::Root<Node>(*heap, uheap::make<Node>(*heap));

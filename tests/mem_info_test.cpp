@@ -149,6 +149,7 @@ TEST(MemInfo, DerivedCountersFollowFreesReallocsAndCollections) {
 
 TEST(MemInfo, CountersAreConsistent) {
     TestHeap heap(32 * 1024);
+    uheap_test::NoRoots no_roots(*heap);
     heap->set_auto_collect(false);
     void* a = heap->alloc(blocks(3));
     void* b = heap->alloc(kBlockBytes + 1);
@@ -182,6 +183,7 @@ TEST(MemInfo, CountersAreConsistent) {
 
 TEST(MemInfo, PauseTimesComeFromTheHostClock) {
     TestHeap heap(16 * 1024);
+    uheap_test::NoRoots no_roots(*heap);
     std::uint64_t now = 1000;
     heap->set_clock([](void* user) { return *static_cast<std::uint64_t*>(user) += 250; }, &now);
     ASSERT_EQ(heap->collect(), Status::ok);

@@ -63,7 +63,7 @@ TEST(Placement, AfterACollectionTheLowestHolesFillFirst) {
 // and swept; every block that stayed free throughout still holds the pattern.
 TEST(Placement, NeverWritesIntoAFreeBlock) {
     constexpr unsigned char kPattern = 0xa7;
-    TestHeap heap(64 * 1024);
+    TestHeap heap(64 * 1024, uheap_test::unpoisoned());  // (poisoning writes its own pattern)
     RootArray roots(*heap, 32);
     std::mt19937 rng(11);
     std::vector<unsigned char*> live;

@@ -213,6 +213,7 @@ struct ResurrectProbe {
 // ignored (collecting); a finalised object cannot resurrect itself and is freed by that sweep.
 TEST(Regression, Item1_CollectRootFromFinaliserDoesNotResurrect) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     ResurrectProbe probe;
     probe.heap = heap.get();
     heap->set_finaliser(
@@ -567,7 +568,7 @@ void free_blocks(Tracker& t, std::size_t first, std::size_t end) {
 // Issue 9 item 3a: a free run's record enlarged (and the start tag at the forged end fixed up)
 // so it covers live objects; allocation must never hand those out (hosts write into freed memory).
 TEST(Regression, Item3a_EnlargedFreeRunRecordNeverCoversLiveObjects) {
-    TestHeap heap(16 * 1024);
+    TestHeap heap(16 * 1024, uheap_test::unpoisoned());
     ASSERT_NE(heap.get(), nullptr);
     Tracker t(*heap);
     fill_with_one_block_objects(*heap, t);
@@ -593,7 +594,7 @@ TEST(Regression, Item3b_ForgedStartTagBeforeALiveObject) {
     const std::uint32_t forged_tags[] = {10u, 5u, 0u, 21u, 22u, 23u, 0xfffffff0u, 0xffffffffu, 0x12345678u};
     for (std::uint32_t forged : forged_tags) {
         SCOPED_TRACE(forged);
-        TestHeap heap(16 * 1024);
+        TestHeap heap(16 * 1024, uheap_test::unpoisoned());
         ASSERT_NE(heap.get(), nullptr);
         Tracker t(*heap);
         fill_with_one_block_objects(*heap, t);
@@ -629,7 +630,7 @@ TEST(Regression, Item3c_OrphanedFreeRunIsNotLost) {
     // forgeries orphan a run the list walk can no longer reach.
     for (std::size_t skipper : starts) {
         SCOPED_TRACE(skipper);
-        TestHeap heap(16 * 1024);
+        TestHeap heap(16 * 1024, uheap_test::unpoisoned());
         ASSERT_NE(heap.get(), nullptr);
         Tracker t(*heap);
         fill_with_one_block_objects(*heap, t);
@@ -690,7 +691,7 @@ void scribble(const std::vector<FreeRun>& runs, std::mt19937& rng) {
 // Issue 9 item 3d: random bytes over every free block (the listed runs and the current run);
 // the heap must keep handing out only free memory and keep every invariant.
 TEST(Regression, Item3d_RandomBytesOverEveryFreeBlock) {
-    TestHeap heap(32 * 1024);
+    TestHeap heap(32 * 1024, uheap_test::unpoisoned());
     ASSERT_NE(heap.get(), nullptr);
     heap->set_auto_collect(false);
     Tracker t(*heap);
@@ -746,7 +747,7 @@ bool wide_intact(const uheap::Heap& heap, void** array, std::size_t n) {
 // Issue 9 item 3e: with a tiny mark stack the collector spills into free blocks; a host writing
 // into freed memory between two collect_root() calls must not break marking.
 TEST(Regression, Item3e_ScribbleFreeBlocksBetweenRootsWithSpilledMarkStack) {
-    uheap::HeapConfig config;
+    uheap::HeapConfig config = uheap_test::unpoisoned();
     config.mark_stack_entries = 2;
     TestHeap heap(256 * 1024, config);
     ASSERT_NE(heap.get(), nullptr);
@@ -901,6 +902,7 @@ TEST(Regression, Item5_RootOfNonPrimaryBaseKeepsObjectAlive) {
 // lives and null once it has been collected (never a dangling pointer).
 TEST(Regression, Item5_WeakOfNonPrimaryBaseClearsWhenCollected) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     Derived* d = make_derived(*heap, 300);
     ASSERT_NE(d, nullptr);
     uheap::Weak<BaseB> weak(*heap, d);
@@ -1052,7 +1054,7 @@ void node_inside_freed_object(bool root_range, bool by_sweep) {
     std::size_t holder_bytes = heap->size_of(holder_memory);
     auto* holder = ::new (holder_memory) NodeHolder{};
     holder->words[0] = target;
-    holder->weak_target = target;
+    holder->weak_target = uheap::hide_pointer(target);
     holder->range.words = holder->words;
     holder->range.n_words = 2;
     holder->weak.slot = &holder->weak_target;
@@ -1151,7 +1153,7 @@ TEST(Regression, Item7d_AddAreaOverlappingAnAreaIsRefused) {
     std::vector<unsigned char> big(3 * kArea);
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<unsigned char>(i * 7);
     unsigned char* first = big.data() + kArea;  // the heap's own region: the middle third
-    uheap::Heap* heap = uheap::Heap::create(first, kArea);
+    uheap::Heap* heap = uheap::Heap::create(first, kArea, uheap_test::unpoisoned());  // compares whole buffers
     ASSERT_NE(heap, nullptr);
     std::vector<unsigned char> other(2 * kArea, 0x5c);
     ASSERT_STATUS(heap->add_area(other.data(), kArea), Status::ok);  // a second area: first half of `other`
@@ -1203,6 +1205,7 @@ TEST(Regression, Item7d_AddAreaOverlappingAnAreaIsRefused) {
 // to link the node to itself and hang every collection); remove then add again is fine.
 TEST(Regression, Item8a_RootRangeRegisteredTwiceIsRefused) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     void* a_words[1] = {heap->alloc(blocks(1))};
     void* b_words[1] = {heap->alloc(blocks(1))};
     ASSERT_TRUE(a_words[0] && b_words[0]);
@@ -1235,13 +1238,14 @@ TEST(Regression, Item8a_RootRangeRegisteredTwiceIsRefused) {
 // collections terminate; remove then add again is fine.
 TEST(Regression, Item8a_WeakSlotRegisteredTwiceIsRefused) {
     TestHeap heap(kRegion);
+    uheap_test::NoRoots no_roots(*heap);
     RootArray roots(*heap, 1);
     void* a_target = heap->alloc(blocks(1));
     void* b_target = heap->alloc(blocks(1));
     ASSERT_TRUE(a_target && b_target);
     roots[0] = b_target;
-    void* a_slot = a_target;
-    void* b_slot = b_target;
+    void* a_slot = uheap::hide_pointer(a_target);
+    void* b_slot = uheap::hide_pointer(b_target);
     uheap::WeakSlot a{&a_slot, nullptr, nullptr};
     uheap::WeakSlot b{&b_slot, nullptr, nullptr};
     EXPECT_STATUS(heap->add_weak_slot(&a), Status::ok);
@@ -1251,9 +1255,9 @@ TEST(Regression, Item8a_WeakSlotRegisteredTwiceIsRefused) {
     EXPECT_STATUS(heap->add_weak_slot(&b), Status::already_registered);
     EXPECT_STATUS(heap->collect(), Status::ok);  // terminates
     EXPECT_EQ(a_slot, nullptr);              // a's target died
-    EXPECT_EQ(b_slot, b_target);
+    EXPECT_EQ(uheap::reveal_pointer(b_slot), b_target);
     heap->remove_weak_slot(&a);
-    a_slot = heap->alloc(blocks(1));
+    a_slot = uheap::hide_pointer(heap->alloc(blocks(1)));
     EXPECT_STATUS(heap->add_weak_slot(&a), Status::ok);  // removed, then added again
     EXPECT_STATUS(heap->collect(), Status::ok);
     EXPECT_EQ(a_slot, nullptr);
@@ -1261,7 +1265,7 @@ TEST(Regression, Item8a_WeakSlotRegisteredTwiceIsRefused) {
     heap->remove_weak_slot(&b);
     roots[0] = nullptr;
     EXPECT_STATUS(heap->collect(), Status::ok);
-    EXPECT_EQ(b_slot, b_target);  // unregistered: no longer cleared
+    EXPECT_EQ(uheap::reveal_pointer(b_slot), b_target);  // unregistered: no longer cleared
     EXPECT_EQ(heap->info().objects, 0u);
     EXPECT_VERIFIED(*heap);
 }
@@ -1322,6 +1326,7 @@ TEST(Regression, Item8d_FinalisersRunAreaByAreaInAdditionOrder) {
     ASSERT_NE(heap, nullptr);
     ASSERT_STATUS(heap->add_area(buffer.get(), kHalf), Status::ok);  // area 1: lower half
     ASSERT_EQ(heap->area_count(), 2u);
+    uheap_test::NoRoots no_roots(*heap);
     uheap::AreaPool pools[2] = {heap->area_pool(0), heap->area_pool(1)};
     ASSERT_LT(pools[1].begin, pools[0].begin);
     auto area_of = [&](const void* p) -> int {

@@ -140,6 +140,7 @@ TEST(LazySweep, DeadObjectsAwaitingTheSweepAreAlreadyFree) {
 // dead, not to the sweep that frees its blocks later: a host's __del__ runs at gc.collect().
 TEST(LazySweep, FinalisersAndFreeEventsHappenAtTheCollection) {
     TestHeap heap(64 * 1024, sweep_config(true));
+    uheap_test::NoRoots no_roots(*heap);
     static int finalised = 0;
     static int freed_events = 0;
     finalised = freed_events = 0;
@@ -192,6 +193,7 @@ TEST(LazySweep, ObjectsAllocatedBeforeTheSweepEndsSurvive) {
 // the sweep so allocation finds it done.
 TEST(LazySweep, StepsSweepWhatTheyAreGiven) {
     TestHeap heap(256 * 1024, sweep_config(true));
+    uheap_test::NoRoots no_roots(*heap);
     make_garbage(*heap, 3000, 2);
     ASSERT_EQ(heap->collect(), Status::ok);
     std::size_t left = heap->sweep_step(0);
@@ -210,6 +212,7 @@ TEST(LazySweep, StepsSweepWhatTheyAreGiven) {
 // With the sweep off, a collection frees everything before it returns.
 TEST(LazySweep, EagerSweepFinishesInTheCollection) {
     TestHeap heap(64 * 1024, sweep_config(false));
+    uheap_test::NoRoots no_roots(*heap);
     make_garbage(*heap, 200, 1);
     ASSERT_EQ(heap->collect(), Status::ok);
     EXPECT_EQ(heap->sweep_step(0), 0u);

@@ -29,6 +29,8 @@ public:
         region_ = reinterpret_cast<unsigned char*>((at + 63) / 64 * 64 + misalign);
         heap_ = uheap::Heap::create(region_, region_bytes, config, &status_);
     }
+    TestHeap(const TestHeap&) = delete;
+    TestHeap& operator=(const TestHeap&) = delete;
     uheap::Heap* get() const { return heap_; }
     uheap::Heap* operator->() const { return heap_; }
     uheap::Heap& operator*() const { return *heap_; }
@@ -62,6 +64,20 @@ private:
     uheap::Heap* heap_;
     std::vector<void*> words_;
     uheap::RootRange node_;
+};
+
+/// A config for tests that read or write memory the heap freed (a host's use after free, on
+/// purpose): poisoning, on in debug builds, exists to report exactly that.
+inline uheap::HeapConfig unpoisoned(uheap::HeapConfig config = {}) {
+    config.poison_freed = false;
+    return config;
+}
+
+/// Says "this test's heap has no roots": an empty registered range. A heap that knows no root
+/// source at all refuses collect() (no_roots); with this, collect() frees everything unreachable.
+class NoRoots : public RootArray {
+public:
+    explicit NoRoots(uheap::Heap& heap) : RootArray(heap, 0) {}
 };
 
 inline std::string describe(const uheap::Info& i) {

@@ -25,7 +25,7 @@ using uheap_test::TestHeap;
 struct BrokenHeap : ::testing::Test {
     void SetUp() override {
         for (std::size_t bytes = 20 * 1024;; bytes += 40) {
-            heap = std::make_unique<TestHeap>(bytes);
+            heap = std::make_unique<TestHeap>(bytes, uheap_test::unpoisoned());  // scribbles on free blocks
             if (area().tables.n_blocks % kWordBits != 0) break;
         }
         (*heap)->set_auto_collect(false);
@@ -107,7 +107,7 @@ TEST_F(BrokenHeap, I3MarkOnATailDuringACollection) {
     void* root = three;
     (*heap)->collect_root(&root, 1);
     EXPECT_VERIFIED(**heap);  // marks on heads are fine while collecting
-    std::size_t b = block_of(three) + 1;
+    std::size_t b = block_of(three) + 2;  // a later tail (a first tail's mark bit is kDestructor)
     uheap::detail::set_bit(area().tables.mark, b);
     expect_broken(Invariant::I3_no_marks);
     uheap::detail::clear_bit(area().tables.mark, b);

@@ -346,21 +346,20 @@ Value vector_grow(Args a, std::size_t n) {
 
 // ---- hash tables -----------------------------------------------------------------------------------
 
+// Why two passes: the result takes one or two allocations per entry, and any of them may collect.
+// A weak value read after such a collection may be gone (its slot zeroed), so every entry is read
+// first, onto the VM stack, where it is held strongly; only then is anything allocated. An entry's
+// item replaces it on the stack: item i goes to slot i, at or below the key and value (slots 2i
+// and 2i + 1) it is made from, and above nothing still to be read.
 Value table_keys(Args a, bool with_values) {
-    table_prune(table_arg(a[0]));
     std::size_t base = vm.sp;
-    Value buckets = as<Table>(a[0])->buckets;
-    for (std::size_t i = 0; i < as<Vector>(buckets)->length; ++i) {
-        for (Value b = as<Vector>(buckets)->items()[i]; b != kNil; b = cdr(b)) {
-            Value key = car(car(b));
-            if (!with_values) {
-                push(key);
-                continue;
-            }
-            Value value = as<Table>(a[0])->weak_values ? weakref_get(cdr(car(b))) : cdr(car(b));
-            push(cons(key, value));
-        }
+    std::size_t n = table_push_entries(table_arg(a[0]));
+    for (std::size_t i = 0; i < n; ++i) {
+        Value key = vm.stack[base + 2 * i];
+        Value item = with_values ? cons(key, vm.stack[base + 2 * i + 1]) : key;
+        vm.stack[base + i] = item;
     }
+    pop_to(base + n);
     return list_from_stack(base);
 }
 
@@ -506,6 +505,9 @@ const PrimitiveSpec kPrimitives[] = {
     {"hash-table-contains?", [](Args a, std::size_t) { return boolean(table_ref(table_arg(a[0]), a[1], 0) != 0); }, 2, 2},
     {"hash-table-delete!", [](Args a, std::size_t) { return boolean(table_delete(table_arg(a[0]), a[1])); }, 2, 2},
     {"hash-table-count", [](Args a, std::size_t) { return fixnum(static_cast<std::intptr_t>(table_prune(table_arg(a[0])))); }, 1, 1},
+    // The entries the table holds right now, a weak table's dead ones not yet dropped included
+    // (no pruning): what its memory grows with.
+    {"hash-table-held", [](Args a, std::size_t) { return fixnum(static_cast<std::intptr_t>(as<Table>(table_arg(a[0]))->count)); }, 1, 1},
     {"hash-table-keys", [](Args a, std::size_t) { return table_keys(a, false); }, 1, 1},
     {"hash-table->alist", [](Args a, std::size_t) { return table_keys(a, true); }, 1, 1},
     {"display", display, 1, 2},

@@ -161,7 +161,7 @@ bool find_lost_object(Value* lost, Value* holder_of_lost) {
             visit(as<Error>(v)->irritants, v);
             break;
         case Type::file: visit(as<File>(v)->path, v); break;
-        case Type::weakref: visit(as<WeakRef>(v)->target, v); break;  // null once its target died
+        case Type::weakref: visit(weakref_get(v), v); break;  // 0 once its target died
         case Type::string:
         case Type::primitive: break;
         }

@@ -221,7 +221,9 @@ int usage() {
                          "  --gc-stress[=WORDS]  incremental, with a marking step of WORDS words (default %zu)\n"
                          "                  before every allocation, a cycle always running, and a check after\n"
                          "                  every collection that nothing reachable was freed (finds missing\n"
-                         "                  write barriers)\n"
+                         "                  write barriers); with --gc=stw: a whole collection before every\n"
+                         "                  allocation (finds values, such as weak ones, that a collection\n"
+                         "                  can take between their reading and their use)\n"
                          "  --gc-pacing P,S  a collection (a cycle) starts when use reaches P %% of what survived\n"
                          "                  the last one; incremental: allocation marks S words per block\n"
                          "                  (default %u,%zu; stop-the-world: collect when full, unless given)\n"
@@ -274,10 +276,6 @@ int main(int argc, char** argv) {
             return usage();
         }
     }
-    if (stress_words != 0 && !incremental) {
-        std::fprintf(stderr, "uheap-scheme: --gc-stress needs --gc=incremental\n");
-        return 2;
-    }
     if (incremental && !kBarriers) {
         std::fprintf(stderr, "uheap-scheme: built with UHEAP_INTERP_NO_BARRIER: only --gc=stw\n");
         return 2;
@@ -288,6 +286,8 @@ int main(int argc, char** argv) {
     }
     uheap::HeapConfig config;
     config.incremental = incremental;
+    // --gc=stw --gc-stress: the heap collects before every allocation (WORDS does not apply).
+    config.collect_on_every_alloc = stress_words != 0 && !incremental;
     uheap::OwnedHeap heap(heap_bytes, config);
     if (!heap) {
         std::fprintf(stderr, "uheap-scheme: cannot create a %zu-byte heap: %s\n", heap_bytes,
@@ -301,16 +301,16 @@ int main(int argc, char** argv) {
     // incremental starts cycles by pacing, so they run while there is still room to allocate.
     if (incremental || pacing_given) heap->set_pacing(pause_percent, step_words_per_block);
     vm.incremental = incremental;
-    vm.stress_step_words = stress_words;
-    vm.check_reachable = stress_words != 0 && profile_path == nullptr;
-    // The hooks: every pause for --stats, and under --gc-stress the reachability check after every
-    // collection. The profiler owns the hooks when it is attached, so neither runs then.
+    vm.stress_step_words = incremental ? stress_words : 0;
+    vm.check_reachable = stress_words != 0 && incremental && profile_path == nullptr;
+    // The hooks: every pause for --stats, and under --gc-stress (incremental) the reachability check
+    // after every collection. The profiler owns the hooks when it is attached, so neither runs then.
     PauseStats pauses;
     if (profile_path == nullptr) {
         uheap::EventHooks hooks;
         hooks.user = &pauses;
         hooks.on_pause = &PauseStats::hook;
-        if (stress_words != 0) hooks.on_collect_end = &check_reachable;
+        if (vm.check_reachable) hooks.on_collect_end = &check_reachable;
         heap->set_event_hooks(hooks);
         vm.pauses = &pauses;
     }

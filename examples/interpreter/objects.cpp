@@ -145,23 +145,30 @@ Value make_error(const char* kind, Value message, Value irritants) {
     return value_of(e);
 }
 
-// Why a WeakSlot per reference: the heap nulls `target` in the same collection that finds it
-// unreachable, before any finaliser runs, so a program can never observe a half-dead object.
+// Why a WeakSlot per reference: the heap zeroes `hidden_target` in the same collection that finds
+// the target unreachable, before any finaliser runs, so a program can never observe a half-dead
+// object. The slot holds the pointer disguised (uheap::hide_pointer), as the heap requires: no
+// conservative scan can mistake it for a reference, wherever a copy of the word ends up.
 Value make_weakref(Value target) {
     auto* w = static_cast<WeakRef*>(allocate(Type::weakref, sizeof(WeakRef), uheap::kNoScan | uheap::kFinaliser));
     if (is_object(target)) {
-        w->target = target;  // no barrier: a WeakRef is kNoScan, and `target` must not retain
+        // No barrier: a WeakRef is kNoScan, and the hidden word must not retain anyway.
+        w->hidden_target = uheap::hide_pointer(reinterpret_cast<const void*>(target));
     } else {
         w->immediate = target;
     }
-    w->node.slot = reinterpret_cast<void**>(&w->target);
+    w->node.slot = &w->hidden_target;
     vm.heap->add_weak_slot(&w->node);
     return value_of(w);
 }
 
+// Why reveal here and nowhere else: every read of a weak reference goes through this one function,
+// so the disguise never leaks into a Value. A caller that reads several weak values while it
+// allocates must hold each one strongly (VM stack) before the next allocation (README.md).
 Value weakref_get(Value weak) {
     auto* w = as<WeakRef>(weak);
-    return w->immediate != 0 ? w->immediate : w->target;
+    if (w->immediate != 0) return w->immediate;
+    return reinterpret_cast<Value>(uheap::reveal_pointer(w->hidden_target));
 }
 
 Value list_from_stack(std::size_t base, Value tail) {
@@ -252,28 +259,51 @@ void close_file(Value file) {
 
 // ---- hash tables -------------------------------------------------------------------------------
 
+// Why a weak table remembers a collection count: its values die only in a collection, so one that
+// last dropped its dead entries when the heap's count of collections was what it is now has none.
+// Dropping them once per collection, at the table's next use, costs no more than that collection
+// spent marking the table, and keeps a weak table bounded by what was alive at the last collection
+// plus what was added since, however it is used (a cache may only ever be set and looked up).
+static std::uintptr_t collections_now() {
+    return static_cast<std::uintptr_t>(vm.heap->counters().collections) & (UINTPTR_MAX >> 8);  // fits in aux
+}
+
 Value make_table(bool weak_values) {
     Value buckets = make_vector(8, kNil);
-    auto* t = static_cast<Table*>(allocate(Type::table, sizeof(Table)));
+    auto* t = static_cast<Table*>(allocate(Type::table, sizeof(Table), 0, collections_now()));
     store(t, t->buckets, buckets);
     t->weak_values = weak_values ? 1 : 0;
     return value_of(t);
 }
 
-static Value find_entry(Value table, Value key) {
+// The slot that holds the key's bucket link: a bucket of the vector, or the cdr of the link
+// before it (so the entry can be unlinked through it); null if the key is absent.
+static Value* find_link(Value table, Value key) {
     auto* buckets = as<Vector>(as<Table>(table)->buckets);
-    for (Value b = buckets->items()[hash_key(key) % buckets->length]; b != kNil; b = cdr(b)) {
-        if (same_key(car(car(b)), key)) return car(b);
+    for (Value* link = &buckets->items()[hash_key(key) % buckets->length]; *link != kNil; link = &as<Pair>(*link)->cdr) {
+        if (same_key(car(car(*link)), key)) return link;
     }
-    return 0;
+    return nullptr;
 }
 
+// Drops the entry whose bucket link is in `*link`; no allocation.
+static void unlink_entry(Value table, Value* link) {
+    store(link, *link, cdr(*link));  // `link` points into the holder (a bucket or a pair)
+    --as<Table>(table)->count;
+}
+
+// Why a dead entry is dropped here: a weak cache may be used through hash-table-ref and
+// hash-table-set! only, and an entry whose value was collected would otherwise keep its pairs and
+// its WeakRef for as long as the table lives. To the program it is absent either way.
 Value table_ref(Value table, Value key, Value missing) {
-    Value entry = find_entry(table, key);
-    if (entry == 0) return missing;
+    Value* link = find_link(table, key);
+    if (link == nullptr) return missing;
+    Value entry = car(*link);
     if (!as<Table>(table)->weak_values) return cdr(entry);
     Value target = weakref_get(cdr(entry));
-    return target != 0 ? target : missing;  // collected: as if never there
+    if (target != 0) return target;
+    unlink_entry(table, link);  // collected: as if never there, and now really gone
+    return missing;
 }
 
 // Why resize by relinking: the bucket lists' pairs are reused, so only the new bucket vector is
@@ -294,10 +324,15 @@ static void grow_table(Value table) {
     store(table, as<Table>(table)->buckets, fresh);
 }
 
+// Why a weak table is pruned here: an insertion is what makes a table grow, so dropping the entries
+// that died in the collections since the last pruning (table_prune does it once per collection)
+// keeps a weak cache bounded even when it is only ever set and looked up.
 void table_set(Value table, Value key, Value value) {
     if (as<Table>(table)->weak_values) value = make_weakref(value);
-    if (Value entry = find_entry(table, key)) {
-        store(entry, as<Pair>(entry)->cdr, value);
+    table_prune(table);  // after make_weakref, which may have collected
+    if (Value* link = find_link(table, key)) {
+        Value entry = car(*link);
+        store(entry, as<Pair>(entry)->cdr, value);  // a dead entry of a weak table is revived
         return;
     }
     Value entry = cons(key, value);
@@ -311,35 +346,51 @@ void table_set(Value table, Value key, Value value) {
 }
 
 bool table_delete(Value table, Value key) {
-    auto* t = as<Table>(table);
-    auto* buckets = as<Vector>(t->buckets);
-    Value* link = &buckets->items()[hash_key(key) % buckets->length];
-    for (; *link != kNil; link = &as<Pair>(*link)->cdr) {
-        if (same_key(car(car(*link)), key)) {
-            store(link, *link, cdr(*link));  // `link` points into the holder (a bucket or a pair)
-            --t->count;
-            return true;
-        }
-    }
-    return false;
+    Value* link = find_link(table, key);
+    if (link == nullptr) return false;
+    unlink_entry(table, link);
+    return true;
 }
 
 std::size_t table_prune(Value table) {
     auto* t = as<Table>(table);
     if (!t->weak_values) return t->count;
+    std::uintptr_t collections = collections_now();
+    if (aux_of(table) == collections) return t->count;  // no entry died since the last pruning
+    t->header = static_cast<std::uintptr_t>(Type::table) | (collections << 8);
     auto* buckets = as<Vector>(t->buckets);
     for (std::size_t i = 0; i < buckets->length; ++i) {
         Value* link = &buckets->items()[i];
         while (*link != kNil) {
             if (weakref_get(cdr(car(*link))) == 0) {
-                store(link, *link, cdr(*link));  // the value was collected: the entry disappears
-                --t->count;
+                unlink_entry(table, link);  // the value was collected: the entry disappears
             } else {
                 link = &as<Pair>(*link)->cdr;
             }
         }
     }
     return t->count;
+}
+
+// Why everything is read before anything is allocated: a caller that builds a result from the
+// entries (hash-table->alist, hash-table-keys) allocates once per entry, and any allocation may
+// collect: a weak value read after it may be gone, its slot zeroed. So the dead entries are dropped
+// and every live entry's key and value are pushed onto the VM stack (a root: from then on each value
+// is held strongly) with no allocation in between, so none can die halfway.
+std::size_t table_push_entries(Value table) {
+    table_prune(table);
+    auto* t = as<Table>(table);
+    auto* buckets = as<Vector>(t->buckets);
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < buckets->length; ++i) {
+        for (Value b = buckets->items()[i]; b != kNil; b = cdr(b)) {
+            Value entry = car(b);
+            push(car(entry));  // push() allocates only to raise RecursionError: nothing returns after it
+            push(t->weak_values ? weakref_get(cdr(entry)) : cdr(entry));
+            ++n;
+        }
+    }
+    return n;
 }
 
 }  // namespace scheme

@@ -44,7 +44,8 @@ struct String { std::uintptr_t header; std::size_t length; char* chars() { retur
 /// `special` the special-form id (0 = not a special form).
 struct Symbol { std::uintptr_t header; Value name; Value global; std::uintptr_t special; };
 struct Vector { std::uintptr_t header; std::size_t length; Value* items() { return reinterpret_cast<Value*>(this + 1); } };
-/// Buckets are lists of (key . value) entries; in a weak table the value is a WeakRef.
+/// Buckets are lists of (key . value) entries; in a weak table the value is a WeakRef, and header
+/// aux = the heap's count of collections when the table last dropped its dead entries.
 struct Table { std::uintptr_t header; std::size_t count; Value buckets; std::uintptr_t weak_values; };
 /// header aux = required parameter count | kRestFlag. `names` lists the frame's variables:
 /// the parameters (or let bindings) and then the body's internal defines.
@@ -58,10 +59,12 @@ struct Frame { std::uintptr_t header; Value parent; Value names; Value* vals() {
 struct Error { std::uintptr_t header; Value kind; Value message; Value irritants; };
 /// An output port. Allocated with kFinaliser: the finaliser closes a file the program forgot.
 struct File { std::uintptr_t header; std::FILE* fp; Value path; std::uintptr_t unused; };
-/// A weak reference. `target` is registered as a uheap::WeakSlot (the heap nulls it when the
-/// target dies); immediates are kept in `immediate` (a fixnum could look like a pool address).
-/// Allocated kNoScan (so `target` does not retain) and kFinaliser (to unlink the slot).
-struct WeakRef { std::uintptr_t header; Value target; Value immediate; uheap::WeakSlot node; };
+/// A weak reference. `hidden_target` is registered as a uheap::WeakSlot: it holds the target
+/// disguised by uheap::hide_pointer() (no scan sees it as a reference), and the heap sets it to
+/// zero when the target dies; weakref_get() reveals it. Immediates are kept in `immediate`, plain
+/// (a fixnum could look like a pool address, and they never die). Allocated kNoScan and kFinaliser
+/// (to unlink the slot).
+struct WeakRef { std::uintptr_t header; void* hidden_target; Value immediate; uheap::WeakSlot node; };
 static_assert(sizeof(WeakRef) > uheap::kBlockBytes, "kNoScan is only kept on objects of two blocks or more");
 
 inline constexpr std::uintptr_t kRestFlag = std::uintptr_t(1) << 20;
@@ -135,7 +138,7 @@ struct Vm {
     std::size_t stress_step_words = 0;
     bool incremental = false;  ///< the heap was created with HeapConfig::incremental (--gc=incremental)
     const PauseStats* pauses = nullptr;  ///< every pause, for --stats (null: not recorded)
-    bool check_reachable = false;  ///< --gc-stress: check_reachable() after every collection
+    bool check_reachable = false;  ///< --gc-stress (incremental): check_reachable() after every collection
     Roots roots;
     std::size_t symbol_count = 0;
     Value stack[kStackCapacity];
@@ -161,7 +164,7 @@ extern Vm vm;  // one interpreter per process
 // roots need none: Vm::roots, the VM stack (registered ranges) and C++ locals (the C stack) are
 // scanned again by the cycle's final step. Stores of fixnums and immediates need none either (the
 // barrier would ignore them), and neither do stores into kNoScan objects (strings, the weak
-// `target` of a WeakRef). When no cycle runs the barrier is one load and test of a flag.
+// `hidden_target` of a WeakRef). When no cycle runs the barrier is one load and test of a flag.
 //
 // UHEAP_INTERP_NO_BARRIER compiles the barrier out: only to measure what it costs (README.md).
 // Such a build must not run --gc=incremental (main() refuses).
@@ -215,7 +218,7 @@ Value intern(const char* name);
 Value make_vector(std::size_t length, Value fill);
 Value make_error(const char* kind, Value message, Value irritants);
 Value make_weakref(Value target);
-Value weakref_get(Value weak);  ///< the target, or 0 once collected
+Value weakref_get(Value weak);  ///< the target (revealed), or 0 once collected
 Value list_from_stack(std::size_t base, Value tail = kNil);  ///< pops stack[base..sp) into a list
 std::size_t list_length(Value list);  ///< SIZE_MAX for an improper list
 [[noreturn]] void raise(Value error);
@@ -228,7 +231,12 @@ Value make_table(bool weak_values);
 Value table_ref(Value table, Value key, Value missing);
 void table_set(Value table, Value key, Value value);
 bool table_delete(Value table, Value key);
-std::size_t table_prune(Value table);  ///< drops entries whose weak value died; returns count
+/// Drops the entries whose weak value died (at most once per collection: none dies between);
+/// returns the count.
+std::size_t table_prune(Value table);
+/// Pushes key, value, key, value... of every live entry onto the VM stack, without allocating in
+/// between (so each weak value is held strongly before anything can collect); returns the count.
+std::size_t table_push_entries(Value table);
 
 inline void push(Value v) {
     if (vm.sp == kStackCapacity) fail("RecursionError", "maximum recursion depth exceeded");

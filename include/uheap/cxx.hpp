@@ -10,6 +10,7 @@
 #include <new>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "uheap/heap.hpp"
 
@@ -17,60 +18,59 @@ namespace uheap {
 
 // ---- make<T>: objects whose destructor is their finaliser ------------------------------------
 //
-// A make<T> object of a type with a non-trivial destructor is allocated with kFinaliser and one
-// extra word at the end of its last block holding a "destroy" thunk. cxx_finaliser() reads that
-// word and runs ~T(). make<T> installs cxx_finaliser on a heap that has no finaliser yet; a host
-// with its own finaliser calls run_cxx_finaliser(object) for the objects it made with make<T>.
-
-/// The destructor call make<T> records in the last word of an object it made (run_cxx_finaliser()
-/// calls it).
-using DestroyThunk = void (*)(void* object);
-
-/// Runs the destructor recorded by make<T> in the object's last word, once.
-inline void run_cxx_finaliser(Heap& heap, void* object) {
-    std::size_t n_bytes = heap.size_of(object);
-    if (n_bytes < sizeof(DestroyThunk)) return;
-    auto* slot = reinterpret_cast<DestroyThunk*>(static_cast<char*>(object) + n_bytes - sizeof(DestroyThunk));
-    DestroyThunk destroy = *slot;
-    *slot = nullptr;  // a second call (or a resurrected object) destroys nothing
-    if (destroy != nullptr) destroy(object);
-}
-
-/// FinaliserFn for heaps whose finaliser objects all come from make<T>; `user` is the Heap.
-inline void cxx_finaliser(void* user, void* object) {
-    run_cxx_finaliser(*static_cast<Heap*>(user), object);
-}
+// A make<T> object of a type with a non-trivial destructor is allocated with kDestructor: its last
+// word holds a thunk that runs ~T(), and the collector calls that thunk when the object dies, in
+// place of the heap's finaliser callback. So make<T> objects and the host's own finaliser objects
+// live side by side in one heap, each finalised its own way. Such objects take two blocks or more.
 
 /// Allocates and constructs a T on `heap` with `extra_flags` (e.g. kNoScan for pointer-free T).
-/// Returns null if the heap cannot allocate (see Heap::alloc). Do not realloc() such objects.
+/// Returns null if the heap cannot allocate (see Heap::alloc). Such objects cannot be resized
+/// (realloc() refuses a kDestructor object: invalid_argument).
 template <class T, class... Args>
 T* make_with_flags(Heap& heap, unsigned extra_flags, Args&&... args) {
     static_assert(alignof(T) <= kBlockBytes, "T is more aligned than a block");
-    constexpr bool kNeedsFinaliser = !std::is_trivially_destructible<T>::value;
+    constexpr bool kNeedsDestructor = !std::is_trivially_destructible<T>::value;
     std::size_t n_bytes = sizeof(T);
-    unsigned flags = extra_flags;
-    if constexpr (kNeedsFinaliser) {
-        // Room for the thunk after the object, rounded so the thunk is word-aligned.
-        n_bytes = (n_bytes + sizeof(DestroyThunk) - 1) / sizeof(DestroyThunk) * sizeof(DestroyThunk) +
-                  sizeof(DestroyThunk);
-        flags |= kFinaliser;
-        if (heap.finaliser() == nullptr) heap.set_finaliser(&cxx_finaliser, &heap);
+    unsigned flags = extra_flags & ~unsigned(kDestructor);
+    if constexpr (kNeedsDestructor) {
+        // Room for the thunk after the object (the core puts it in the last word of the last block).
+        n_bytes += sizeof(DestructorFn);
+        flags = (flags & ~unsigned(kFinaliser)) | kDestructor;
     }
     void* memory = heap.alloc(n_bytes, flags);
     if (memory == nullptr) return nullptr;
     T* object = ::new (memory) T(std::forward<Args>(args)...);
-    if constexpr (kNeedsFinaliser) {
+    if constexpr (kNeedsDestructor) {
+        // Written once T is whole: a collection before this (T's constructor allocating) runs nothing.
         std::size_t whole = heap.size_of(memory);
-        auto* slot = reinterpret_cast<DestroyThunk*>(static_cast<char*>(memory) + whole - sizeof(DestroyThunk));
+        auto* slot = reinterpret_cast<DestructorFn*>(static_cast<char*>(memory) + whole) - 1;
         *slot = [](void* p) { static_cast<T*>(p)->~T(); };
     }
     return object;
 }
 
-/// Allocates and constructs a T on `heap`; ~T() runs as its finaliser when it is collected.
+/// Allocates and constructs a T on `heap`; ~T() runs when a collection finds it dead.
 template <class T, class... Args>
 T* make(Heap& heap, Args&&... args) {
     return make_with_flags<T>(heap, 0u, std::forward<Args>(args)...);
+}
+
+/// Destroys a T that make<T> made (runs ~T() now, once) and frees it: free() alone releases the
+/// memory without the destructor. Returns free()'s status; if free() refuses (locked, during
+/// marking, weakly_referenced, pinned), the T is destroyed all the same and no collection runs
+/// ~T() again.
+template <class T>
+Status destroy(Heap& heap, T* object) {
+    if (object == nullptr) return Status::ok;
+    if constexpr (!std::is_trivially_destructible<T>::value) {
+        if ((heap.flags_of(object) & kDestructor) != 0) {
+            auto* slot = reinterpret_cast<DestructorFn*>(reinterpret_cast<char*>(object) + heap.size_of(object)) - 1;
+            DestructorFn run = *slot;
+            *slot = nullptr;
+            if (run != nullptr) run(object);
+        }
+    }
+    return heap.free(object);
 }
 
 // ---- Root<T> and Weak<T>: registered slots that hold object starts ----------------------------
@@ -83,21 +83,27 @@ T* make(Heap& heap, Args&&... args) {
 namespace detail {
 
 /// What a Root<T> or Weak<T> holds: the start of the object (the registered word) and the offset
-/// from there to the T* the host gave.
-template <class T>
+/// from there to the T* the host gave. A weak handle keeps the start disguised (hide_pointer()),
+/// so that no conservative scan of wherever the handle lives (the C stack, a root range, a
+/// scanned object) mistakes it for a reference.
+template <class T, bool kHidden>
 class HeldObject {
 public:
     void set(Heap& heap, T* ptr) {
         void* start = ptr != nullptr ? heap.object_start(ptr) : nullptr;
         // A pointer outside the heap is held as it is (offset 0): it retains nothing anyway.
-        start_ = start != nullptr ? start : const_cast<void*>(static_cast<const void*>(ptr));
-        offset_ = static_cast<const char*>(static_cast<const void*>(ptr)) - static_cast<const char*>(start_);
+        if (start == nullptr) start = const_cast<void*>(static_cast<const void*>(ptr));
+        offset_ = static_cast<const char*>(static_cast<const void*>(ptr)) - static_cast<const char*>(start);
+        word_ = kHidden ? hide_pointer(start) : start;
     }
-    T* get() const { return start_ != nullptr ? reinterpret_cast<T*>(static_cast<char*>(start_) + offset_) : nullptr; }
-    void** slot() { return &start_; }
+    T* get() const {
+        void* start = kHidden ? reveal_pointer(word_) : word_;
+        return start != nullptr ? reinterpret_cast<T*>(static_cast<char*>(start) + offset_) : nullptr;
+    }
+    void** slot() { return &word_; }
 
 private:
-    void* start_ = nullptr;
+    void* word_ = nullptr;
     std::ptrdiff_t offset_ = 0;
 };
 
@@ -141,7 +147,7 @@ private:
         heap_->add_root_range(&node_);
     }
     Heap* heap_;
-    detail::HeldObject<T> held_;
+    detail::HeldObject<T, false> held_;
     RootRange node_;
 };
 
@@ -180,8 +186,95 @@ private:
         heap_->add_weak_slot(&node_);
     }
     Heap* heap_;
-    detail::HeldObject<T> held_;
+    detail::HeldObject<T, true> held_;
     WeakSlot node_;
+};
+
+// ---- RootSpan and RootedVector: registered ranges that cannot be forgotten ---------------------
+//
+// A raw RootRange must be unregistered before its memory goes, or the next collection reads
+// freed memory. These register in the constructor and unregister in the destructor, with the
+// same lifetime rules as Root<T>: create them on the heap's thread, destroy them before the heap.
+
+/// A span of pointer-sized words (a VM stack, an array of values) that is a root for as long as
+/// the RootSpan exists. The words are scanned conservatively at every collection; reset() points
+/// it elsewhere at any time outside a collection (a VM stack that grew). Registration is O(1)
+/// and allocates nothing. Movable (the new RootSpan registers the same words), not copyable.
+class RootSpan {
+public:
+    /// Registers `n_words` words at `words` (none by default).
+    explicit RootSpan(Heap& heap, void* const* words = nullptr, std::size_t n_words = 0) : heap_(&heap) {
+        reset(words, n_words);
+        heap_->add_root_range(&node_);
+    }
+    /// Registers `n` values at `values`: pointers, or pointer-sized words of a tagged VM.
+    template <class T>
+    RootSpan(Heap& heap, const T* values, std::size_t n) : RootSpan(heap) {
+        reset(values, n);
+    }
+    /// A second registration of `other`'s words (`other` stays registered until destroyed).
+    RootSpan(RootSpan&& other) noexcept : RootSpan(*other.heap_, other.node_.words, other.node_.n_words) {}
+    RootSpan(const RootSpan&) = delete;
+    RootSpan& operator=(const RootSpan&) = delete;
+    RootSpan& operator=(RootSpan&&) = delete;
+    ~RootSpan() { heap_->remove_root_range(&node_); }  ///< unregisters it
+
+    /// Scans `n_words` words at `words` from the next collection on.
+    void reset(void* const* words, std::size_t n_words) {
+        node_.words = words;
+        node_.n_words = words != nullptr ? n_words : 0;
+    }
+    /// Scans `n` pointer-sized values at `values` from the next collection on.
+    template <class T>
+    void reset(const T* values, std::size_t n) {
+        static_assert(sizeof(T) == sizeof(void*), "a root span holds pointer-sized words");
+        reset(reinterpret_cast<void* const*>(values), n);
+    }
+    void* const* words() const { return node_.words; }  ///< the first word scanned
+    std::size_t size() const { return node_.n_words; }  ///< the words scanned
+
+private:
+    Heap* heap_;
+    RootRange node_;
+};
+
+/// A growable array of pointer-sized values (T* or a VM's tagged word) whose elements are all
+/// roots: a std::vector whose storage stays registered as it moves and resizes. The operations
+/// that can move the storage re-register it before they return; no collection can run in between
+/// (the vector's own allocation is not the heap's). Not copyable; movable.
+template <class T>
+class RootedVector {
+    static_assert(sizeof(T) == sizeof(void*), "a rooted vector holds pointer-sized values");
+
+public:
+    /// An empty vector, registered on `heap`.
+    explicit RootedVector(Heap& heap) : span_(heap) {}
+    /// Takes `other`'s elements; `other` is left empty and registered.
+    RootedVector(RootedVector&& other) noexcept : span_(std::move(other.span_)), values_(std::move(other.values_)) {
+        sync();
+        other.sync();  // its span must not keep naming the storage this one now owns
+    }
+    RootedVector(const RootedVector&) = delete;
+    RootedVector& operator=(const RootedVector&) = delete;
+
+    void push_back(T value) { values_.push_back(value); sync(); }          ///< appends; a root at once
+    void pop_back() { values_.pop_back(); sync(); }                        ///< drops the last element
+    void resize(std::size_t n, T value = T()) { values_.resize(n, value); sync(); }  ///< as std::vector
+    void reserve(std::size_t n) { values_.reserve(n); sync(); }            ///< as std::vector
+    void clear() { values_.clear(); sync(); }                              ///< drops every element
+    T& operator[](std::size_t i) { return values_[i]; }                    ///< element `i` (a root)
+    const T& operator[](std::size_t i) const { return values_[i]; }        ///< element `i`
+    T& back() { return values_.back(); }                                   ///< the last element
+    std::size_t size() const { return values_.size(); }                    ///< elements (all roots)
+    bool empty() const { return values_.empty(); }                         ///< size() == 0
+    T* data() { return values_.data(); }                                   ///< the registered storage
+    T* begin() { return values_.data(); }                                  ///< for range-for
+    T* end() { return values_.data() + values_.size(); }                   ///< for range-for
+
+private:
+    void sync() { span_.reset(values_.data(), values_.size()); }
+    RootSpan span_;
+    std::vector<T> values_;
 };
 
 // ---- OwnedHeap: "just give me an 8 MB heap" ---------------------------------------------------
@@ -202,6 +295,8 @@ public:
     Heap& operator*() const { return *heap_; }                     ///< *get(); not null-checked
     explicit operator bool() const { return heap_ != nullptr; }    ///< the heap was created
     Status status() const { return status_; }                      ///< how creating the heap went
+    OwnedHeap(const OwnedHeap&) = delete;
+    OwnedHeap& operator=(const OwnedHeap&) = delete;
 
 private:
     std::unique_ptr<unsigned char[]> region_;

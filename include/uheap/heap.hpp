@@ -45,6 +45,9 @@ enum class Status : std::uint8_t {
     pinned,            ///< free()/realloc() of an object a realloc() is moving right now
     overlap,           ///< add_area(): the region overlaps an area or the heap's control data
     already_registered,///< add_root_range()/add_weak_slot() of a node that is already linked
+    no_roots,          ///< collect()/collect_step(): the heap knows no root at all (no stack base,
+                       ///< no root range, no root callback, no pin), so everything would be
+                       ///< freed; nothing was collected (sweep_all() frees everything on purpose)
 };
 
 /// Static, human-readable name of a status ("ok", "already_free", ...).
@@ -59,7 +62,42 @@ enum AllocFlag : unsigned {
     kFinaliser = 1u,  ///< call the finaliser callback once when the object dies (MicroPython's value)
     kNoScan = 2u,     ///< contents are never read by the collector (pointer-free data)
     kWeak = 4u,       ///< weakly referenced: report its death to the weak callback (see set_weak)
+    /// The object's last word holds a DestructorFn that a collection calls when the object dies,
+    /// in place of the finaliser callback (make<T> uses it, so ~T() and a host finaliser work
+    /// side by side). Such an object takes at least two blocks (the flag lives on its first
+    /// tail). The word is zero until the host writes it; zero runs nothing. Not with realloc().
+    kDestructor = 8u,
 };
+
+/// What a kDestructor object keeps in its last word: called once, with the object's start, when
+/// a collection finds it dead (in the finalisers' order and phase).
+using DestructorFn = void (*)(void* object);
+
+/// The mask hide_pointer() applies: the top bit (so a hidden heap pointer is never a pointer into
+/// the same object, nor on 64-bit targets any user-space address) and the low bit (so it is never
+/// block-aligned, never an object start).
+inline constexpr std::uintptr_t kHiddenPointerMask = (~std::uintptr_t(0) >> 1 ^ ~std::uintptr_t(0)) | 1u;
+
+/// A pointer disguised so that conservative scanning cannot see it: what weak slots hold (a weak
+/// reference on the C stack or in a root range would otherwise keep its object alive). Null stays
+/// zero, so zeroed memory is a null weak reference. Bijective except that the odd value
+/// kHiddenPointerMask (never an object) reads back as null.
+inline void* hide_pointer(const void* ptr) {
+    auto p = reinterpret_cast<std::uintptr_t>(ptr);
+    return reinterpret_cast<void*>(p == 0 ? 0 : p ^ kHiddenPointerMask);
+}
+/// The pointer hide_pointer() disguised (null for zero).
+inline void* reveal_pointer(const void* hidden) {
+    auto h = reinterpret_cast<std::uintptr_t>(hidden);
+    return reinterpret_cast<void*>(h == 0 ? 0 : h ^ kHiddenPointerMask);
+}
+
+/// HeapConfig::poison_freed's default: on in debug builds of the code that makes the config.
+#ifdef NDEBUG
+inline constexpr bool kPoisonFreedByDefault = false;
+#else
+inline constexpr bool kPoisonFreedByDefault = true;
+#endif
 
 /// Options fixed when the heap is created.
 struct HeapConfig {
@@ -98,6 +136,12 @@ struct HeapConfig {
     /// Automatic collections then start a cycle and allocation does steps as it goes (pacing).
     /// Off (the default): a collection marks everything in one stop; no barrier is needed.
     bool incremental = false;
+    /// Freed blocks are made inaccessible to the host: filled with a pattern, and reported to
+    /// AddressSanitizer (when the process runs under it) and Valgrind's memcheck (when the
+    /// library was built with its headers and runs under it), so a host that uses an object the
+    /// collector freed (a forgotten root) is stopped at the faulting line. On by default in
+    /// debug builds of the host (NDEBUG not defined); costs a fill per freed block.
+    bool poison_freed = kPoisonFreedByDefault;
 };
 
 /// A root range the host registers for as long as it holds it: `n_words` words at `words` are
@@ -112,9 +156,11 @@ struct RootRange {
     RootRange* next = nullptr;  ///< maintained by the heap
 };
 
-/// A weak slot: `*slot` is not a root, and is set to null by a collection that finds the object
-/// it names unreachable (before any finaliser runs). Values that do not name an object are left
-/// as they are. Host-owned node, linked by the heap. The node may itself live inside a heap
+/// A weak slot: `*slot` holds a pointer disguised by hide_pointer() (write it with hide_pointer(),
+/// read it with reveal_pointer()), so that no conservative scan sees it wherever the word lives:
+/// on the C stack, in a root range, in a scanned object. A collection that finds the object it
+/// names unreachable sets `*slot` to zero (null) before any finaliser runs. Values that do not
+/// name an object are left as they are. Host-owned node, linked by the heap. The node may itself live inside a heap
 /// object (e.g. a kNoScan | kFinaliser weak-reference object) if that object's finaliser
 /// unregisters it: slots are cleared before finalisers run, and the memory goes at the sweep.
 struct WeakSlot {
@@ -184,6 +230,14 @@ public:
     /// 64 KiB of region (0.025 % of it), at least 16, at most 16384.
     static std::size_t default_mark_stack_entries(std::size_t region_bytes);
 
+    /// Ends the heap: every area's region is made accessible again to AddressSanitizer and
+    /// Valgrind (undoing HeapConfig::poison_freed), so the host may reuse the memory. No
+    /// finaliser runs; the heap must not be used afterwards. A host with poisoning on retires a
+    /// heap before reusing its regions for anything else (a region on the stack: before the
+    /// function returns). Refused (collecting) during a collection. O(areas + region bytes / 8)
+    /// under a sanitizer, O(areas) otherwise.
+    Status retire();
+
     /// Smallest region that yields an area able to hold one object of `n_bytes` (for grow
     /// callbacks). SIZE_MAX (no region can) if that size is not representable.
     static std::size_t region_bytes_for(std::size_t n_bytes);
@@ -194,18 +248,19 @@ public:
     /// Null without error for n_bytes == 0. Fails iff the heap is locked or collecting (locked),
     /// n_bytes exceeds every area with no grow callback or is half the address space or more
     /// (too_large, decided without collecting), or no run fits after one collection (if automatic collection is on) and one growth
-    /// attempt (out_of_memory). May collect. `tag` is passed to EventHooks::on_alloc only.
+    /// attempt (out_of_memory; no_roots if that collection was refused because the heap knows no
+    /// root at all, see collect()). May collect. `tag` is passed to EventHooks::on_alloc only.
     /// Placement: address-ordered first fit. Complexity: O(1) from the current run; otherwise a
     /// few word reads from a size hint, at worst O(log blocks) through the free-space tree; plus
     /// zeroing.
     void* alloc(std::size_t n_bytes, unsigned flags = 0, std::uint16_t tag = 0);
 
-    /// Frees the object starting at `ptr` now, without running its finaliser. Null is a no-op (ok).
+    /// Frees the object starting at `ptr` now, without running its finaliser (or destructor). Null is a no-op (ok).
     /// Ignored while lock()ed (locked), allowed during a collection (finalisers may free) except
     /// while marking or sweeping (collecting). Fails, changing nothing, for foreign_pointer,
     /// not_object_start, already_free, an object flagged weak (weakly_referenced), and one a
     /// realloc() is moving (pinned). Registrations inside the object are unlinked. Nothing is
-    /// written into the freed blocks. Complexity: O(1), plus O(registered nodes) when any are
+    /// written into the freed blocks, unless HeapConfig::poison_freed. Complexity: O(1), plus O(registered nodes) when any are
     /// registered.
     Status free(void* ptr);
 
@@ -241,7 +296,10 @@ public:
 
     /// A full collection: collect_start(), the root callback, the C stack (if set_stack_base()
     /// was called), collect_end(). Refused (collecting) while a collection runs, which includes
-    /// every callback the collection makes. Objects freed: counters().last_collect_freed.
+    /// every callback the collection makes. Refused (no_roots, nothing collected) when the heap
+    /// knows no root at all: no stack base, no root range or Root<T>, no root callback, no pin;
+    /// every object would die (a host that forgot set_stack_base()). sweep_all() frees
+    /// everything on purpose; a host whose roots are all elsewhere registers an empty range. Objects freed: counters().last_collect_freed.
     /// During an incremental cycle it finishes that cycle instead (that is the collection):
     /// objects the cycle's allocations left were born marked and survive it, so a host that
     /// wants everything unreachable now freed calls collect() twice.
@@ -276,7 +334,8 @@ public:
     /// Between steps the host runs: it may allocate (new objects are born marked), free, and
     /// store pointers, calling write_barrier() for each store into a heap object.
     /// Refused with invalid_argument unless HeapConfig::incremental, with collecting from a
-    /// collection's callbacks or during a three-step collection, with locked while lock()ed.
+    /// collection's callbacks or during a three-step collection, with locked while lock()ed, with
+    /// no_roots when it would start a cycle in a heap that knows no root (as collect()).
     /// Complexity: O(budget_words + roots) per step; the final phase is O(roots + recorded).
     Status collect_step(std::size_t budget_words);
 
@@ -363,7 +422,8 @@ public:
     /// does not call it.
     void set_root_callback(RootFn fn, void* user);
     /// The callback run for each dead object flagged kFinaliser (FinaliserFn); null: such objects
-    /// die without a call. make<T> installs cxx_finaliser() on a heap that has none.
+    /// die without a call. Objects flagged kDestructor (make<T>'s) run their own DestructorFn
+    /// instead, so make<T> and a host finaliser work side by side.
     void set_finaliser(FinaliserFn fn, void* user);
     FinaliserFn finaliser() const;  ///< the finaliser in force, or null
     /// `freed` receives each dead object flagged kWeak (WeakFreedFn); `after_sweep` runs at the

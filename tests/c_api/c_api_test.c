@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The C API from plain C99: every function of uheap/uheap.h, linked without libstdc++.
+ * (api_coverage.cmake checks that every function uheap.h declares is called here, and that every
+ * public member of uheap::Heap and every free function and type of the C++ headers has its C
+ * counterpart in uheap.h.)
  *
  * Each heap lives in a static buffer. Checks count into `passed` / `failed`; the last line is
  * "N passed, M failed" and the exit status is non-zero iff a check failed. */
@@ -63,6 +66,20 @@ static int verify_ok(const uheap_t *heap) {
                (unsigned long)report.block, report.detail);
     }
     return report.invariant == 0;
+}
+
+/* A root range of one NULL word: a heap with it knows a root (uheap_collect() refuses to collect
+ * on a heap that knows none, UHEAP_NO_ROOTS) and nothing is kept alive by it. One node per heap. */
+static void *const null_word = NULL;
+static uheap_root_range_t anchors[16];
+static unsigned n_anchors;
+
+static void anchor(uheap_t *heap) {
+    uheap_root_range_t *node = &anchors[n_anchors++ % 16];
+    memset(node, 0, sizeof *node);
+    node->words = &null_word;
+    node->n_words = 1;
+    CHECK(uheap_add_root_range(heap, node) == UHEAP_OK);
 }
 
 static int all_zero(const void *ptr, size_t n_bytes) {
@@ -187,6 +204,24 @@ static void test_names_and_sizes(void) {
     /* The library linked is the one these headers describe. */
     CHECK(strcmp(uheap_version(), UHEAP_VERSION_STRING) == 0);
     CHECK(uheap_version_number() == UHEAP_VERSION_NUMBER);
+    {
+        char made[32];
+        snprintf(made, sizeof made, "%d.%d.%d", UHEAP_VERSION_MAJOR, UHEAP_VERSION_MINOR, UHEAP_VERSION_PATCH);
+        CHECK(strcmp(made, uheap_version()) == 0);
+        CHECK(uheap_version_number() ==
+              (uint32_t)((UHEAP_VERSION_MAJOR << 16) | (UHEAP_VERSION_MINOR << 8) | UHEAP_VERSION_PATCH));
+    }
+    CHECK(strcmp(uheap_status_name(UHEAP_ALREADY_REGISTERED), "already_registered") == 0);
+    CHECK(strcmp(uheap_status_name(UHEAP_NO_ROOTS), "no_roots") == 0);
+    CHECK(strcmp(uheap_invariant_name(UHEAP_INVARIANT_NONE), "none") == 0);
+    CHECK(strcmp(uheap_invariant_name(UHEAP_INVARIANT_I1_BLOCK_KIND), "I1_block_kind") == 0);
+    CHECK(strcmp(uheap_invariant_name(UHEAP_INVARIANT_I5_FREE_INDEX), "I5_free_index") == 0);
+    CHECK(strcmp(uheap_invariant_name(UHEAP_INVARIANT_I8_LAZY_SWEEP), "I8_lazy_sweep") == 0);
+    /* One mark-stack entry per 64 KiB of region, at least 16, at most 16384. */
+    CHECK(uheap_default_mark_stack_entries(0) == 16);
+    CHECK(uheap_default_mark_stack_entries(REGION_BYTES) == 16);
+    CHECK(uheap_default_mark_stack_entries((size_t)64 << 20) == 1024);
+    CHECK(uheap_default_mark_stack_entries((size_t)-1) == 16384);
     CHECK(uheap_region_bytes_for(1000) > 1000);
     CHECK(uheap_region_bytes_for(2000) > uheap_region_bytes_for(1000));
     CHECK(uheap_blocks_for_bytes(0) == 0 && uheap_blocks_for_bytes(1) == 1 && uheap_blocks_for_bytes(block_bytes + 1) == 2);
@@ -545,6 +580,7 @@ static void test_areas_and_growth(void) {
     CHECK(uheap_last_status(heap) == UHEAP_TOO_LARGE);
 
     uheap_t *growing = new_heap(region_a.bytes, SMALL_REGION_BYTES, 8);
+    anchor(growing);
     uheap_set_grow_callback(growing, on_grow, on_release, NULL);
     grow_calls = release_calls = 0;
     /* what fits in region_grow once its metadata (~4.4 bits per block) is taken out */
@@ -664,7 +700,12 @@ static void test_reports(void) {
 /* Nothing of the heap's lives in freed memory: a host writing into it (a use after free) breaks
  * no invariant, and the heap never writes there itself. */
 static void test_freed_memory_is_the_hosts(void) {
-    uheap_t *heap = new_heap(region_small.bytes, sizeof region_small.bytes, 8);
+    uheap_config_t config;
+    memset(&config, 0, sizeof config);
+    config.poison = UHEAP_POISON_OFF; /* poisoning would fill (and fence off) the freed block */
+    uheap_t *heap = uheap_create(region_small.bytes, sizeof region_small.bytes, &config, NULL);
+    CHECK(heap != NULL);
+    anchor(heap);
     unsigned char *a = (unsigned char *)uheap_alloc(heap, 16, 0);
     unsigned char *b = (unsigned char *)uheap_alloc(heap, 16, 0);
     CHECK(a != NULL && b != NULL);
@@ -714,8 +755,596 @@ static void test_incremental(void) {
     CHECK(verify_ok(heap));
     incremental_root = NULL;
     uheap_t *plain = new_heap(region_b.bytes, sizeof region_b.bytes, 0);
+    anchor(plain);
     CHECK(uheap_collect_step(plain, 8) == UHEAP_INVALID_ARGUMENT);
 }
+
+/* Root ranges: the host's node is the node the heap links; a registered range keeps what its
+ * words reach alive, and unregistering it lets that die. */
+static void test_root_ranges(void) {
+    uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
+    void **kept = (void **)uheap_alloc(heap, 2 * sizeof(void *), 0);
+    void *child = uheap_alloc(heap, 16, 0);
+    void *loose = uheap_alloc(heap, 16, 0);
+    CHECK(kept != NULL && child != NULL && loose != NULL);
+    kept[0] = child; /* reached through kept */
+    void *words[3];
+    words[0] = NULL;
+    words[1] = kept;
+    words[2] = (unsigned char *)loose + 1; /* an interior pointer retains nothing */
+    uheap_root_range_t range, other;
+    memset(&range, 0, sizeof range);
+    memset(&other, 0, sizeof other);
+    range.words = words;
+    range.n_words = 3;
+    other.words = &null_word;
+    other.n_words = 1;
+    CHECK(uheap_add_root_range(heap, &range) == UHEAP_OK);
+    CHECK(uheap_add_root_range(heap, &range) == UHEAP_ALREADY_REGISTERED);
+    CHECK(uheap_last_status(heap) == UHEAP_ALREADY_REGISTERED);
+    CHECK(uheap_add_root_range(heap, NULL) == UHEAP_INVALID_ARGUMENT);
+    CHECK(uheap_add_root_range(heap, &other) == UHEAP_OK);
+    /* Linked in place: the heap wrote its links into the host's two nodes. */
+    CHECK(other.next == &range && range.prev == &other && other.prev == NULL && range.next == NULL);
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_size_of(heap, kept) == block_bytes && uheap_size_of(heap, child) == block_bytes);
+    CHECK(uheap_size_of(heap, loose) == 0);
+    /* The range is read afresh at each collection: shrinking it drops kept. */
+    range.n_words = 1;
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_size_of(heap, kept) == 0 && uheap_size_of(heap, child) == 0);
+    void *again = uheap_alloc(heap, 16, 0);
+    words[0] = again;
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_size_of(heap, again) == block_bytes);
+    uheap_remove_root_range(heap, &range);
+    CHECK(range.prev == NULL && range.next == NULL && other.next == NULL);
+    uheap_remove_root_range(heap, &range); /* not linked: no-op */
+    uheap_remove_root_range(heap, NULL);
+    CHECK(uheap_collect(heap) == UHEAP_OK); /* other is still a root */
+    CHECK(uheap_size_of(heap, again) == 0);
+    CHECK(uheap_add_root_range(heap, &range) == UHEAP_OK); /* may be registered again */
+    uheap_remove_root_range(heap, &range);
+    uheap_remove_root_range(heap, &other);
+    CHECK(verify_ok(heap));
+}
+
+/* Weak slots hold hidden pointers: the word may sit in a scanned root range without keeping its
+ * object alive; it reads NULL once the object dies and stays put while it lives. */
+static void test_weak_slots(void) {
+    int local = 0;
+    CHECK(uheap_hide_pointer(NULL) == NULL && uheap_reveal_pointer(NULL) == NULL);
+    CHECK(uheap_hide_pointer(&local) != (void *)&local);
+    CHECK(uheap_reveal_pointer(uheap_hide_pointer(&local)) == (void *)&local);
+    CHECK(((uintptr_t)uheap_hide_pointer(&local) & 1u) == 1u); /* never block-aligned */
+
+    uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
+    void *strong = uheap_alloc(heap, 16, 0);
+    void *weak_only = uheap_alloc(heap, 3 * block_bytes, 0);
+    CHECK(strong != NULL && weak_only != NULL);
+    CHECK(((uintptr_t)uheap_hide_pointer(weak_only) & 1u) == 1u);
+    void *words[2];
+    words[0] = strong;
+    words[1] = uheap_hide_pointer(weak_only); /* a weak reference inside a scanned range */
+    static void *weak_to_strong;              /* static data is not scanned */
+    weak_to_strong = uheap_hide_pointer(strong);
+    uheap_root_range_t range;
+    memset(&range, 0, sizeof range);
+    range.words = words;
+    range.n_words = 2;
+    CHECK(uheap_add_root_range(heap, &range) == UHEAP_OK);
+    uheap_weak_slot_t slot_a, slot_b;
+    memset(&slot_a, 0, sizeof slot_a);
+    memset(&slot_b, 0, sizeof slot_b);
+    slot_a.slot = &words[1];
+    slot_b.slot = &weak_to_strong;
+    CHECK(uheap_add_weak_slot(heap, &slot_a) == UHEAP_OK);
+    CHECK(uheap_add_weak_slot(heap, &slot_a) == UHEAP_ALREADY_REGISTERED);
+    CHECK(uheap_add_weak_slot(heap, NULL) == UHEAP_INVALID_ARGUMENT);
+    CHECK(uheap_add_weak_slot(heap, &slot_b) == UHEAP_OK);
+    CHECK(slot_b.next == &slot_a && slot_a.prev == &slot_b); /* linked in place */
+
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_size_of(heap, weak_only) == 0); /* the hidden word did not retain it */
+    CHECK(words[1] == NULL && uheap_reveal_pointer(words[1]) == NULL);
+    CHECK(uheap_size_of(heap, strong) == block_bytes); /* alive: its slot is left as it was */
+    CHECK(uheap_reveal_pointer(weak_to_strong) == strong);
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_reveal_pointer(weak_to_strong) == strong);
+
+    words[0] = NULL; /* the last strong reference goes: its weak slot reads NULL */
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_size_of(heap, strong) == 0);
+    CHECK(weak_to_strong == NULL);
+
+    /* An unregistered slot is left alone. */
+    void *later = uheap_alloc(heap, 16, 0);
+    weak_to_strong = uheap_hide_pointer(later);
+    uheap_remove_weak_slot(heap, &slot_b);
+    CHECK(slot_b.prev == NULL && slot_b.next == NULL && slot_a.prev == NULL);
+    uheap_remove_weak_slot(heap, &slot_b); /* not linked: no-op */
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_size_of(heap, later) == 0);
+    CHECK(uheap_reveal_pointer(weak_to_strong) == later);
+    uheap_remove_weak_slot(heap, &slot_a);
+    uheap_remove_root_range(heap, &range);
+    CHECK(verify_ok(heap));
+}
+
+/* walk, area_count, area_pool. */
+static size_t walk_spans, walk_objects, walk_free_runs, walk_blocks[2], walk_order_ok = 1;
+static size_t walk_next_block[2];
+static size_t walk_last_area;
+static void *walk_seen[16];
+static unsigned walk_seen_flags[16];
+static size_t walk_seen_blocks[16];
+static size_t walk_user_ok = 1;
+
+static void on_span(void *user, const uheap_span_t *span) {
+    if (user != &walk_spans) walk_user_ok = 0;
+    ++walk_spans;
+    if (span->area > 1 || span->area < walk_last_area) {
+        walk_order_ok = 0;
+        return;
+    }
+    walk_last_area = span->area;
+    /* Spans of an area follow one another with no gap, in address order. */
+    if (span->first_block != walk_next_block[span->area] || span->n_blocks == 0) walk_order_ok = 0;
+    walk_next_block[span->area] = span->first_block + span->n_blocks;
+    walk_blocks[span->area] += span->n_blocks;
+    if (span->object == NULL) {
+        ++walk_free_runs;
+        if (span->flags != 0) walk_order_ok = 0;
+    } else {
+        if (walk_objects < 16) {
+            walk_seen[walk_objects] = span->object;
+            walk_seen_flags[walk_objects] = span->flags;
+            walk_seen_blocks[walk_objects] = span->n_blocks;
+        }
+        ++walk_objects;
+    }
+}
+
+static void walk_reset(void) {
+    walk_spans = walk_objects = walk_free_runs = walk_last_area = 0;
+    walk_blocks[0] = walk_blocks[1] = walk_next_block[0] = walk_next_block[1] = 0;
+    walk_order_ok = walk_user_ok = 1;
+}
+
+static int walk_saw(void *object, unsigned flags, size_t n_blocks) {
+    for (size_t i = 0; i < walk_objects && i < 16; ++i) {
+        if (walk_seen[i] == object) return walk_seen_flags[i] == flags && walk_seen_blocks[i] == n_blocks;
+    }
+    return 0;
+}
+
+static void test_walk_and_areas(void) {
+    uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
+    uheap_info_t info;
+    uheap_info(heap, &info);
+    CHECK(uheap_area_count(heap) == 1);
+    uheap_area_pool_t pool = uheap_area_pool(heap, 0);
+    CHECK(pool.begin != NULL && pool.n_blocks * block_bytes == info.total);
+    CHECK((const unsigned char *)pool.begin >= region_a.bytes &&
+          (const unsigned char *)pool.begin + pool.n_blocks * block_bytes <= region_a.bytes + REGION_BYTES);
+    uheap_area_pool_t none = uheap_area_pool(heap, 1);
+    CHECK(none.begin == NULL && none.n_blocks == 0);
+
+    /* An empty heap is one free run. */
+    walk_reset();
+    uheap_walk(heap, on_span, &walk_spans);
+    CHECK(walk_user_ok && walk_order_ok && walk_spans == 1 && walk_free_runs == 1 && walk_objects == 0);
+    CHECK(walk_blocks[0] == pool.n_blocks);
+
+    void *a = uheap_alloc(heap, 16, 0);
+    void *b = uheap_alloc(heap, 2 * block_bytes, UHEAP_FINALISER);
+    void *gap = uheap_alloc(heap, 3 * block_bytes, 0);
+    void *c = uheap_alloc(heap, 4 * block_bytes, UHEAP_NO_SCAN);
+    CHECK(a == pool.begin); /* first fit: the first object starts the pool */
+    CHECK(uheap_free(heap, gap) == UHEAP_OK);
+    CHECK(uheap_add_area(heap, region_b.bytes, sizeof region_b.bytes) == UHEAP_OK);
+    CHECK(uheap_area_count(heap) == 2);
+    uheap_area_pool_t second = uheap_area_pool(heap, 1);
+    CHECK((const unsigned char *)second.begin >= region_b.bytes &&
+          (const unsigned char *)second.begin + second.n_blocks * block_bytes <= region_b.bytes + REGION_BYTES);
+    void *big = uheap_alloc(heap, (pool.n_blocks - 6) * block_bytes, UHEAP_WEAK); /* only fits the second */
+    CHECK(big == second.begin);
+    uheap_info(heap, &info);
+    CHECK((pool.n_blocks + second.n_blocks) * block_bytes == info.total);
+
+    walk_reset();
+    uheap_walk(heap, on_span, &walk_spans);
+    CHECK(walk_user_ok && walk_order_ok);
+    CHECK(walk_blocks[0] == pool.n_blocks && walk_blocks[1] == second.n_blocks);
+    CHECK((walk_blocks[0] + walk_blocks[1]) * block_bytes == info.total);
+    CHECK(walk_objects == 4 && walk_objects == info.objects);
+    CHECK(walk_free_runs == 3 && walk_free_runs == info.free_runs); /* the gap, the rest of each area */
+    CHECK(walk_saw(a, 0, 1) && walk_saw(b, UHEAP_FINALISER, 2) && walk_saw(c, UHEAP_NO_SCAN, 4));
+    CHECK(walk_saw(big, UHEAP_WEAK, pool.n_blocks - 6));
+    CHECK(walk_seen[0] == a && walk_seen[1] == b && walk_seen[2] == c && walk_seen[3] == big); /* address order */
+    CHECK(verify_ok(heap));
+}
+
+/* Event hooks: every allocation, free, resize, collection and pause, with pointers and sizes. */
+#define MAX_EVENTS 256
+typedef struct event_t {
+    char kind; /* 'a'lloc 'f'ree 'r'ealloc 's'tart 'e'nd 'o'ut of memory 'p'ause */
+    void *ptr, *ptr2;
+    size_t n_bytes, n_bytes2;
+    unsigned flags;
+    unsigned detail; /* tag, free reason or pause kind */
+    uint64_t ns;
+} event_t;
+static event_t events[MAX_EVENTS];
+static size_t n_events;
+static uheap_collection_stats_t last_stats;
+static int hook_user_ok = 1;
+static int hook_marker;
+
+static event_t *record(void *user, char kind) {
+    static event_t overflow;
+    if (user != &hook_marker) hook_user_ok = 0;
+    event_t *e = n_events < MAX_EVENTS ? &events[n_events] : &overflow;
+    ++n_events;
+    memset(e, 0, sizeof *e);
+    e->kind = kind;
+    return e;
+}
+static void hook_alloc(void *user, void *ptr, size_t n_bytes, unsigned flags, uint16_t tag) {
+    event_t *e = record(user, 'a');
+    e->ptr = ptr;
+    e->n_bytes = n_bytes;
+    e->flags = flags;
+    e->detail = tag;
+}
+static void hook_free(void *user, void *ptr, size_t n_bytes, uint8_t reason) {
+    event_t *e = record(user, 'f');
+    e->ptr = ptr;
+    e->n_bytes = n_bytes;
+    e->detail = reason;
+}
+static void hook_realloc(void *user, void *old_ptr, void *new_ptr, size_t old_bytes, size_t new_bytes) {
+    event_t *e = record(user, 'r');
+    e->ptr = old_ptr;
+    e->ptr2 = new_ptr;
+    e->n_bytes = old_bytes;
+    e->n_bytes2 = new_bytes;
+}
+static void hook_collect_start(void *user) { record(user, 's'); }
+static void hook_collect_end(void *user, const uheap_collection_stats_t *stats) {
+    event_t *e = record(user, 'e');
+    e->n_bytes = stats->objects_freed;
+    last_stats = *stats;
+}
+static void hook_out_of_memory(void *user, size_t n_bytes) { record(user, 'o')->n_bytes = n_bytes; }
+static void hook_pause(void *user, uint8_t kind, uint64_t ns) {
+    event_t *e = record(user, 'p');
+    e->detail = kind;
+    e->ns = ns;
+}
+
+static int event_is(size_t i, char kind, const void *ptr, size_t n_bytes, unsigned detail) {
+    if (i >= n_events || i >= MAX_EVENTS) return 0;
+    const event_t *e = &events[i];
+    return e->kind == kind && e->ptr == ptr && e->n_bytes == n_bytes && e->detail == detail;
+}
+
+static void test_event_hooks(void) {
+    uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
+    static uheap_event_hooks_t hooks; /* used in place by the heap */
+    uheap_event_hooks_t got;
+    uheap_event_hooks(heap, &got);
+    CHECK(got.user == NULL && got.on_alloc == NULL && got.on_free == NULL && got.on_realloc == NULL &&
+          got.on_collect_start == NULL && got.on_collect_end == NULL && got.on_out_of_memory == NULL &&
+          got.on_pause == NULL);
+    memset(&hooks, 0, sizeof hooks);
+    hooks.user = &hook_marker;
+    hooks.on_alloc = hook_alloc;
+    hooks.on_free = hook_free;
+    hooks.on_realloc = hook_realloc;
+    hooks.on_collect_start = hook_collect_start;
+    hooks.on_collect_end = hook_collect_end;
+    hooks.on_out_of_memory = hook_out_of_memory;
+    hooks.on_pause = hook_pause;
+    uheap_set_event_hooks(heap, &hooks);
+    memset(&got, 0, sizeof got);
+    uheap_event_hooks(heap, &got);
+    CHECK(got.user == &hook_marker && got.on_alloc == hook_alloc && got.on_free == hook_free &&
+          got.on_realloc == hook_realloc && got.on_collect_start == hook_collect_start &&
+          got.on_collect_end == hook_collect_end && got.on_out_of_memory == hook_out_of_memory &&
+          got.on_pause == hook_pause);
+    uheap_set_clock(heap, on_clock, NULL);
+
+    n_events = 0;
+    void **kept = (void **)uheap_alloc_tagged(heap, 10, UHEAP_FINALISER, 42);
+    void *freed = uheap_alloc(heap, block_bytes + 1, UHEAP_NO_SCAN);
+    CHECK(n_events == 2);
+    CHECK(event_is(0, 'a', kept, block_bytes, 42) && events[0].flags == UHEAP_FINALISER);
+    CHECK(event_is(1, 'a', freed, 2 * block_bytes, 0) && events[1].flags == UHEAP_NO_SCAN);
+    CHECK(uheap_free(heap, freed) == UHEAP_OK);
+    CHECK(n_events == 3 && event_is(2, 'f', freed, 2 * block_bytes, UHEAP_FREE_EXPLICIT_FREE));
+
+    /* In place: one event; a move: alloc (tag 0), free (moved), realloc, in that order. */
+    void *grown = uheap_alloc(heap, 16, 0);
+    void *wall = uheap_alloc(heap, 16, 0);
+    CHECK(grown != NULL && wall != NULL);
+    n_events = 0;
+    CHECK(uheap_realloc(heap, grown, 16, false) == grown);
+    CHECK(n_events == 1 && event_is(0, 'r', grown, block_bytes, 0) && events[0].ptr2 == grown &&
+          events[0].n_bytes2 == block_bytes);
+    void *moved = uheap_realloc(heap, grown, 3 * block_bytes, true);
+    CHECK(moved != NULL && moved != grown);
+    CHECK(n_events == 4);
+    CHECK(event_is(1, 'a', moved, 3 * block_bytes, 0));
+    CHECK(event_is(2, 'f', grown, block_bytes, UHEAP_FREE_MOVED));
+    CHECK(event_is(3, 'r', grown, block_bytes, 0) && events[3].ptr2 == moved && events[3].n_bytes2 == 3 * block_bytes);
+    n_events = 0;
+    CHECK(uheap_realloc(heap, moved, 0, true) == NULL);
+    CHECK(n_events == 1 && event_is(0, 'f', moved, 3 * block_bytes, UHEAP_FREE_EXPLICIT_FREE));
+
+    /* A collection: start, the dead (swept), the pause, the end with its figures. */
+    void *words[1];
+    words[0] = kept;
+    uheap_root_range_t range;
+    memset(&range, 0, sizeof range);
+    range.words = words;
+    range.n_words = 1;
+    CHECK(uheap_add_root_range(heap, &range) == UHEAP_OK);
+    void *garbage = uheap_alloc(heap, 5 * block_bytes, 0);
+    CHECK(garbage != NULL);
+    uheap_info_t before;
+    uheap_info(heap, &before);
+    n_events = 0;
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(hook_user_ok);
+    CHECK(n_events == 5);
+    CHECK(event_is(0, 's', NULL, 0, 0));
+    size_t dead_wall = event_is(1, 'f', wall, block_bytes, UHEAP_FREE_SWEPT) ? 1 : 2; /* address order */
+    CHECK(event_is(dead_wall, 'f', wall, block_bytes, UHEAP_FREE_SWEPT));
+    CHECK(event_is(3 - dead_wall, 'f', garbage, 5 * block_bytes, UHEAP_FREE_SWEPT));
+    CHECK(event_is(3, 'p', NULL, 0, UHEAP_PAUSE_COLLECTION) && events[3].ns > 0 && events[3].ns % 1000 == 0);
+    CHECK(event_is(4, 'e', NULL, 2, 0));
+    uheap_info_t after;
+    uheap_info(heap, &after);
+    uheap_counters_t c;
+    uheap_counters(heap, &c);
+    CHECK(last_stats.index == 1 && last_stats.index == c.collections);
+    CHECK(last_stats.objects_freed == 2 && last_stats.objects_freed == c.last_collect_freed);
+    CHECK(last_stats.bytes_freed == 6 * block_bytes);
+    CHECK(last_stats.objects_live == 1 && last_stats.objects_live == after.objects);
+    CHECK(last_stats.used_bytes == after.used && last_stats.used_bytes == before.used - 6 * block_bytes);
+    CHECK(last_stats.free_bytes == after.free);
+    CHECK(last_stats.largest_free_bytes == after.max_free * block_bytes);
+    CHECK(last_stats.free_runs == after.free_runs);
+    CHECK(last_stats.mark_stack_overflows == 0);
+    CHECK(last_stats.pause_ns == events[3].ns && last_stats.pause_ns == c.last_pause_ns);
+
+    /* Out of memory: reported with the size asked for (more than is free, less than the area). */
+    uheap_set_auto_collect(heap, false);
+    size_t too_much = after.free + 1;
+    CHECK(too_much < after.total);
+    n_events = 0;
+    CHECK(uheap_alloc(heap, too_much, 0) == NULL);
+    CHECK(uheap_last_status(heap) == UHEAP_OUT_OF_MEMORY);
+    CHECK(n_events == 1 && event_is(0, 'o', NULL, too_much, 0));
+
+    /* NULL clears them. */
+    uheap_set_event_hooks(heap, NULL);
+    uheap_event_hooks(heap, &got);
+    CHECK(got.user == NULL && got.on_alloc == NULL && got.on_pause == NULL && got.on_collect_end == NULL);
+    n_events = 0;
+    uheap_free(heap, uheap_alloc(heap, 16, 0));
+    CHECK(n_events == 0);
+    uheap_remove_root_range(heap, &range);
+    CHECK(verify_ok(heap));
+
+    /* Incremental steps report their own pause kinds. */
+    uheap_config_t config;
+    memset(&config, 0, sizeof config);
+    config.incremental = true;
+    uheap_t *inc = uheap_create(region_b.bytes, sizeof region_b.bytes, &config, NULL);
+    CHECK(inc != NULL);
+    anchor(inc);
+    void *chain = NULL;
+    for (int i = 0; i < 200; ++i) {
+        void **n = (void **)uheap_alloc(inc, 2 * sizeof(void *), 0);
+        n[0] = chain;
+        chain = n;
+    }
+    uheap_root_range_t chain_root;
+    memset(&chain_root, 0, sizeof chain_root);
+    chain_root.words = &chain;
+    chain_root.n_words = 1;
+    CHECK(uheap_add_root_range(inc, &chain_root) == UHEAP_OK);
+    uheap_set_event_hooks(inc, &got); /* all NULL: nothing */
+    memset(&hooks, 0, sizeof hooks);
+    hooks.user = &hook_marker;
+    hooks.on_pause = hook_pause;
+    uheap_set_event_hooks(inc, &hooks);
+    n_events = 0;
+    CHECK(uheap_collect_step(inc, 8) == UHEAP_OK);
+    CHECK(n_events == 1 && events[0].kind == 'p' && events[0].detail == UHEAP_PAUSE_STEP);
+    unsigned guard = 0;
+    while (uheap_is_marking(inc) && ++guard < 10000) CHECK(uheap_collect_step(inc, 64) == UHEAP_OK);
+    CHECK(n_events >= 2 && n_events <= MAX_EVENTS);
+    CHECK(events[n_events - 1].kind == 'p' && events[n_events - 1].detail == UHEAP_PAUSE_FINAL_STEP);
+    uheap_remove_root_range(inc, &chain_root);
+}
+
+/* The remaining getters and the calls that only do something in corner cases. */
+static unsigned destructor_calls;
+static void *destructed;
+static void count_destructor(void *object) {
+    ++destructor_calls;
+    destructed = object;
+}
+
+static void test_getters_and_odds(void) {
+    uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
+    anchor(heap);
+    unsigned char *obj = (unsigned char *)uheap_alloc(heap, 3 * block_bytes, 0);
+    CHECK(obj != NULL);
+    CHECK(uheap_object_start(heap, obj) == obj);
+    CHECK(uheap_object_start(heap, obj + 1) == obj);
+    CHECK(uheap_object_start(heap, obj + 3 * block_bytes - 1) == obj);
+    CHECK(uheap_object_start(heap, obj + 3 * block_bytes) == NULL); /* free */
+    CHECK(uheap_object_start(heap, &obj) == NULL);                  /* foreign */
+    CHECK(uheap_object_start(heap, NULL) == NULL);
+
+    CHECK(uheap_finaliser(heap) == NULL);
+    uheap_set_finaliser(heap, on_finalise, heap);
+    CHECK(uheap_finaliser(heap) == on_finalise);
+    uheap_set_finaliser(heap, NULL, NULL);
+    CHECK(uheap_finaliser(heap) == NULL);
+
+    /* UHEAP_DESTRUCTOR: the last word names the function a collection calls. */
+    void **with_destructor = (void **)uheap_alloc(heap, 2 * block_bytes, UHEAP_DESTRUCTOR);
+    CHECK(with_destructor != NULL);
+    CHECK((uheap_flags_of(heap, with_destructor) & UHEAP_DESTRUCTOR) != 0);
+    {
+        uheap_destructor_fn fn = count_destructor;
+        memcpy((unsigned char *)with_destructor + uheap_size_of(heap, with_destructor) - sizeof fn, &fn, sizeof fn);
+    }
+    destructor_calls = 0;
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(destructor_calls == 1 && destructed == (void *)with_destructor);
+
+    /* clear_stack overwrites dead stack below this frame; the heap is unaffected. */
+    uheap_clear_stack(1024);
+    uheap_clear_stack(0);
+    CHECK(verify_ok(heap));
+
+}
+
+/* Poisoning on request, and retire(): the regions are the host's again. Freed memory is only read
+ * where AddressSanitizer is not watching (under it, the read would stop the test, as intended). */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+static void test_poison_and_retire(void) {
+    uheap_config_t config;
+    memset(&config, 0, sizeof config);
+    config.poison = UHEAP_POISON_ON;
+    uheap_t *heap = uheap_create(region_b.bytes, sizeof region_b.bytes, &config, NULL);
+    CHECK(heap != NULL);
+    anchor(heap);
+    unsigned char *freed = (unsigned char *)uheap_alloc(heap, 3 * block_bytes, 0);
+    unsigned char *swept = (unsigned char *)uheap_alloc(heap, 2 * block_bytes, 0);
+    CHECK(freed != NULL && swept != NULL);
+    memset(freed, 0x11, 3 * block_bytes);
+    memset(swept, 0x22, 2 * block_bytes);
+    CHECK(uheap_free(heap, freed) == UHEAP_OK);
+    CHECK(uheap_collect(heap) == UHEAP_OK); /* swept is garbage */
+    CHECK(uheap_size_of(heap, swept) == 0);
+#if !UNDER_ASAN
+    CHECK(freed[0] != 0x11 && freed[3 * block_bytes - 1] != 0x11); /* filled with the pattern */
+    CHECK(swept[0] != 0x22 && swept[2 * block_bytes - 1] != 0x22);
+#endif
+    unsigned char *again = (unsigned char *)uheap_alloc(heap, 3 * block_bytes, 0);
+    CHECK(again == freed && all_zero(again, 3 * block_bytes)); /* handed out zeroed, accessible */
+    CHECK(verify_ok(heap));
+    CHECK(uheap_collect_start(heap) == UHEAP_OK);
+    CHECK(uheap_retire(heap) == UHEAP_COLLECTING); /* not during a collection */
+    CHECK(uheap_collect_end(heap) == UHEAP_OK);
+    CHECK(uheap_retire(heap) == UHEAP_OK);
+    memset(region_b.bytes, 0x33, sizeof region_b.bytes); /* all of it the host's again */
+    CHECK(region_b.bytes[0] == 0x33 && region_b.bytes[REGION_BYTES - 1] == 0x33);
+
+    config.poison = UHEAP_POISON_OFF;
+    heap = uheap_create(region_b.bytes, sizeof region_b.bytes, &config, NULL);
+    CHECK(heap != NULL);
+    unsigned char *kept_bytes = (unsigned char *)uheap_alloc(heap, 16, 0);
+    memset(kept_bytes, 0x77, block_bytes);
+    CHECK(uheap_free(heap, kept_bytes) == UHEAP_OK);
+    CHECK(kept_bytes[0] == 0x77 && kept_bytes[block_bytes - 1] == 0x77); /* left as it was */
+    CHECK(uheap_retire(heap) == UHEAP_OK);
+}
+
+/* A heap that knows no root at all refuses to collect (everything would be freed). */
+static void test_no_roots(void) {
+    uheap_t *heap = new_heap(region_small.bytes, sizeof region_small.bytes, 8);
+    void *p = uheap_alloc(heap, 16, 0);
+    CHECK(uheap_collect(heap) == UHEAP_NO_ROOTS);
+    CHECK(uheap_last_status(heap) == UHEAP_NO_ROOTS);
+    CHECK(uheap_size_of(heap, p) == block_bytes); /* nothing collected */
+    uheap_counters_t c;
+    uheap_counters(heap, &c);
+    CHECK(c.collections == 0);
+    /* An allocation that does not fit: its automatic collection is refused, and it says why. */
+    uheap_info_t info;
+    uheap_info(heap, &info);
+    CHECK(uheap_alloc(heap, info.free + 1, 0) == NULL);
+    CHECK(uheap_last_status(heap) == UHEAP_NO_ROOTS);
+    uheap_root_range_t range;
+    memset(&range, 0, sizeof range);
+    CHECK(uheap_add_root_range(heap, &range) == UHEAP_OK); /* even an empty range is a root */
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_size_of(heap, p) == 0);
+    uheap_remove_root_range(heap, &range);
+    p = uheap_alloc(heap, 16, 0);
+    CHECK(uheap_collect(heap) == UHEAP_NO_ROOTS);
+    CHECK(uheap_sweep_all(heap) == UHEAP_OK); /* frees everything on purpose */
+    CHECK(uheap_size_of(heap, p) == 0);
+
+    uheap_config_t config;
+    memset(&config, 0, sizeof config);
+    config.incremental = true;
+    uheap_t *inc = uheap_create(region_b.bytes, sizeof region_b.bytes, &config, NULL);
+    CHECK(inc != NULL);
+    CHECK(uheap_collect_step(inc, 8) == UHEAP_NO_ROOTS);
+    CHECK(!uheap_is_marking(inc));
+}
+
+/* The holder-only barrier: an object allocated during a cycle is born marked and never scanned,
+ * so pointers stored into it are seen only if the host says it stored some. */
+static int run_holder_barrier(int with_barrier) {
+    uheap_config_t config;
+    memset(&config, 0, sizeof config);
+    config.incremental = true;
+    uheap_t *heap = uheap_create(region_a.bytes, sizeof region_a.bytes, &config, NULL);
+    CHECK(heap != NULL);
+    void *x = uheap_alloc(heap, 16, 0); /* reached at first only from the chain's far end */
+    void **first = NULL;
+    void *chain = NULL;
+    for (int i = 0; i < 300; ++i) {
+        void **n = (void **)uheap_alloc(heap, 2 * sizeof(void *), 0);
+        if (first == NULL) first = n;
+        n[0] = chain;
+        chain = n;
+    }
+    first[1] = x;
+    void *words[2];
+    words[0] = chain;
+    words[1] = NULL;
+    uheap_root_range_t range;
+    memset(&range, 0, sizeof range);
+    range.words = words;
+    range.n_words = 2;
+    CHECK(uheap_add_root_range(heap, &range) == UHEAP_OK);
+    uheap_write_barrier_holder(heap, first); /* no cycle: returns at once */
+    CHECK(uheap_collect_step(heap, 8) == UHEAP_OK);
+    CHECK(uheap_is_marking(heap));
+    void **holder = (void **)uheap_alloc(heap, 2 * sizeof(void *), 0); /* born marked */
+    words[1] = holder;
+    holder[0] = x;
+    if (with_barrier) uheap_write_barrier_holder(heap, holder);
+    first[1] = NULL; /* the old path goes: x hangs on the holder alone */
+    unsigned guard = 0;
+    while (uheap_is_marking(heap) && ++guard < 10000) CHECK(uheap_collect_step(heap, 64) == UHEAP_OK);
+    int x_lives = uheap_size_of(heap, x) == block_bytes;
+    uheap_remove_root_range(heap, &range);
+    return x_lives;
+}
+
+static void test_write_barrier_holder(void) { CHECK(run_holder_barrier(1)); }
 
 int main(void) {
     int stack_base_marker = 0;
@@ -732,6 +1361,14 @@ int main(void) {
     test_reports();
     test_freed_memory_is_the_hosts();
     test_incremental();
+    test_root_ranges();
+    test_weak_slots();
+    test_walk_and_areas();
+    test_event_hooks();
+    test_getters_and_odds();
+    test_poison_and_retire();
+    test_no_roots();
+    test_write_barrier_holder();
     printf("%u passed, %u failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -256,6 +256,9 @@ private:
         config_.collect_on_every_alloc = (h2 & 0x18) == 0x18;
         config_.lazy_sweep = h0 % 3 != 0;  // no header bit is free: two region sizes in three sweep lazily
         config_.incremental = h0 / 3 % 3 == 1;  // and one in three collects in steps (kOpCollectStart)
+        // The harness writes into free blocks on purpose (op_scribble: a host's use after free);
+        // poisoning exists to report exactly that, so it is off here (tests/safety_test.cpp).
+        config_.poison_freed = false;
         std::size_t region_bytes = 2048 + static_cast<std::size_t>(h0) * 250;
         if (h2 & 0x80) bad_creates();
         regions_.push_back(Region::make(region_bytes, h1 & 15));
@@ -281,6 +284,10 @@ private:
             root_nodes_[k].words = roots_[k];
             root_nodes_[k].n_words = kRootWords;
         }
+        // The model's roots are its arrays, which ops unregister at will: an empty range stays
+        // registered so that a collection with none of them runs (and frees everything) rather
+        // than being refused as no_roots (tests/safety_test.cpp covers that refusal).
+        CHECK_STATUS(heap_->add_root_range(&always_registered_), Status::ok);
         // Root arrays 0 and 1 start registered; the rest are registered by ops.
         for (std::size_t k = 0; k < 2; ++k) {
             CHECK_STATUS(heap_->add_root_range(&root_nodes_[k]), Status::ok);
@@ -535,7 +542,7 @@ private:
             for (std::uintptr_t p : pinned_) coll_.root_words.push_back(p);
         }
         for (std::size_t i = 0; i < kWeakCells; ++i) {
-            coll_.weak_value[i] = reinterpret_cast<std::uintptr_t>(weak_cells_[i]);
+            coll_.weak_value[i] = reinterpret_cast<std::uintptr_t>(uheap::reveal_pointer(weak_cells_[i]));
             coll_.weak_target[i] = resolve(coll_.weak_value[i]);
             coll_.weak_watched[i] = weak_cell_watched(i);
         }
@@ -632,7 +639,7 @@ private:
             keys_dirty_ = true;
         }
         for (std::size_t i = 0; i < kWeakCells; ++i) {
-            auto now = reinterpret_cast<std::uintptr_t>(weak_cells_[i]);
+            auto now = reinterpret_cast<std::uintptr_t>(uheap::reveal_pointer(weak_cells_[i]));
             std::uintptr_t was = coll_.weak_value[i];
             std::uintptr_t t = coll_.weak_target[i];
             // Between incremental steps any op may have registered or unregistered the cell's
@@ -944,7 +951,7 @@ private:
             check_contents(kv.first, o, o.nb * kBlockWords);
         }
         for (std::size_t i = 0; i < kWeakCells; ++i) {
-            CHECK_MSG(reinterpret_cast<std::uintptr_t>(weak_cells_[i]) == weak_model_[i], "weak cell %zu changed outside a collection", i);
+            CHECK_MSG(reinterpret_cast<std::uintptr_t>(uheap::reveal_pointer(weak_cells_[i])) == weak_model_[i], "weak cell %zu changed outside a collection", i);
         }
     }
 
@@ -1039,8 +1046,8 @@ private:
             case kOpWeakCell: {
                 std::size_t i = in_.u8() % kWeakCells;
                 coll_.weak_uncertain[i] = true;
-                weak_cells_[i] = reinterpret_cast<void*>(value());
-                weak_model_[i] = reinterpret_cast<std::uintptr_t>(weak_cells_[i]);
+                weak_cells_[i] = uheap::hide_pointer(reinterpret_cast<void*>(value()));
+                weak_model_[i] = reinterpret_cast<std::uintptr_t>(uheap::reveal_pointer(weak_cells_[i]));
                 break;
             }
             case kOpSetWeak: {
@@ -1494,8 +1501,8 @@ private:
         if (coll_.active) coll_.weak_uncertain[i] = true;  // changed between incremental steps
         switch ((d >> 3) % 4) {
             case 0: case 1:
-                weak_cells_[i] = reinterpret_cast<void*>(value());
-                weak_model_[i] = reinterpret_cast<std::uintptr_t>(weak_cells_[i]);
+                weak_cells_[i] = uheap::hide_pointer(reinterpret_cast<void*>(value()));
+                weak_model_[i] = reinterpret_cast<std::uintptr_t>(uheap::reveal_pointer(weak_cells_[i]));
                 break;
             case 2:
                 if (weak_registered_[i]) {
@@ -1737,6 +1744,7 @@ private:
     void* weak_cells_[kWeakCells] = {};
     std::uintptr_t weak_model_[kWeakCells] = {};
     uheap::WeakSlot weak_nodes_[kWeakCells];
+    uheap::RootRange always_registered_;  ///< empty: the heap always knows a root source
     bool weak_registered_[kWeakCells] = {};
     GrowBuffer grow_[kGrowBuffers];
 
