@@ -41,11 +41,22 @@ struct Finalised {
     std::vector<void*> finalised;
     std::vector<void*> weak_freed;
     std::vector<std::string> wrong;  // what a finaliser saw that it should not have
+    std::set<void*> destructor_objects;  // live kDestructor objects: never the host finaliser's
+    std::size_t destroyed = 0;           // DestructorFn calls
 };
+
+/// The DestructorFn of the kDestructor objects: logged as finalised, in the finalisers' order.
+Finalised* g_destroy_log = nullptr;
+void on_destroy(void* object) {
+    g_destroy_log->finalised.push_back(object);
+    ++g_destroy_log->destroyed;
+    if (g_destroy_log->destructor_objects.count(object) == 0) g_destroy_log->wrong.push_back("destructor of a plain object");
+}
 
 void on_finalise(void* user, void* object) {
     auto* log = static_cast<Finalised*>(user);
     log->finalised.push_back(object);
+    if (log->destructor_objects.count(object) != 0) log->wrong.push_back("host finaliser got a kDestructor object");
     if (!log->free_in_finaliser) return;
     uheap::Heap& h = *log->heap;
     if (h.alloc(kBlockBytes) != nullptr || h.last_status() != Status::locked) log->wrong.push_back("alloc admitted");
@@ -104,6 +115,7 @@ public:
             log_.free_in_finaliser = true;
         }
         log_.heap = &h();
+        g_destroy_log = &log_;
         roots_ = std::make_unique<uheap_test::RootArray>(h(), kRootSlots);
         h().set_finaliser(on_finalise, &log_);
         h().set_weak_callbacks([](void* u, void* o) { static_cast<Finalised*>(u)->weak_freed.push_back(o); }, nullptr,
@@ -138,9 +150,10 @@ public:
         // Tear down: sweep_all finalises every remaining finaliser object.
         log_.finalised.clear();
         std::size_t expected_finalisers = 0;
-        for (auto& [p, s] : model_) expected_finalisers += (s.flags & uheap::kFinaliser) != 0;
+        for (auto& [p, s] : model_) expected_finalisers += (s.flags & (uheap::kFinaliser | uheap::kDestructor)) != 0;
         ASSERT_EQ(h().sweep_all(), Status::ok);
         EXPECT_EQ(log_.finalised.size(), expected_finalisers);
+        EXPECT_GT(log_.destroyed, 0u);  // the kDestructor path was taken
         EXPECT_EQ(h().info().objects, 0u);
         EXPECT_VERIFIED(h());
     }
@@ -203,6 +216,7 @@ private:
         if (rng_() % 4 == 0) f |= uheap::kFinaliser;
         if (rng_() % 4 == 0) f |= uheap::kNoScan;
         if (rng_() % 16 == 0) f |= uheap::kWeak;
+        if (rng_() % 8 == 0) f |= uheap::kDestructor;  // its own DestructorFn beside the host finaliser
         return f;
     }
 
@@ -218,9 +232,14 @@ private:
             return;
         }
         std::size_t n_blocks = (n_bytes + kBlockBytes - 1) / kBlockBytes;
+        if ((flags & uheap::kDestructor) && n_blocks < 2) n_blocks = 2;  // the flag is on the first tail
         ASSERT_TRUE(uheap_test::all_zero(p, blocks(n_blocks)));
         ASSERT_EQ(model_.count(p), 0u);
         Shadow s{n_blocks, expected_flags(flags, n_blocks), next_id_++, {nullptr, nullptr}};
+        if (flags & uheap::kDestructor) {
+            reinterpret_cast<uheap::DestructorFn*>(static_cast<unsigned char*>(p) + blocks(n_blocks))[-1] = &on_destroy;
+            log_.destructor_objects.insert(p);
+        }
         fill(p, s, 0);
         model_[p] = s;
         (*roots_)[slot] = p;
@@ -282,6 +301,12 @@ private:
             }
             return;
         }
+        if ((old.flags & uheap::kDestructor) && new_blocks != old.n_blocks) {  // its last word would move
+            ASSERT_EQ(q, nullptr);
+            ASSERT_EQ(h().last_status(), Status::invalid_argument);
+            check_object(p);
+            return;
+        }
         if (q == nullptr) {
             ASSERT_GT(new_blocks, old.n_blocks) << "only growth can fail";
             Status st = h().last_status();
@@ -315,7 +340,7 @@ private:
         }
         // Contents kept, new bytes zeroed.
         auto* bytes = static_cast<unsigned char*>(q);
-        for (std::size_t i = kLinks * sizeof(void*); i < blocks(kept); ++i) {
+        for (std::size_t i = kLinks * sizeof(void*); i < content_end(s, kept); ++i) {
             ASSERT_EQ(bytes[i], pattern(s.id, i)) << "byte " << i;
         }
         ASSERT_EQ(std::memcmp(q, s.links, sizeof s.links), 0);
@@ -355,16 +380,26 @@ private:
     // ---- the model ----
 
     static unsigned expected_flags(unsigned flags, std::size_t n_blocks) {
+        if (flags & uheap::kDestructor) flags &= ~static_cast<unsigned>(uheap::kFinaliser);  // flags_of() says which runs
         return n_blocks >= 2 ? flags : flags & ~static_cast<unsigned>(uheap::kNoScan);
+    }
+
+    /// Where the pattern ends in the first `n_blocks` blocks: a kDestructor object's last word is
+    /// its DestructorFn.
+    static std::size_t content_end(const Shadow& s, std::size_t n_blocks) {
+        return blocks(n_blocks) - ((s.flags & uheap::kDestructor) && n_blocks == s.n_blocks ? sizeof(void*) : 0);
     }
 
     void fill(void* p, const Shadow& s, std::size_t from) {
         auto* bytes = static_cast<unsigned char*>(p);
-        for (std::size_t i = std::max(from, kLinks * sizeof(void*)); i < blocks(s.n_blocks); ++i) bytes[i] = pattern(s.id, i);
+        for (std::size_t i = std::max(from, kLinks * sizeof(void*)); i < content_end(s, s.n_blocks); ++i) bytes[i] = pattern(s.id, i);
         std::memcpy(p, s.links, sizeof s.links);
     }
 
-    void forget(void* p) { model_.erase(p); }
+    void forget(void* p) {
+        model_.erase(p);
+        log_.destructor_objects.erase(p);
+    }
 
     void* any_object() {
         if (model_.empty()) return nullptr;
@@ -388,7 +423,7 @@ private:
             ASSERT_TRUE(log_.finalised.empty());
             return;
         }
-        std::vector<void*> dead_finalisers, dead_weak;
+        std::vector<void*> dead_finalisers, dead_weak, dead_objects;
         // Finalisers run area by area in the order the areas were added, by address within each.
         std::vector<std::pair<std::size_t, void*>> order;
         for (auto& [p, sh] : model_) order.emplace_back(area_rank(p), p);
@@ -401,8 +436,9 @@ private:
                 ++it;
                 continue;
             }
-            if (it->second.flags & uheap::kFinaliser) dead_finalisers.push_back(it->first);
+            if (it->second.flags & (uheap::kFinaliser | uheap::kDestructor)) dead_finalisers.push_back(it->first);
             if (it->second.flags & uheap::kWeak) dead_weak.push_back(it->first);
+            dead_objects.push_back(it->first);
             it = model_.erase(it);
         }
         std::sort(dead_finalisers.begin(), dead_finalisers.end(), by_rank);
@@ -410,6 +446,7 @@ private:
         ASSERT_EQ(log_.finalised, dead_finalisers) << "finalisers: once each, area by area in address order";
         ASSERT_EQ(log_.weak_freed, dead_weak);
         ASSERT_TRUE(log_.wrong.empty()) << log_.wrong.front();
+        for (void* p : dead_objects) log_.destructor_objects.erase(p);
     }
 
     std::size_t area_rank(void* p) {
@@ -467,7 +504,7 @@ private:
         ASSERT_EQ(h().flags_of(p), s.flags) << p;
         ASSERT_EQ(std::memcmp(p, s.links, sizeof s.links), 0) << p;
         auto* bytes = static_cast<unsigned char*>(p);
-        for (std::size_t i = kLinks * sizeof(void*); i < blocks(s.n_blocks); ++i) {
+        for (std::size_t i = kLinks * sizeof(void*); i < content_end(s, s.n_blocks); ++i) {
             ASSERT_EQ(bytes[i], pattern(s.id, i)) << p << " byte " << i;
         }
     }
