@@ -214,6 +214,25 @@ void HeapImpl::unlink_registrations_in_dead_objects() {
     unlink_nodes_if(gc.weak_slots, in_dead_object);
 }
 
+// Weak slots must never name memory the heap handed back: one naming a byte of [begin, end),
+// which free() or a shrink releases now, reads null at once (as after a collection), rather than
+// naming whatever is allocated there next. O(weak slots), nothing when none are registered.
+void HeapImpl::clear_weak_slots_naming(std::uintptr_t begin, std::uintptr_t end) {
+    for (WeakSlot* s = gc.weak_slots; s != nullptr; s = s->next) {
+        auto named = reinterpret_cast<std::uintptr_t>(reveal_pointer(*s->slot));
+        if (named - begin < end - begin) *s->slot = nullptr;
+    }
+}
+
+// realloc() moved an object: weak slots naming it follow it (its address is all a weak
+// reference knows of it), each to the same offset in the copy.
+void HeapImpl::retarget_weak_slots(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin) {
+    for (WeakSlot* s = gc.weak_slots; s != nullptr; s = s->next) {
+        auto named = reinterpret_cast<std::uintptr_t>(reveal_pointer(*s->slot));
+        if (named - old_begin < old_end - old_begin) *s->slot = hide_pointer(reinterpret_cast<void*>(new_begin + (named - old_begin)));
+    }
+}
+
 void HeapImpl::relocate_registrations(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin) {
     relocate_nodes(gc.roots, old_begin, old_end, new_begin);
     relocate_nodes(gc.weak_slots, old_begin, old_end, new_begin);
@@ -311,6 +330,7 @@ void Heap::collect_root(void* const* words, std::size_t n_words) {
     HeapImpl& self = HeapImpl::of(*this);
     if (!self.admitted(Op::report_roots) || self.gc.ignore_roots) return;
     self.mark_root_words(words, n_words);
+    self.status = Status::ok;  // (a refusal above left its own status)
 }
 
 Status Heap::collect_end() {

@@ -236,6 +236,7 @@ void poison_blocks(void* begin, std::size_t n_bytes);
 void unpoison_blocks(void* begin, std::size_t n_bytes);  ///< before they are handed out
 void unpoison_region(void* begin, std::size_t n_bytes);  ///< a region the host gets back
 void begin_region(void* begin, std::size_t n_bytes);     ///< a region a new area is laid over
+void declare_defined(void* begin, std::size_t n_bytes);  ///< words a conservative scan copied (Valgrind)
 
 struct Options {
     bool interior_pointers = false;
@@ -324,6 +325,8 @@ struct HeapImpl final : Heap {
     void finalise_dead();
     void run_destructor(Area& area, std::size_t head);
     bool has_root_source() const;
+    void clear_weak_slots_naming(std::uintptr_t begin, std::uintptr_t end);
+    void retarget_weak_slots(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin);
     // poison.cpp
     void poison_dead(Area& area, std::size_t w, Word dead);
     void poison_range(Area& area, std::size_t begin, std::size_t end);

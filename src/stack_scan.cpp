@@ -41,10 +41,12 @@ __attribute__((no_sanitize("address"), noinline)) void scan_words_unchecked(Heap
     for (std::uintptr_t at = begin; at + sizeof(void*) <= end; at += sizeof(void*)) {
         batch[n++] = *reinterpret_cast<void* const volatile*>(at);
         if (n == kBatchWords) {
+            declare_defined(batch, sizeof batch);
             heap.mark_root_words(batch, n);
             n = 0;
         }
     }
+    declare_defined(batch, n * sizeof(void*));
     if (n > 0) heap.mark_root_words(batch, n);
 }
 
@@ -101,6 +103,8 @@ void Heap::set_stack_base(const void* stack_base) { detail::HeapImpl::of(*this).
 void Heap::collect_stack() {
     detail::HeapImpl& self = detail::HeapImpl::of(*this);
     if (!self.admitted(detail::Op::report_roots)) return;
+    // Without a stack base there is no stack to scan: said, not silently skipped.
+    self.status = self.gc.stack_base == nullptr ? Status::no_roots : Status::ok;
     if (self.gc.stack_base == nullptr || self.gc.ignore_roots) return;
     detail::spill_registers_and_scan(self, self.gc.stack_base);
 }

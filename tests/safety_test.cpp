@@ -113,6 +113,66 @@ TEST(Safety, HiddenPointersRoundTripAndNameNoObject) {
     EXPECT_EQ(heap->size_of(p), 0u);
 }
 
+// free() released the memory, but a weak reference kept naming it, and once the blocks were
+// reused it named an unrelated object (found writing docs/embedding.md). Now free(), destroy()
+// and a shrink's cut clear weak references into what they release, as a collection would.
+TEST(Safety, FreeClearsWeakReferencesToWhatItReleases) {
+    uheap::HeapConfig config;
+    config.interior_pointers = true;
+    TestHeap heap(64 * 1024, config);
+    uheap_test::NoRoots no_roots(*heap);
+    auto* p = static_cast<Payload*>(heap->alloc(sizeof(Payload)));
+    uheap::Weak<Payload> weak(*heap, p);
+    ASSERT_EQ(weak.get(), p);
+    ASSERT_EQ(heap->free(p), Status::ok);
+    EXPECT_EQ(weak.get(), nullptr);
+    void* reuse = heap->alloc(sizeof(Payload));
+    EXPECT_EQ(reuse, p);  // the same blocks, and the weak reference does not name them
+    EXPECT_EQ(weak.get(), nullptr);
+    // A raw slot naming a byte in the part a realloc() cuts off.
+    auto* big = static_cast<unsigned char*>(heap->alloc(4 * kBlockBytes));
+    void* word = uheap::hide_pointer(big + 3 * kBlockBytes);
+    uheap::WeakSlot slot{&word};
+    ASSERT_EQ(heap->add_weak_slot(&slot), Status::ok);
+    ASSERT_EQ(heap->realloc(big, kBlockBytes), big);
+    EXPECT_EQ(word, nullptr);
+    heap->remove_weak_slot(&slot);
+}
+
+TEST(Safety, ReallocMoveCarriesWeakReferencesAlong) {
+    TestHeap heap(64 * 1024);
+    uheap_test::RootArray roots(*heap, 2);
+    auto* p = static_cast<Payload*>(heap->alloc(sizeof(Payload)));
+    roots[0] = p;
+    roots[1] = heap->alloc(kBlockBytes);  // right after p: growth cannot be in place
+    uheap::Weak<Payload> weak(*heap, p);
+    auto* q = static_cast<Payload*>(heap->realloc(p, 8 * kBlockBytes));
+    ASSERT_NE(q, nullptr);
+    ASSERT_NE(q, p);
+    roots[0] = q;
+    EXPECT_EQ(weak.get(), q);
+    ASSERT_EQ(heap->collect(), Status::ok);
+    EXPECT_EQ(weak.get(), q);
+}
+
+// collect_root() and collect_stack() say how they went, not what an earlier call left.
+TEST(Safety, RootReportsSetTheirStatus) {
+    TestHeap heap(64 * 1024);
+    heap->lock();
+    EXPECT_EQ(heap->alloc(64), nullptr);  // leaves `locked`
+    heap->unlock();
+    ASSERT_EQ(heap->collect_start(), Status::ok);
+    void* none = nullptr;
+    heap->collect_root(&none, 1);
+    EXPECT_EQ(heap->last_status(), Status::ok);
+    heap->collect_stack();  // no stack base: nothing scanned, and said so
+    EXPECT_EQ(heap->last_status(), Status::no_roots);
+    heap->set_stack_base(uheap_test::g_stack_base);
+    heap->collect_stack();
+    EXPECT_EQ(heap->last_status(), Status::ok);
+    ASSERT_EQ(heap->collect_end(), Status::ok);
+}
+
 // ---- 3. A forgotten root source is a clear status, not a heap emptied ----------------------
 
 // Issue 12 item 3: a host that forgot set_stack_base() (and has no other root source) had every

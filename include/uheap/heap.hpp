@@ -259,7 +259,8 @@ public:
     /// Ignored while lock()ed (locked), allowed during a collection (finalisers may free) except
     /// while marking or sweeping (collecting). Fails, changing nothing, for foreign_pointer,
     /// not_object_start, already_free, an object flagged weak (weakly_referenced), and one a
-    /// realloc() is moving (pinned). Registrations inside the object are unlinked. Nothing is
+    /// realloc() is moving (pinned). Registrations inside the object are unlinked, and weak slots
+    /// naming any byte of it read null at once (never the next object there). Nothing is
     /// written into the freed blocks, unless HeapConfig::poison_freed. Complexity: O(1), plus O(registered nodes) when any are
     /// registered.
     Status free(void* ptr);
@@ -268,7 +269,8 @@ public:
     /// and returns null; the same block count returns ptr; shrinking is in place; growing is in
     /// place when enough free blocks follow (the new bytes zeroed); otherwise the object moves
     /// only if `allow_move` (contents and flags kept; root ranges and weak slots registered inside
-    /// it move with it). On failure returns null and the original is intact. Fails like alloc(),
+    /// it move with it, and weak slots naming it name the copy). Weak slots naming a byte a
+    /// shrink cuts off read null. On failure returns null and the original is intact. Fails like alloc(),
     /// and with weakly_referenced for a move of an object flagged weak (its address is its
     /// identity), pinned for an object an outer realloc() is moving. May collect when it moves:
     /// the original is pinned through that collection (a root that free() refuses).
@@ -311,9 +313,10 @@ public:
     /// Treats `n_words` words as possible pointers; each that points at an object's first byte
     /// (or anywhere inside, with interior_pointers) marks it and everything it reaches. Only
     /// between collect_start() and collect_end() (else not_collecting) and not from finalisers
-    /// or weak callbacks (collecting); last_status() says which.
+    /// or weak callbacks (collecting); last_status() says which, and ok after a scan.
     void collect_root(void* const* words, std::size_t n_words);
     /// Scans this thread's callee-saved registers and C stack, from here to set_stack_base().
+    /// last_status(): ok, no_roots without a stack base (nothing scanned), or as collect_root().
     void collect_stack();
     /// Finishes marking, runs finalisers, reports weak deaths, sweeps, then calls the weak-sweep
     /// callback. Fails (not_collecting) without a collection in progress, and (collecting) from
