@@ -417,9 +417,29 @@ private:
         // A weak holder freed before the collection clears its slots: the heap unlinks its node.
         const Obj& o = objs_.at(p);
         if (coll_.active && o.holder == kWeakHolder) coll_.weak_uncertain[o.holder_index] = true;
+        std::uintptr_t end = p + o.bytes();
         objs_.erase(p);
         keys_dirty_ = true;
         freed_ring_[freed_next_++ % kFreedRing] = p;
+        weak_cells_released(p, end);  // (after the erase: a node inside the object went with it)
+    }
+
+    /// free() and a shrink clear the registered weak cells naming a byte of what they release.
+    void weak_cells_released(std::uintptr_t begin, std::uintptr_t end) {
+        for (std::size_t i = 0; i < kWeakCells; ++i) {
+            if (weak_model_[i] - begin >= end - begin || !weak_cell_watched(i)) continue;
+            weak_model_[i] = 0;
+            if (coll_.active) coll_.weak_uncertain[i] = true;
+        }
+    }
+
+    /// A realloc() move carries the registered weak cells naming the object to the copy.
+    void weak_cells_moved(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin) {
+        for (std::size_t i = 0; i < kWeakCells; ++i) {
+            if (weak_model_[i] - old_begin >= old_end - old_begin || !weak_cell_watched(i)) continue;
+            weak_model_[i] = new_begin + (weak_model_[i] - old_begin);
+            if (coll_.active) coll_.weak_uncertain[i] = true;
+        }
     }
 
     void fill(std::uintptr_t p, const Obj& o, std::size_t from_word) {
@@ -1287,6 +1307,7 @@ private:
         Obj& o = objs_.at(p);
         std::size_t old_nb = o.nb;
         check_contents(p, o, std::min(old_nb, new_nb) * kBlockWords);
+        if (new_nb < old_nb) weak_cells_released(p + new_nb * kBlockBytes, p + old_nb * kBlockBytes);
         if (new_nb > old_nb) {
             CHECK_MSG(all_zero(p + old_nb * kBlockBytes, (new_nb - old_nb) * kBlockBytes), "realloc growth not zeroed");
         }
@@ -1396,6 +1417,7 @@ private:
         CHECK_MSG(heap_->size_of(reinterpret_cast<void*>(p)) == 0, "realloc moved %p but did not release it", reinterpret_cast<void*>(p));
         check_contents(qp, moved, moved.nb * kBlockWords);
         CHECK_MSG(all_zero(qp + moved.nb * kBlockBytes, (new_nb - moved.nb) * kBlockBytes), "realloc's moved copy not zeroed past the old size");
+        weak_cells_moved(p, p + moved.bytes(), qp);
         remove_obj(p);
         CHECK_MSG(containing(qp) == 0, "realloc moved into a live object");
         auto next = objs_.lower_bound(qp);
