@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The heaptrack bridge: EventHooks that forward to heaptrack's reporting API, chained to the
-// hooks that were there before.
+// hooks that were there before (hook_chain.hpp does the chaining).
 #include "heaptrack_bridge.hpp"
 
 #include <dlfcn.h>
+
+#include "hook_chain.hpp"
 
 namespace uheap::bridges {
 namespace {
@@ -32,45 +34,25 @@ HeaptrackBridge& bridge_of(void* user) { return *static_cast<HeaptrackBridge*>(u
 // hook, below the host's call to alloc() or realloc(): that call is the site heaptrack shows.
 // The tool hears first, then the previous hooks, which may read the object.
 void on_alloc(void* user, void* ptr, std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
-    HeaptrackBridge& b = bridge_of(user);
-    b.report_alloc(ptr, n_bytes);
-    if (b.previous.on_alloc != nullptr) b.previous.on_alloc(b.previous.user, ptr, n_bytes, flags, tag);
+    bridge_of(user).report_alloc(ptr, n_bytes);
+    hook_chain::forward_alloc<HeaptrackBridge>(user, ptr, n_bytes, flags, tag);
 }
 
 // Every way an object goes (explicit free, swept, the old copy of a move) is a free to heaptrack.
 // The previous hooks run first: the object is still theirs to read.
 void on_free(void* user, void* ptr, std::size_t n_bytes, FreeReason reason) {
-    HeaptrackBridge& b = bridge_of(user);
-    if (b.previous.on_free != nullptr) b.previous.on_free(b.previous.user, ptr, n_bytes, reason);
-    b.report_free(ptr);
+    hook_chain::forward_free<HeaptrackBridge>(user, ptr, n_bytes, reason);
+    bridge_of(user).report_free(ptr);
 }
 
 // A move was already reported as an allocation and a free; only an in-place resize is new to
 // heaptrack, which books it as a realloc() that returned the same pointer.
 void on_realloc(void* user, void* old_ptr, void* new_ptr, std::size_t old_bytes, std::size_t new_bytes) {
-    HeaptrackBridge& b = bridge_of(user);
-    if (old_ptr == new_ptr && old_bytes != new_bytes) b.report_realloc(old_ptr, new_bytes, new_ptr);
-    if (b.previous.on_realloc != nullptr) b.previous.on_realloc(b.previous.user, old_ptr, new_ptr, old_bytes, new_bytes);
+    if (old_ptr == new_ptr && old_bytes != new_bytes) bridge_of(user).report_realloc(old_ptr, new_bytes, new_ptr);
+    hook_chain::forward_realloc<HeaptrackBridge>(user, old_ptr, new_ptr, old_bytes, new_bytes);
 }
 
-// The events heaptrack has no use for go straight to the previous hooks (when there are any: a
-// null hook stays null, so the heap keeps skipping it).
-void on_collect_start(void* user) {
-    HeaptrackBridge& b = bridge_of(user);
-    b.previous.on_collect_start(b.previous.user);
-}
-void on_collect_end(void* user, const CollectionStats& stats) {
-    HeaptrackBridge& b = bridge_of(user);
-    b.previous.on_collect_end(b.previous.user, stats);
-}
-void on_out_of_memory(void* user, std::size_t n_bytes) {
-    HeaptrackBridge& b = bridge_of(user);
-    b.previous.on_out_of_memory(b.previous.user, n_bytes);
-}
-void on_pause(void* user, PauseKind kind, std::uint64_t ns) {
-    HeaptrackBridge& b = bridge_of(user);
-    b.previous.on_pause(b.previous.user, kind, ns);
-}
+constexpr hook_chain::ToolHooks kToolHooks{on_alloc, on_free, on_realloc};
 
 // Objects that were there before the bridge (or are still there when it leaves) have to be
 // announced (or withdrawn) in one go, or heaptrack would see frees it never saw allocated.
@@ -88,8 +70,8 @@ bool heaptrack_running() {
     return api.malloc_fn != nullptr && api.free_fn != nullptr;
 }
 
-// The bridge's hooks wrap whatever was installed: the previous hooks are kept in the bridge and
-// called from its own, so a profiler (or the host's own observer) attached first keeps working.
+// The entry points are looked up once, here, and kept in the bridge for its hooks; without
+// heaptrack nothing is installed, so the heap keeps its fast allocation path.
 bool attach_heaptrack(Heap& heap, HeaptrackBridge& bridge) {
     if (bridge.heap != nullptr) return false;
     HeaptrackApi api = find_heaptrack();
@@ -97,35 +79,10 @@ bool attach_heaptrack(Heap& heap, HeaptrackBridge& bridge) {
     bridge.report_alloc = api.malloc_fn;
     bridge.report_realloc = api.realloc_fn;
     bridge.report_free = api.free_fn;
-    bridge.previous = heap.event_hooks();
-    bridge.heap = &heap;
-    heap.walk(report_live_alloc, &bridge);
-
-    const EventHooks& prev = bridge.previous;
-    EventHooks hooks;
-    hooks.user = &bridge;
-    hooks.on_alloc = on_alloc;
-    hooks.on_free = on_free;
-    hooks.on_realloc = on_realloc;
-    hooks.on_collect_start = prev.on_collect_start != nullptr ? on_collect_start : nullptr;
-    hooks.on_collect_end = prev.on_collect_end != nullptr ? on_collect_end : nullptr;
-    hooks.on_out_of_memory = prev.on_out_of_memory != nullptr ? on_out_of_memory : nullptr;
-    hooks.on_pause = prev.on_pause != nullptr ? on_pause : nullptr;
-    heap.set_event_hooks(hooks);
+    hook_chain::attach(heap, bridge, kToolHooks, report_live_alloc);
     return true;
 }
 
-// Only the bridge's own hooks are taken off: if someone chained on top of it since, removing it
-// would cut them off too (and they still call into `bridge`), so it stays.
-bool detach_heaptrack(HeaptrackBridge& bridge) {
-    if (bridge.heap == nullptr) return false;
-    Heap& heap = *bridge.heap;
-    EventHooks current = heap.event_hooks();
-    if (current.user != &bridge || current.on_alloc != on_alloc) return false;
-    heap.set_event_hooks(bridge.previous);
-    heap.walk(report_live_free, &bridge);
-    bridge = HeaptrackBridge{};
-    return true;
-}
+bool detach_heaptrack(HeaptrackBridge& bridge) { return hook_chain::detach(bridge, kToolHooks, report_live_free); }
 
 }  // namespace uheap::bridges
