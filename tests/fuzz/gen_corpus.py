@@ -22,6 +22,9 @@ CODE = {name: i for i, name in enumerate(OPS)}
 STACK = {1: 0, 2: 1, 4: 2, 64: 3, 256: 4, 3: 5, 8: 6, 16: 7}  # mark_stack_entries -> index
 INTERIOR = 16
 GROW, STRESS, COLLECT_CB, ROOT_CB, BAD_CREATE = 0x04, 0x18, 0x20, 0x40, 0x80
+# Alloc flag byte: bits 0-2 are the heap's flags; both of bits 3-4 add kDestructor (the harness
+# writes its DestructorFn into the last word), and both of bits 5-6 then leave that word zero.
+DESTRUCTOR, DESTRUCTOR_ZERO = 0x18, 0x60
 
 
 def header(size=100, misalign=0, interior=False, stack=256, extra=(), flags=0):
@@ -189,6 +192,19 @@ def seeds():
         op("collect", 0, 1) + small(2, 0, root(0, 3)) + op("collect", 1) + op("realloc", 0x3, *u16(0), 3, 30, 0)
     s["realloc_pinned_free"] = header(size=3, stack=2) + sum((small(7, 1, nowhere()) for _ in range(6)), []) + \
         small(3, 0, root(0, 0)) + op("realloc", 0x3, *u16(6), 3, 63, 0) + [16, 16, 16, 16, 16, 16, 0]
+    # ---- kDestructor objects (indices are address order: allocation order in a fresh heap).
+    # 0 dies (its DestructorFn frees it), 1 is kFinaliser | kDestructor and rooted (realloc: same
+    # size, then grow and shrink refused), 2 a plain finaliser between them, 3 dies with its word
+    # zero, 4 weak (DestructorFn, then the weak callback), 5 weak with its word zero, 6 freed,
+    # 7 realloc'd to 0 (neither runs anything); 1 dies at the second collection, 8 at teardown.
+    d = base + small(1, DESTRUCTOR, nowhere()) + small(2, DESTRUCTOR | 1, root(0, 0)) + small(1, 1, nowhere()) + \
+        small(3, DESTRUCTOR | DESTRUCTOR_ZERO, nowhere()) + small(2, DESTRUCTOR | 4, nowhere()) + \
+        small(2, DESTRUCTOR | DESTRUCTOR_ZERO | 4, nowhere()) + small(2, DESTRUCTOR, root(0, 1)) + \
+        small(2, DESTRUCTOR, root(0, 2))
+    d += op("realloc", 0x3, *u16(1), 0, 3) + op("realloc", 0x3, *u16(1), 2, 1, 0) + op("realloc", 0x3, *u16(1), 1, 0, 0)
+    d += collect([2, 0, 0, 0, 0]) + op("free", *u16(1)) + op("realloc", 0x3, *u16(1), 4) + \
+        op("store_root", 0, *v_null()) + collect([0]) + small(2, DESTRUCTOR, root(1, 0))
+    s["destructors"] = d
     # ---- the three-step form
     t = base + small(2, 0, nowhere()) + small(2, 0, nowhere()) + small(1, 1, nowhere()) + op("store_root", 0x85, *v_obj(0))
     t += collect3(op("alloc", 3, 3, 0), op("collect_root", 1), op("collect_root", 2, *v_obj(1)),

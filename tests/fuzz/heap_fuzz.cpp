@@ -12,8 +12,11 @@
 //     words + a per-object pattern whose bytes all have the top bit set, so they never look
 //     like heap pointers) after every operation; verify() must be ok.
 //   * finalisers run once, only for objects outside M, and every object that dies with the
-//     finaliser flag gets one; weak callbacks likewise; weak slots are cleared exactly when the
-//     object they name dies.
+//     finaliser flag gets one, in the heap's order (area by area, address order); weak callbacks
+//     likewise; weak slots are cleared exactly when the object they name dies.
+//   * a kDestructor object's last word is its DestructorFn (the harness's, or zero): it runs in
+//     place of the host finaliser, under the same rules, and never for a plain object; zero runs
+//     nothing (the object dies all the same).
 //   * refused operations return their documented status and change nothing.
 // Collections are observed through EventHooks (on_collect_start / on_collect_end), so automatic
 // collections inside alloc()/realloc() are modelled like explicit ones.
@@ -111,6 +114,9 @@ std::size_t g_op_index = 0;
 bool g_trace = std::getenv("UHEAP_FUZZ_TRACE") != nullptr;  // one line per op on stderr
 const char* g_op_name = "setup";
 const char* g_context = "top level";
+// Over every input run (the replay prints them): the kDestructor path is really taken.
+std::size_t g_destructor_calls = 0;  // DestructorFn calls
+std::size_t g_destructor_zero = 0;   // kDestructor objects that died with their word left zero
 
 [[noreturn]] void die(int line, const char* fmt, ...) {
     std::fprintf(stderr, "uheap_fuzz: CHECK FAILED (heap_fuzz.cpp:%d) at op #%zu %s [%s]: ", line, g_op_index,
@@ -187,6 +193,8 @@ struct Obj {
     bool fin = false;    // finaliser flag still set (cleared when the finaliser runs)
     bool weak = false;
     bool noscan = false; // effective: only on 2+ blocks, lost for good when shrunk to 1
+    bool dtor = false;   // kDestructor: 2+ blocks, its last word is its DestructorFn, never resized
+    std::uintptr_t dtor_word = 0;  // that word: Fuzz::cb_destructor, or 0 (left zero, or run)
     std::uint32_t id = 0;
     std::uintptr_t links[kMaxLinks] = {};
     HolderKind holder = kNotHolder;
@@ -195,10 +203,15 @@ struct Obj {
     std::uint8_t holder_words = 0;  // a root holder's n_words (the node's memory dies with it)
 
     std::size_t bytes() const { return nb * kBlockBytes; }
-    std::size_t n_links() const { return holder != kNotHolder ? 0 : std::min(kMaxLinks, nb * kBlockWords); }
+    /// Words of links and pattern: all but a kDestructor object's last word.
+    std::size_t content_words() const { return nb * kBlockWords - (dtor ? 1 : 0); }
+    std::size_t n_links() const { return holder != kNotHolder ? 0 : std::min(kMaxLinks, content_words()); }
     std::size_t first_pattern_word() const { return holder != kNotHolder ? kNodeWords : n_links(); }
+    /// A kDestructor object dead with its word zero: the heap finalises it without a call.
+    bool silent() const { return dtor && dtor_word == 0; }
     unsigned flags() const {
-        return (fin ? uheap::kFinaliser : 0u) | (weak ? uheap::kWeak : 0u) | (noscan && nb >= 2 ? uheap::kNoScan : 0u);
+        unsigned fin_flag = dtor ? uheap::kDestructor : uheap::kFinaliser;  // flags_of() says which runs
+        return (fin ? fin_flag : 0u) | (weak ? uheap::kWeak : 0u) | (noscan && nb >= 2 ? uheap::kNoScan : 0u);
     }
 };
 
@@ -223,6 +236,7 @@ struct Collection {
     std::set<std::uintptr_t> finalised;
     std::set<std::uintptr_t> weak_notified;
     std::set<std::uintptr_t> freed_by_callbacks;
+    std::pair<std::size_t, std::uintptr_t> last_called{0, 0};  // (area, address) of the last callback's object
     std::uintptr_t weak_value[kWeakCells] = {};
     std::uintptr_t weak_target[kWeakCells] = {};  // object the cell named at the start (0: none)
     bool weak_watched[kWeakCells] = {};
@@ -442,9 +456,10 @@ private:
         }
     }
 
+    /// Writes links and pattern from `from_word` on; a kDestructor object's last word is left alone.
     void fill(std::uintptr_t p, const Obj& o, std::size_t from_word) {
         auto* w = reinterpret_cast<std::uintptr_t*>(p);
-        for (std::size_t i = std::max(from_word, o.first_pattern_word()); i < o.nb * kBlockWords; ++i) w[i] = pattern(o.id, i);
+        for (std::size_t i = std::max(from_word, o.first_pattern_word()); i < o.content_words(); ++i) w[i] = pattern(o.id, i);
         for (std::size_t i = from_word; i < o.n_links(); ++i) w[i] = o.links[i];
     }
 
@@ -455,9 +470,14 @@ private:
             CHECK_MSG(w[i] == o.links[i], "object %p (id %u) link word %zu is %p, expected %p", reinterpret_cast<void*>(p), o.id,
                       i, reinterpret_cast<void*>(w[i]), reinterpret_cast<void*>(o.links[i]));
         }
-        for (std::size_t i = o.first_pattern_word(); i < n_words; ++i) {
+        for (std::size_t i = o.first_pattern_word(); i < std::min(n_words, o.content_words()); ++i) {
             CHECK_MSG(w[i] == pattern(o.id, i), "object %p (id %u, %zu blocks) word %zu is %p: contents changed",
                       reinterpret_cast<void*>(p), o.id, o.nb, i, reinterpret_cast<void*>(w[i]));
+        }
+        if (o.dtor && n_words == o.nb * kBlockWords) {
+            std::size_t last = n_words - 1;
+            CHECK_MSG(w[last] == o.dtor_word, "kDestructor object %p (id %u) last word is %p, expected %p",
+                      reinterpret_cast<void*>(p), o.id, reinterpret_cast<void*>(w[last]), reinterpret_cast<void*>(o.dtor_word));
         }
         if (o.holder == kRootHolder) {
             auto* node = reinterpret_cast<const uheap::RootRange*>(p);
@@ -651,7 +671,8 @@ private:
                 continue;
             }
             CHECK_MSG(size == 0, "object %p (id %u) should be dead after sweep_all but has size %zu", reinterpret_cast<void*>(p), o.id, size);
-            CHECK_MSG(!o.fin, "object %p (id %u) died without its finaliser", reinterpret_cast<void*>(p), o.id);
+            CHECK_MSG(!o.fin || o.silent(), "object %p (id %u) died without its finaliser", reinterpret_cast<void*>(p), o.id);
+            if (o.silent() && coll_.finalised.count(p) == 0) ++g_destructor_zero;
             CHECK_MSG(!o.weak, "weak object %p (id %u) died without the weak callback", reinterpret_cast<void*>(p), o.id);
             died.insert(p);
             freed_ring_[freed_next_++ % kFreedRing] = p;
@@ -686,20 +707,55 @@ private:
 
     // ================================================================ callbacks
 
-    static void cb_finaliser(void* user, void* object) { of(user).finalised(reinterpret_cast<std::uintptr_t>(object)); }
+    static void cb_finaliser(void* user, void* object) { of(user).finalised(reinterpret_cast<std::uintptr_t>(object), false); }
     static void cb_weak_freed(void* user, void* object) { of(user).weak_freed(reinterpret_cast<std::uintptr_t>(object)); }
     static void cb_weak_sweep(void* user) { of(user).weak_sweep(); }
+    /// The DestructorFn op_alloc writes into a kDestructor object's last word (it has no user
+    /// pointer: the harness running is g_fuzz).
+    static void cb_destructor(void* object) {
+        CHECK_MSG(g_fuzz != nullptr, "a DestructorFn ran outside any input");
+        g_fuzz->finalised(reinterpret_cast<std::uintptr_t>(object), true);
+    }
+    static std::uintptr_t destructor_word() { return reinterpret_cast<std::uintptr_t>(&Fuzz::cb_destructor); }
 
-    void finalised(std::uintptr_t p) {
+    /// Finalisers (`destructor`: a DestructorFn) and weak callbacks come area by area, in address
+    /// order within each; an object's weak callback follows its finaliser.
+    void check_order(std::uintptr_t p, const char* what) {
+        std::pair<std::size_t, std::uintptr_t> at{SIZE_MAX, p};
+        for (std::size_t i = 0, n = heap_->area_count(); i < n; ++i) {
+            uheap::AreaPool pool = heap_->area_pool(i);
+            if (p - reinterpret_cast<std::uintptr_t>(pool.begin) < pool.n_blocks * kBlockBytes) at.first = i;
+        }
+        CHECK_MSG(at.first != SIZE_MAX, "%s for %p, which lies in no area", what, reinterpret_cast<void*>(p));
+        CHECK_MSG(at >= coll_.last_called, "%s for %p (area %zu) out of order: after %p (area %zu)", what, reinterpret_cast<void*>(p),
+                  at.first, reinterpret_cast<void*>(coll_.last_called.second), coll_.last_called.first);
+        coll_.last_called = at;
+    }
+
+    void finalised(std::uintptr_t p, bool destructor) {
         const char* saved = g_context;
-        g_context = "finaliser";
-        CHECK_MSG(coll_.active, "finaliser outside a collection");
+        const char* what = destructor ? "DestructorFn" : "finaliser";
+        g_context = what;
+        CHECK_MSG(coll_.active, "%s outside a collection", what);
         close_roots();
         Obj* o = find(p);
-        CHECK_MSG(o != nullptr, "finaliser for %p, which is not a live object", reinterpret_cast<void*>(p));
-        CHECK_MSG(coll_.must_live.count(p) == 0, "finaliser for reachable object %p (id %u)", reinterpret_cast<void*>(p), o->id);
-        CHECK_MSG(o->fin && coll_.finalised.count(p) == 0, "finaliser for %p (id %u) ran twice or without the flag",
+        CHECK_MSG(o != nullptr, "%s for %p, which is not a live object", what, reinterpret_cast<void*>(p));
+        CHECK_MSG(coll_.must_live.count(p) == 0, "%s for reachable object %p (id %u)", what, reinterpret_cast<void*>(p), o->id);
+        CHECK_MSG(o->fin && coll_.finalised.count(p) == 0, "%s for %p (id %u) ran twice or without the flag", what,
                   reinterpret_cast<void*>(p), o->id);
+        check_order(p, what);
+        if (destructor) {
+            CHECK_MSG(o->dtor, "the DestructorFn ran for plain object %p (id %u)", reinterpret_cast<void*>(p), o->id);
+            CHECK_MSG(o->dtor_word == destructor_word(), "a DestructorFn ran for %p (id %u), whose word the harness left zero",
+                      reinterpret_cast<void*>(p), o->id);
+            std::uintptr_t last = reinterpret_cast<const std::uintptr_t*>(p)[o->nb * kBlockWords - 1];
+            CHECK_MSG(last == 0, "the DestructorFn of %p (id %u) was called before its word was zeroed (%p)", reinterpret_cast<void*>(p),
+                      o->id, reinterpret_cast<void*>(last));
+            o->dtor_word = 0;  // the collector zeroed it
+            ++g_destructor_calls;
+        } else {
+            CHECK_MSG(!o->dtor, "the host finaliser received kDestructor object %p (id %u)", reinterpret_cast<void*>(p), o->id);
+        }
         o->fin = false;
         coll_.finalised.insert(p);
         in_collection_action(p);
@@ -715,7 +771,9 @@ private:
         CHECK_MSG(o != nullptr, "weak callback for %p, which is not a live object", reinterpret_cast<void*>(p));
         CHECK_MSG(coll_.must_live.count(p) == 0, "weak callback for reachable object %p", reinterpret_cast<void*>(p));
         CHECK_MSG(o->weak && coll_.weak_notified.count(p) == 0, "weak callback for %p twice or without the flag", reinterpret_cast<void*>(p));
+        if (o->silent()) o->fin = false;  // finalised just now, with nothing to call
         CHECK_MSG(!o->fin, "weak callback for %p before its finaliser", reinterpret_cast<void*>(p));
+        check_order(p, "weak callback");
         o->weak = false;
         coll_.weak_notified.insert(p);
         in_collection_action(p);
@@ -777,7 +835,7 @@ private:
                 break;
             case 3: {
                 std::size_t n = 1 + in_.u8();
-                CHECK(heap_->alloc(n, in_.u8() & 7) == nullptr);
+                CHECK(heap_->alloc(n, in_.u8() & 15) == nullptr);
                 CHECK_STATUS(heap_->last_status(), Status::locked);
                 break;
             }
@@ -791,14 +849,17 @@ private:
                 Obj before = *find(p);
                 std::size_t n = 1 + in_.u16() % (8 * kBlockBytes);
                 void* q = heap_->realloc(reinterpret_cast<void*>(p), n, in_.u8() & 1);
+                const bool resizes_dtor = before.dtor && blocks_for(n) != before.nb;  // refused: invalid_argument
                 if (q == nullptr) {
                     Status st = heap_->last_status();
-                    CHECK_MSG(st == Status::locked || st == Status::collecting || st == Status::pinned,
+                    CHECK_MSG(st == Status::locked || st == Status::collecting || st == Status::pinned ||
+                                  (resizes_dtor && st == Status::invalid_argument),
                               "realloc inside a callback: %s", uheap::status_name(st));
                     CHECK(heap_->size_of(reinterpret_cast<void*>(p)) == before.bytes());
                 } else {
                     CHECK_MSG(reinterpret_cast<std::uintptr_t>(q) == p && blocks_for(n) <= before.nb,
                               "realloc inside a callback allocated (moved or grew %p)", reinterpret_cast<void*>(p));
+                    CHECK_MSG(!resizes_dtor, "realloc inside a callback resized kDestructor object %p", reinterpret_cast<void*>(p));
                     resized_in_place(p, blocks_for(n));
                 }
                 break;
@@ -1045,7 +1106,7 @@ private:
         switch (op) {
             case kOpAlloc: case kOpAllocHolder: {
                 std::size_t n = 1 + in_.u8() * 8;
-                CHECK(heap_->alloc(n, in_.u8() & 7) == nullptr);
+                CHECK(heap_->alloc(n, in_.u8() & 15) == nullptr);
                 CHECK_STATUS(heap_->last_status(), Status::locked);
                 break;
             }
@@ -1143,7 +1204,12 @@ private:
 
     void op_alloc() {
         std::size_t n = alloc_size();
-        unsigned flags = in_.u8() & 7;
+        std::uint8_t d = in_.u8();
+        unsigned flags = d & 7;
+        // One flag byte in four adds kDestructor (gen_corpus.py: DESTRUCTOR; its other seeds'
+        // flags are 0..7); one such object in four keeps its word zero (DESTRUCTOR_ZERO).
+        if ((d & 0x18) == 0x18) flags |= uheap::kDestructor;
+        const bool zero_word = (d & 0x60) == 0x60;
         void* q = heap_->alloc(n, flags);
         auto p = reinterpret_cast<std::uintptr_t>(q);
         Status st = heap_->last_status();
@@ -1167,14 +1233,21 @@ private:
             return;
         }
         std::size_t nb = blocks_for(n);
+        if ((flags & uheap::kDestructor) && nb < 2) nb = 2;  // the flag lives on the first tail
         check_fresh(p, nb);
         Obj o;
         o.nb = nb;
-        o.fin = flags & uheap::kFinaliser;
+        o.fin = flags & (uheap::kFinaliser | uheap::kDestructor);  // the heap's finaliser phase runs both
         o.weak = flags & uheap::kWeak;
         o.noscan = (flags & uheap::kNoScan) && nb >= 2;
+        o.dtor = flags & uheap::kDestructor;
         o.id = next_id_++;
         CHECK_MSG(heap_->flags_of(q) == o.flags(), "flags_of(new) = %u, expected %u", heap_->flags_of(q), o.flags());
+        if (o.dtor && !zero_word) {
+            // As make<T> does: the object's own DestructorFn in its last word.
+            reinterpret_cast<uheap::DestructorFn*>(p + o.bytes())[-1] = &Fuzz::cb_destructor;
+            o.dtor_word = destructor_word();
+        }
         fill(p, o, 0);
         add_obj(p, o);
         place(p);
@@ -1394,6 +1467,15 @@ private:
                 CHECK(heap_->size_of(reinterpret_cast<void*>(p)) == 0);
                 remove_obj(p);
             }
+            return;
+        }
+        if (cur->dtor && new_nb != cur->nb) {
+            // Its DestructorFn is its last word: another length is refused, the object intact.
+            CHECK_MSG(q == nullptr, "realloc resized kDestructor object %p from %zu to %zu blocks", reinterpret_cast<void*>(p),
+                      cur->nb, new_nb);
+            CHECK_STATUS(st, Status::invalid_argument);
+            CHECK(heap_->size_of(reinterpret_cast<void*>(p)) == cur->bytes());
+            check_unchanged(snap, "a refused realloc of a kDestructor object");
             return;
         }
         if (q == nullptr) {
@@ -1850,6 +1932,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "uheap_fuzz_replay: no inputs\n");
         return 1;
     }
+    std::printf("uheap_fuzz_replay: %zu DestructorFn calls, %zu kDestructor objects died with a zero word\n", g_destructor_calls,
+                g_destructor_zero);
     std::printf("uheap_fuzz_replay: %zu inputs replayed, every check passed\n", count);
     return failures == 0 ? 0 : 1;
 }
