@@ -68,21 +68,39 @@ inline std::size_t word_index(std::size_t block) { return block / kWordBits; }
 inline Word bit_mask(std::size_t block) { return Word(1) << (block % kWordBits); }
 inline std::size_t words_for_blocks(std::size_t n_blocks) { return (n_blocks + kWordBits - 1) / kWordBits; }
 
-inline unsigned count_trailing_zeros(Word w) { return static_cast<unsigned>(__builtin_ctzll(static_cast<unsigned long long>(w))); }
-/// Set bits of a word. Without a popcount instruction (baseline x86-64) the builtin calls into
-/// libgcc; the SWAR sum is as fast and stays inline.
+// The bit operations on a table word, each with the builtin of the word's own width: on a 32-bit
+// target the 64-bit builtins are libgcc calls (__ctzdi2, __clzdi2), and a 64-bit multiply is
+// __aeabi_lmul.
+
+/// Index of the lowest set bit (w != 0).
+inline unsigned count_trailing_zeros(Word w) {
+    if constexpr (sizeof(Word) <= sizeof(unsigned)) {
+        return static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(w)));
+    } else {
+        return static_cast<unsigned>(__builtin_ctzll(static_cast<unsigned long long>(w)));
+    }
+}
+/// Index of the highest set bit (w != 0).
+inline unsigned highest_bit(Word w) {
+    if constexpr (sizeof(Word) <= sizeof(unsigned)) {
+        return static_cast<unsigned>(kWordBits - 1 - __builtin_clz(static_cast<unsigned>(w)));
+    } else {
+        return static_cast<unsigned>(kWordBits - 1 - __builtin_clzll(static_cast<unsigned long long>(w)));
+    }
+}
+/// Set bits of a word. Without a popcount instruction (baseline x86-64, Cortex-M) the builtin
+/// calls into libgcc; the SWAR sum, in the word's own width, is as fast and stays inline.
 inline unsigned count_ones(Word w) {
-#if defined(__POPCNT__) || defined(__ARM_NEON) || defined(__aarch64__)
+#if defined(__POPCNT__) || defined(__aarch64__)
     return static_cast<unsigned>(__builtin_popcountll(static_cast<unsigned long long>(w)));
 #else
-    std::uint64_t x = w;
-    x = x - ((x >> 1) & 0x5555555555555555ull);
-    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
-    return static_cast<unsigned>((x * 0x0101010101010101ull) >> 56);
+    constexpr Word k55 = ~Word(0) / 3, k33 = ~Word(0) / 15 * 3, k0f = ~Word(0) / 255 * 15, k01 = ~Word(0) / 255;
+    Word x = w - ((w >> 1) & k55);
+    x = (x & k33) + ((x >> 2) & k33);
+    x = (x + (x >> 4)) & k0f;
+    return static_cast<unsigned>((x * k01) >> (kWordBits - 8));
 #endif
 }
-inline unsigned highest_bit(Word w) { return static_cast<unsigned>(63 - __builtin_clzll(static_cast<unsigned long long>(w))); }
 
 /// Mask of bits [from, kWordBits) of a word (from < kWordBits).
 inline Word bits_from(unsigned from) { return ~Word(0) << from; }

@@ -27,10 +27,13 @@ namespace uheap::detail {
 using uheap::blocks_for_bytes;
 
 /// Fragmentation as MicroPython users read it: the share of free memory outside the largest free
-/// run, in thousandths. 64-bit arithmetic, so it cannot overflow on 32-bit targets.
-inline unsigned fragmentation_permille(std::uint64_t largest_free_bytes, std::uint64_t free_bytes) {
-    if (free_bytes == 0) return 0;
-    return static_cast<unsigned>(1000 - largest_free_bytes * 1000 / free_bytes);
+/// run, in thousandths. In size_t, since a 64-bit division is a libgcc call on 32-bit targets:
+/// exact up to SIZE_MAX / 1000 free blocks (64 MiB of 16-byte blocks on 32-bit), both counts
+/// scaled down together past that, so it never overflows.
+inline unsigned fragmentation_permille(std::size_t largest_free_blocks, std::size_t free_blocks) {
+    if (free_blocks == 0) return 0;
+    std::size_t scale = free_blocks / (SIZE_MAX / 1000) + 1;
+    return static_cast<unsigned>(1000 - largest_free_blocks / scale * 1000 / (free_blocks / scale));
 }
 
 /// Blocks one grey bit covers: a mark-stack overflow defers an object by setting the grey bit of

@@ -150,7 +150,7 @@ Info Heap::info() const {
     info.free = free_blocks * kBlockBytes;
     info.max_block = info.objects > 0 ? longest_tail_run + 1 : 0;
     info.metadata_bytes = self.areas.metadata_bytes;
-    info.fragmentation_permille = detail::fragmentation_permille(std::uint64_t{info.max_free} * kBlockBytes, info.free);
+    info.fragmentation_permille = detail::fragmentation_permille(info.max_free, info.free / kBlockBytes);
     return info;
 }
 

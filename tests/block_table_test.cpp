@@ -15,6 +15,34 @@ using uheap::detail::BlockTables;
 using uheap::detail::kWordBits;
 using uheap::detail::Word;
 
+// The word operations in the word's own width (no 64-bit libgcc helpers on 32-bit targets), checked
+// against the obvious loops on every single bit and on random words.
+TEST(BlockTables, WordOperationsMatchTheirDefinitions) {
+    auto reference = [](Word w, unsigned* low, unsigned* high, unsigned* ones) {
+        *ones = 0;
+        for (unsigned b = 0; b < kWordBits; ++b) {
+            if ((w >> b) & 1) {
+                if (*ones == 0) *low = b;
+                *high = b;
+                ++*ones;
+            }
+        }
+    };
+    std::mt19937_64 rng(5);
+    std::vector<Word> words;
+    for (unsigned b = 0; b < kWordBits; ++b) words.push_back(Word(1) << b);
+    words.push_back(~Word(0));
+    for (int i = 0; i < 2000; ++i) words.push_back(static_cast<Word>(rng()) | Word(1) << (rng() % kWordBits));
+    for (Word w : words) {
+        unsigned low = 0, high = 0, ones = 0;
+        reference(w, &low, &high, &ones);
+        ASSERT_EQ(uheap::detail::count_trailing_zeros(w), low) << w;
+        ASSERT_EQ(uheap::detail::highest_bit(w), high) << w;
+        ASSERT_EQ(uheap::detail::count_ones(w), ones) << w;
+    }
+    EXPECT_EQ(uheap::detail::count_ones(0), 0u);
+}
+
 /// Tables over `n_blocks` blocks backed by vectors.
 struct OwnedTables {
     explicit OwnedTables(std::size_t n_blocks)

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "heap_impl.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -334,6 +335,20 @@ TEST(MemInfo, InvariantNames) {
     EXPECT_STREQ(uheap::invariant_name(uheap::Invariant::none), "none");
     EXPECT_STREQ(uheap::invariant_name(uheap::Invariant::I5_free_index), "I5_free_index");
     EXPECT_STREQ(uheap::invariant_name(uheap::Invariant::I7_high_water), "I7_high_water");
+}
+
+// Fragmentation in size_t arithmetic: exact where the counts are small, never overflowing where
+// they are not (a 64-bit division would be a libgcc call on 32-bit targets).
+TEST(MemInfo, FragmentationPermilleIsExactAndNeverOverflows) {
+    using uheap::detail::fragmentation_permille;
+    EXPECT_EQ(fragmentation_permille(0, 0), 0u);
+    EXPECT_EQ(fragmentation_permille(10, 10), 0u);
+    EXPECT_EQ(fragmentation_permille(1, 4), 750u);
+    EXPECT_EQ(fragmentation_permille(333, 1000), 667u);
+    constexpr std::size_t kHuge = SIZE_MAX / 4 * 3;
+    EXPECT_EQ(fragmentation_permille(kHuge, kHuge), 0u);
+    EXPECT_NEAR(static_cast<double>(fragmentation_permille(kHuge / 4, kHuge)), 750.0, 1.0);
+    EXPECT_EQ(fragmentation_permille(0, kHuge), 1000u);
 }
 
 }  // namespace
