@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Statistics: exact info() word-at-a-time, info_fast(), and MicroPython's two text reports
 // printed through the host's callback (no stdio in the core).
-#include <algorithm>
 
 #include "heap_impl.hpp"
 
@@ -41,7 +40,7 @@ private:
     }
     PrintFn fn_;
     void* user_;
-    char buffer_[256];
+    char buffer_[80];  // a line of the block map; small enough for a microcontroller task's stack
     std::size_t used_ = 0;
 };
 
@@ -135,7 +134,8 @@ Info Heap::info() const {
             tail_run.feed(tails);
             tails = next_tails;
         }
-        const std::size_t above = t.n_blocks - std::min(t.n_blocks, n_words * kWordBits);
+        const std::size_t scanned = n_words * kWordBits < t.n_blocks ? n_words * kWordBits : t.n_blocks;
+        const std::size_t above = t.n_blocks - scanned;
         if (above > 0) {
             area_free += above;
             if (previous_free_top == 0) ++info.free_runs;
