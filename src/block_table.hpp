@@ -48,6 +48,15 @@
 #include <cstddef>
 #include <cstdint>
 
+// The core never throws and never asks for a type at run time, but a microcontroller build with
+// exceptions or RTTI on still links the unwinder and type information (about 4.4 KB on a
+// Cortex-M4): such a build stops here, unless the host says it wants them anyway.
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && !defined(UHEAP_ALLOW_EXCEPTIONS_AND_RTTI)
+#if defined(__cpp_exceptions) || defined(__GXX_RTTI) || defined(__cpp_rtti)
+#error "uheap's core on a Cortex-M: build it with -fno-exceptions -fno-rtti, or define UHEAP_ALLOW_EXCEPTIONS_AND_RTTI"
+#endif
+#endif
+
 // Internal consistency checks, citing the invariant they protect (never bad input: that gets a
 // Status). Define UHEAP_ASSERT to a handler of your own at build time; by default it traps in
 // debug builds and vanishes otherwise.
