@@ -52,10 +52,13 @@ endfunction()
 # The core: no exceptions, no RTTI, no thread-safe statics, so the static library links into a
 # plain C program without libstdc++. `block_bytes` empty = the default (four machine words).
 # Static or shared as BUILD_SHARED_LIBS says, unless a third argument (STATIC) says otherwise.
+# Position-independent code is not forced: a shared library gets it (CMake's default for one), a
+# static library only when the host asks (CMAKE_POSITION_INDEPENDENT_CODE, e.g. to link it into
+# its own shared object), so a microcontroller build pays no GOT indirection.
 function(uheap_add_library name block_bytes)
   add_library(${name} ${ARGN} ${UHEAP_CORE_SOURCES})
   target_compile_features(${name} PUBLIC cxx_std_17)
-  set_target_properties(${name} PROPERTIES CXX_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
+  set_target_properties(${name} PROPERTIES CXX_EXTENSIONS OFF)
   target_include_directories(${name}
     PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../include>
            $<BUILD_INTERFACE:${UHEAP_GENERATED_INCLUDE_DIR}> $<INSTALL_INTERFACE:include>

@@ -70,6 +70,15 @@
 
 namespace uheap::detail {
 
+/// A Cortex-M part: no data cache worth prefetching for, and task stacks of a few KB. The buffers
+/// the collector keeps on the stack (the marking loop's prefetch ring, the stack scan's batch) are
+/// sized for it there, which takes about 200 bytes off a collection's stack.
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+inline constexpr bool kMicrocontroller = true;
+#else
+inline constexpr bool kMicrocontroller = false;
+#endif
+
 using Word = std::uintptr_t;
 inline constexpr std::size_t kWordBits = sizeof(Word) * 8;
 

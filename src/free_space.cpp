@@ -161,6 +161,8 @@ std::size_t free_space_longest(FreeSpace& fs, const BlockTables& t) {
 std::size_t free_space_find(FreeSpace& fs, const BlockTables& t, std::size_t n) {
     if (n == 0 || free_space_longest(fs, t) < n) return kNoRun;
     std::size_t index = 0;
+    std::uint64_t node_begin = 0;  // first block under node `index`: added up, never multiplied
+                                   // (a 64-bit product is __aeabi_lmul on a Cortex-M0+)
     for (unsigned level = fs.levels; level >= 1; --level) {
         const std::size_t first = index * kFanout;
         const std::size_t last = first + kFanout < fs.level[level - 1].count ? first + kFanout : fs.level[level - 1].count;
@@ -168,13 +170,14 @@ std::size_t free_space_find(FreeSpace& fs, const BlockTables& t, std::size_t n) 
         std::uint64_t carry = 0;
         std::uint64_t carry_start = 0;
         bool descended = false;
-        for (std::size_t c = first; c < last; ++c) {
+        std::uint64_t c_begin = node_begin;
+        for (std::size_t c = first; c < last; ++c, c_begin += child_span) {
             Summary s = child(fs, t, level, c);
-            std::uint64_t c_begin = c * child_span;
             if (carry + s.start >= n) return static_cast<std::size_t>(carry > 0 ? carry_start : c_begin);
             if (s.longest >= n) {
                 if (level == 1) return static_cast<std::size_t>(c_begin) + count_trailing_zeros(runs_at_least(t.free_in(c), n));
                 index = c;
+                node_begin = c_begin;
                 descended = true;
                 break;
             }

@@ -100,7 +100,7 @@ inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t
 // prefetched as they enter it: by the time a range is scanned its first line has had
 // kPrefetchRing - 1 other scans to arrive. Scanning straight off a LIFO stack touches each object
 // right after the prefetch issued when it was pushed, which hides nothing.
-constexpr unsigned kPrefetchRing = 16;
+constexpr unsigned kPrefetchRing = kMicrocontroller ? 4 : 16;  // (no cache to hide on a Cortex-M)
 static_assert((kPrefetchRing & (kPrefetchRing - 1)) == 0, "ring indices wrap by masking");
 
 // The ring's indices run freely (entries [scanned, queued) wait; slot = index % kPrefetchRing),

@@ -38,7 +38,7 @@ namespace {
 // paid once per batch, not once per word.
 __attribute__((no_sanitize("address"), noinline)) void scan_words_unchecked(HeapImpl& heap, std::uintptr_t begin,
                                                                              std::uintptr_t end) {
-    constexpr std::size_t kBatchWords = 32;
+    constexpr std::size_t kBatchWords = kMicrocontroller ? 8 : 32;
     void* batch[kBatchWords];
     std::size_t n = 0;
     begin &= ~static_cast<std::uintptr_t>(sizeof(void*) - 1);
