@@ -192,7 +192,8 @@ using ReleaseFn = void (*)(void* user, void* region, std::size_t region_bytes);
 /// Monotonic nanoseconds, for pause times. The default uses the platform clock where there is one.
 using ClockFn = std::uint64_t (*)(void* user);
 
-/// Overwrites `n_bytes` of the calling thread's stack below the current frame with zeros.
+/// Overwrites `n_bytes` of the calling thread's stack below the caller's frame with zeros (on
+/// x86-64 and Cortex-M from the stack pointer down, leaving no slot of its own unwritten).
 /// Conservative stack scanning sees stale words that dead frames left behind; a host calls this
 /// at quiet points (after start-up, between REPL lines) so old pointers cannot retain garbage.
 UHEAP_API void clear_stack(std::size_t n_bytes);
