@@ -173,6 +173,46 @@ TEST(Safety, RootReportsSetTheirStatus) {
     ASSERT_EQ(heap->collect_end(), Status::ok);
 }
 
+// Leaves 16 pointers in a dead frame about 6 KB below the caller: deeper than a collection's own
+// frames reach, so only clear_stack() can overwrite them.
+__attribute__((noinline)) void plant_pointers_deep(uheap::Heap& heap, int depth) {
+    volatile char pad[1024];
+    pad[0] = 0;
+    if (depth > 0) {
+        plant_pointers_deep(heap, depth - 1);
+        pad[sizeof pad - 1] = 1;  // (no tail call: the frames stay)
+        return;
+    }
+    void* volatile slots[16];
+    for (auto& slot : slots) slot = heap.alloc(64);
+}
+
+// Collects from frames that cover the dead ones without writing them (the padding and unwritten
+// slots a host's later deep call chain has): what the dead frames left is scanned as live stack.
+__attribute__((noinline)) void collect_from_deep(uheap::Heap& heap, int depth) {
+    volatile char pad[1024];
+    pad[0] = 0;
+    if (depth > 0) {
+        collect_from_deep(heap, depth - 1);
+        pad[sizeof pad - 1] = 1;
+        return;
+    }
+    EXPECT_EQ(heap.collect(), Status::ok);
+}
+
+// clear_stack() clears every word of the dead frames below its caller: the words a dead frame
+// left behind retain their objects until it runs, and nothing after it.
+TEST(Safety, ClearStackLetsWhatDeadFramesHeldDie) {
+    TestHeap heap(64 * 1024);
+    heap->set_stack_base(uheap_test::g_stack_base);
+    plant_pointers_deep(*heap, 6);
+    collect_from_deep(*heap, 8);
+    EXPECT_GE(heap->info().objects, 8u);  // stale words: conservative scanning keeps them
+    uheap::clear_stack(32 * 1024);
+    collect_from_deep(*heap, 8);
+    EXPECT_EQ(heap->info().objects, 0u);
+}
+
 // ---- 3. A forgotten root source is a clear status, not a heap emptied ----------------------
 
 // Issue 12 item 3: a host that forgot set_stack_base() (and has no other root source) had every
