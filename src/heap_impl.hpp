@@ -296,9 +296,13 @@ struct HeapImpl final : Heap {
     Status in_dead_unswept(const void* ptr) const;
     void* allocate_blocks(std::size_t n_blocks, unsigned flags);
     void* commit_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
-    void* commit_spanning_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
-    void* allocate_searching(Area& area, std::size_t n_blocks, unsigned flags, std::size_t n_bytes, std::uint16_t tag);
-    void* allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
+    // Out of line on purpose, whatever the compiler's inlining budget says: the allocation fast
+    // path reaches them by tail calls and so saves no register (GCC once inlined
+    // allocate_slow() into Heap::alloc(), which then saved three registers on every call).
+    [[gnu::noinline]] void* commit_spanning_object(Area& area, std::size_t start, std::size_t n_blocks, unsigned flags);
+    [[gnu::noinline]] void* allocate_searching(Area& area, std::size_t n_blocks, unsigned flags, std::size_t n_bytes,
+                                               std::uint16_t tag);
+    [[gnu::noinline]] void* allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
     void book_used(Area& area, std::size_t end, std::size_t n_blocks);
     std::size_t used_blocks_now() const;
     void note_peak();
