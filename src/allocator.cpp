@@ -104,7 +104,7 @@ Counters HeapImpl::derived_counters() const {
 // mark comes down if they reach it. Nothing is written into the blocks themselves, unless they
 // are poisoned (HeapConfig::poison_freed).
 void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
-    if (config.poison_freed) poison_range(area, begin, end);
+    if (config.poison_freed) poison_blocks(area.ptr_of(begin), (end - begin) * kBlockBytes);
     std::size_t run_begin = free_space_released(area.space, area.tables, begin, end);
     if (area.sweep_pending()) free_space_limit_current(area.space, area.sweep_from);  // I8
     // Everything from high_water up was free; if this run reaches it, so is everything from its start.
@@ -121,8 +121,6 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     std::size_t n_blocks = end - head;
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
                             reinterpret_cast<std::uintptr_t>(area.ptr_of(end)));
-    clear_weak_slots_naming(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
-                            reinterpret_cast<std::uintptr_t>(area.ptr_of(end)));
     if (cb.hooks.on_free != nullptr) cb.hooks.on_free(cb.hooks.user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
     t.clear_blocks(head, end);
     blocks_freed(area, head, end);
@@ -134,8 +132,6 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
 void HeapImpl::shrink_in_place(Area& area, std::size_t new_end, std::size_t old_end) {
     BlockTables& t = area.tables;
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(new_end)),
-                            reinterpret_cast<std::uintptr_t>(area.ptr_of(old_end)));
-    clear_weak_slots_naming(reinterpret_cast<std::uintptr_t>(area.ptr_of(new_end)),
                             reinterpret_cast<std::uintptr_t>(area.ptr_of(old_end)));
     t.clear_blocks(new_end, old_end);  // a one-block object loses no-scan (see flags_of)
     blocks_freed(area, new_end, old_end);
@@ -178,7 +174,7 @@ void* HeapImpl::move_object(void* ptr, Area& area, std::size_t head, std::size_t
     if (marking_) record_store(moved);
     auto old_begin = reinterpret_cast<std::uintptr_t>(ptr);
     relocate_registrations(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));
-    retarget_weak_slots(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));
+    redirect_weak_slots(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));
     release_object(area, head, FreeReason::moved);
     status = Status::ok;
     return moved;

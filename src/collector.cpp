@@ -158,8 +158,7 @@ void HeapImpl::count_dead() {
         for (std::size_t w = 0; w < n_words; ++w) {
             Word dead = t.head[w] & ~t.mark[w];
             if (dead == 0 && !carry) continue;
-            if (cb.hooks.on_free != nullptr) report_dead(*a, w, dead);
-            if (config.poison_freed) poison_dead(*a, w, dead);
+            if (cb.hooks.on_free != nullptr || config.poison_freed) report_dead(*a, w, dead);
             DeadBlocks d = dead_blocks_in(dead, t.tails_in(w), carry);
             carry = d.runs_on;
             dead_objects += count_ones(dead);
@@ -184,23 +183,26 @@ bool HeapImpl::has_root_source() const {
     return cb.root != nullptr || gc.stack_base != nullptr || gc.roots != nullptr || gc.pins != nullptr;
 }
 
-// Only when an observer listens: each dead object of word `w`, with its size.
+// Only when an observer listens or freed blocks are poisoned: each dead object of word `w`, with
+// its size, is reported (on_free, reason swept) and then poisoned.
 void HeapImpl::report_dead(Area& area, std::size_t w, Word dead) {
     while (dead != 0) {
         std::size_t head = w * kWordBits + count_trailing_zeros(dead);
         dead &= dead - 1;
         std::size_t n_bytes = (area.tables.object_end(head) - head) * kBlockBytes;
-        cb.hooks.on_free(cb.hooks.user, area.ptr_of(head), n_bytes, FreeReason::swept);
+        if (cb.hooks.on_free != nullptr) cb.hooks.on_free(cb.hooks.user, area.ptr_of(head), n_bytes, FreeReason::swept);
+        if (config.poison_freed) poison_blocks(area.ptr_of(head), n_bytes);
     }
 }
 
 // Registrations must never lead the heap into memory it handed back: nodes that lived in freed
 // blocks are unlinked (explicit free, shrink: the range; sweep: every node in a dead object), and
-// nodes in a moved object follow it. O(registered nodes), and nothing when none are registered.
+// nodes in a moved object follow it. Weak slots naming the freed range read null as well. O(registered nodes), and nothing when none are registered.
 void HeapImpl::unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end) {
     auto inside = [&](const void* node) { return reinterpret_cast<std::uintptr_t>(node) - begin < end - begin; };
     unlink_nodes_if(gc.roots, inside);
     unlink_nodes_if(gc.weak_slots, inside);
+    redirect_weak_slots(begin, end, 0);  // and the slots that name the range read null
 }
 
 // Before the sweep: once it frees the dead objects, a node inside one is a pointer into free
@@ -214,22 +216,15 @@ void HeapImpl::unlink_registrations_in_dead_objects() {
     unlink_nodes_if(gc.weak_slots, in_dead_object);
 }
 
-// Weak slots must never name memory the heap handed back: one naming a byte of [begin, end),
-// which free() or a shrink releases now, reads null at once (as after a collection), rather than
-// naming whatever is allocated there next. O(weak slots), nothing when none are registered.
-void HeapImpl::clear_weak_slots_naming(std::uintptr_t begin, std::uintptr_t end) {
+// Weak slots must never name memory the heap handed back: those naming a byte of [begin, end)
+// follow it to `new_begin` (a realloc() move: the address is all a weak reference knows of its
+// object), or, with new_begin 0 (a free or a shrink), read null at once, as after a collection,
+// rather than naming whatever is allocated there next. O(weak slots), nothing when none are.
+void HeapImpl::redirect_weak_slots(std::uintptr_t begin, std::uintptr_t end, std::uintptr_t new_begin) {
     for (WeakSlot* s = gc.weak_slots; s != nullptr; s = s->next) {
         auto named = reinterpret_cast<std::uintptr_t>(reveal_pointer(*s->slot));
-        if (named - begin < end - begin) *s->slot = nullptr;
-    }
-}
-
-// realloc() moved an object: weak slots naming it follow it (its address is all a weak
-// reference knows of it), each to the same offset in the copy.
-void HeapImpl::retarget_weak_slots(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin) {
-    for (WeakSlot* s = gc.weak_slots; s != nullptr; s = s->next) {
-        auto named = reinterpret_cast<std::uintptr_t>(reveal_pointer(*s->slot));
-        if (named - old_begin < old_end - old_begin) *s->slot = hide_pointer(reinterpret_cast<void*>(new_begin + (named - old_begin)));
+        if (named - begin >= end - begin) continue;
+        *s->slot = new_begin == 0 ? nullptr : hide_pointer(reinterpret_cast<void*>(new_begin + (named - begin)));
     }
 }
 

@@ -236,9 +236,9 @@ struct Callbacks {
 /// What of HeapConfig the heap consults after create() (the rest sizes and places memory).
 /// poison.cpp: freed blocks made inaccessible (fill, ASan, Valgrind), and accessible again.
 void poison_blocks(void* begin, std::size_t n_bytes);
-void unpoison_blocks(void* begin, std::size_t n_bytes);  ///< before they are handed out
+/// Accessible, contents undefined: blocks about to be handed out, a region a new area is laid over.
+void unpoison_blocks(void* begin, std::size_t n_bytes);
 void unpoison_region(void* begin, std::size_t n_bytes);  ///< a region the host gets back
-void begin_region(void* begin, std::size_t n_bytes);     ///< a region a new area is laid over
 void declare_defined(void* begin, std::size_t n_bytes);  ///< words a conservative scan copied (Valgrind)
 
 struct Options {
@@ -332,12 +332,8 @@ struct HeapImpl final : Heap {
     void finalise_dead();
     void run_destructor(Area& area, std::size_t head);
     bool has_root_source() const;
-    void clear_weak_slots_naming(std::uintptr_t begin, std::uintptr_t end);
-    void retarget_weak_slots(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin);
-    // poison.cpp
-    void poison_dead(Area& area, std::size_t w, Word dead);
-    void poison_range(Area& area, std::size_t begin, std::size_t end);
-    void adopt_area(Area* area);
+    void redirect_weak_slots(std::uintptr_t begin, std::uintptr_t end, std::uintptr_t new_begin);
+    void adopt_area(Area* area);  ///< poison.cpp
     void count_dead();
     void report_dead(Area& area, std::size_t word, Word dead_heads);
     void unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end);

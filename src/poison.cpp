@@ -108,30 +108,11 @@ void unpoison_region(void* begin, std::size_t n_bytes) {
 // and marking branches on every word, so without this each is an error report in the host's run.
 void declare_defined(void* begin, std::size_t n_bytes) { valgrind_defined(begin, n_bytes); }
 
-void begin_region(void* begin, std::size_t n_bytes) {
-    asan_unpoison(begin, n_bytes);
-    valgrind_undefined(begin, n_bytes);
-}
-
-// The dead objects of one table word, found by the census: each is poisoned whole.
-void HeapImpl::poison_dead(Area& area, std::size_t w, Word dead) {
-    while (dead != 0) {
-        std::size_t head = w * kWordBits + count_trailing_zeros(dead);
-        dead &= dead - 1;
-        std::size_t end = area.tables.object_end(head);
-        poison_blocks(area.ptr_of(head), (end - head) * kBlockBytes);
-    }
-}
 
 // A new area joins the heap: with poisoning on, its whole pool is free, so inaccessible.
 void HeapImpl::adopt_area(Area* area) {
     areas.append(area);
     if (config.poison_freed) poison_blocks(area->pool, area->pool_bytes);
-}
-
-// Blocks [begin, end) that are free in the tables now.
-void HeapImpl::poison_range(Area& area, std::size_t begin, std::size_t end) {
-    poison_blocks(area.ptr_of(begin), (end - begin) * kBlockBytes);
 }
 
 }  // namespace uheap::detail

@@ -43,15 +43,19 @@ std::size_t HeapImpl::sweep_area(Area& area, std::size_t until) {
     // (runs_on may also be set by an object that ends exactly at the word's end; the sweep goes on
     // only if the next word really starts with its tails.)
     for (; w < end_word && (w < stop_word || (carry && (t.tails_in(w) & 1) != 0)); ++w) {
-        Word heads = t.head[w];
-        Word dead = heads & ~t.mark[w];
-        t.mark[w] &= ~heads;  // the marks go; first tails' destructor bits stay with their objects
-        if (dead == 0 && !carry) continue;
+        const Word heads = t.head[w];
+        const Word marks = t.mark[w];
+        const Word kept = marks & ~heads;  // the marks go; first tails' destructor bits stay with their objects
+        const Word dead = heads & ~marks;
+        if (dead == 0 && !carry) {
+            t.mark[w] = kept;
+            continue;
+        }
         DeadBlocks freed = dead_blocks_in(dead, t.tails_in(w), carry);
         carry = freed.runs_on;
         t.head[w] = heads & ~dead;
         t.tail[w] &= ~freed.blocks;
-        t.mark[w] &= ~freed.blocks;
+        t.mark[w] = kept & ~freed.blocks;
         t.flag[w] &= ~freed.blocks;
         free_space_changed(area.space, w * kWordBits, (w + 1) * kWordBits);  // one bit, no pool write
         if (lowest_freed == kNoRun) lowest_freed = w * kWordBits + count_trailing_zeros(freed.blocks);
