@@ -26,6 +26,25 @@ list(TRANSFORM UHEAP_CORE_SOURCES PREPEND "${CMAKE_CURRENT_LIST_DIR}/../")
 set(UHEAP_GENERATED_INCLUDE_DIR "${PROJECT_BINARY_DIR}/include")
 configure_file("${CMAKE_CURRENT_LIST_DIR}/version.h.in" "${UHEAP_GENERATED_INCLUDE_DIR}/uheap/version.h" @ONLY)
 
+# The build-time features (include/uheap/features.h): one option each, ON by default; UHEAP_MINIMAL
+# makes them default to OFF (the minimal configuration). A library gets UHEAP_FEATURE_X=0 for each
+# feature off, PUBLIC, so everything that links it compiles the headers with the same values.
+set(UHEAP_FEATURES INTERIOR_POINTERS FINALISERS WEAK_REFERENCES GROWTH EVENT_HOOKS STACK_SCAN COUNTERS_64
+    VERIFY_MESSAGES INCREMENTAL LAZY_SWEEP POISON FREE_INDEX)
+option(UHEAP_MINIMAL "Default every UHEAP_FEATURE_* option to OFF: the smallest core" OFF)
+if(UHEAP_MINIMAL)
+  set(_uheap_feature_default OFF)
+else()
+  set(_uheap_feature_default ON)
+endif()
+set(UHEAP_FEATURES_OFF "")
+foreach(feature IN LISTS UHEAP_FEATURES)
+  option(UHEAP_FEATURE_${feature} "Build the ${feature} feature into the core (uheap/features.h)" ${_uheap_feature_default})
+  if(NOT UHEAP_FEATURE_${feature})
+    list(APPEND UHEAP_FEATURES_OFF ${feature})
+  endif()
+endforeach()
+
 # Warnings for uheap's own targets only; global flags are never touched.
 function(uheap_set_warnings target)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
@@ -54,7 +73,9 @@ endfunction()
 # Static or shared as BUILD_SHARED_LIBS says, unless a third argument (STATIC) says otherwise.
 # Position-independent code is not forced: a shared library gets it (CMake's default for one), a
 # static library only when the host asks (CMAKE_POSITION_INDEPENDENT_CODE, e.g. to link it into
-# its own shared object), so a microcontroller build pays no GOT indirection.
+# its own shared object), so a microcontroller build pays no GOT indirection. The features left
+# out are UHEAP_FEATURES_OFF's (the options above), unless the caller sets
+# UHEAP_LIBRARY_FEATURES_OFF (a test variant: "ALL" leaves every one out).
 function(uheap_add_library name block_bytes)
   add_library(${name} ${ARGN} ${UHEAP_CORE_SOURCES})
   target_compile_features(${name} PUBLIC cxx_std_17)
@@ -75,5 +96,16 @@ function(uheap_add_library name block_bytes)
   if(NOT block_bytes STREQUAL "")
     target_compile_definitions(${name} PUBLIC UHEAP_BLOCK_BYTES=${block_bytes})
   endif()
+  if(DEFINED UHEAP_LIBRARY_FEATURES_OFF)
+    set(off ${UHEAP_LIBRARY_FEATURES_OFF})
+    if(off STREQUAL "ALL")
+      set(off ${UHEAP_FEATURES})
+    endif()
+  else()
+    set(off ${UHEAP_FEATURES_OFF})
+  endif()
+  foreach(feature IN LISTS off)
+    target_compile_definitions(${name} PUBLIC UHEAP_FEATURE_${feature}=0)
+  endforeach()
   uheap_set_warnings(${name})
 endfunction()

@@ -25,9 +25,11 @@ inline void* HeapImpl::commit_object(Area& area, std::size_t start, std::size_t 
         }
     }
     if (flags != 0) {
-        if (flags & (kFinaliser | kDestructor)) t.set_finaliser(start);
-        if (flags & kDestructor) t.set_destructor(start);  // two blocks or more: allocate_slow
-        if (flags & kWeak) t.set_weak(start);
+        // (A build without finalisers or weak references ignores their flags, as py/gc.c does
+        // without MICROPY_ENABLE_FINALISER; allocate_slow() refuses kDestructor there.)
+        if (built::kFinalisers && (flags & (kFinaliser | kDestructor))) t.set_finaliser(start);
+        if (built::kFinalisers && (flags & kDestructor)) t.set_destructor(start);  // two blocks or more: allocate_slow
+        if (built::kWeakReferences && (flags & kWeak)) t.set_weak(start);
         if ((flags & kNoScan) && n_blocks >= 2) t.set_no_scan(start);
     }
     book_used(area, start + n_blocks, n_blocks);
@@ -57,7 +59,7 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
         if (n_blocks > a->tables.n_blocks - a->used_blocks) continue;
         std::size_t start = take_blocks(*a, n_blocks);
         if (start == kNoRun) continue;
-        if (config.poison_freed) unpoison_blocks(a->ptr_of(start), n_blocks * kBlockBytes);  // (fast path closed)
+        if (poisoning()) unpoison_blocks(a->ptr_of(start), n_blocks * kBlockBytes);  // (fast path closed)
         void* object = commit_object(*a, start, n_blocks, flags);
         // Born marked during an incremental cycle: marking may have passed every pointer to it.
         // (Only here: the fast path is closed during a cycle. Marking there cost every
@@ -104,7 +106,7 @@ Counters HeapImpl::derived_counters() const {
 // mark comes down if they reach it. Nothing is written into the blocks themselves, unless they
 // are poisoned (HeapConfig::poison_freed).
 void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
-    if (config.poison_freed) poison_blocks(area.ptr_of(begin), (end - begin) * kBlockBytes);
+    if (poisoning()) poison_blocks(area.ptr_of(begin), (end - begin) * kBlockBytes);
     std::size_t run_begin = free_space_released(area.space, area.tables, begin, end);
     if (area.sweep_pending()) free_space_limit_current(area.space, area.sweep_from);  // I8
     // Everything from high_water up was free; if this run reaches it, so is everything from its start.
@@ -121,7 +123,7 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     std::size_t n_blocks = end - head;
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
                             reinterpret_cast<std::uintptr_t>(area.ptr_of(end)));
-    if (cb.hooks.on_free != nullptr) cb.hooks.on_free(cb.hooks.user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
+    if (hooks().on_free != nullptr) hooks().on_free(hooks().user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
     t.clear_blocks(head, end);
     blocks_freed(area, head, end);
     book_released(area, n_blocks);
@@ -147,7 +149,7 @@ bool HeapImpl::grow_in_place(Area& area, std::size_t old_end, std::size_t extra)
     if (t.free_run_length(old_end, old_end + extra) != extra) return false;
     free_space_taken(area.space, old_end, old_end + extra);
     t.set_tails(old_end, old_end + extra);
-    if (config.poison_freed) unpoison_blocks(area.ptr_of(old_end), extra * kBlockBytes);
+    if (poisoning()) unpoison_blocks(area.ptr_of(old_end), extra * kBlockBytes);
     std::memset(area.ptr_of(old_end), 0, extra * kBlockBytes);
     book_used(area, old_end + extra, extra);
     stats.bytes_allocated -= std::uint64_t(extra) * kBlockBytes;  // in the debt, not an allocation
@@ -255,11 +257,15 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
         return nullptr;
     }
     if (!admitted(Op::allocate)) return nullptr;
+    if (!built::kFinalisers && (flags & kDestructor)) {  // its destructor would never run
+        status = Status::unsupported;
+        return nullptr;
+    }
     std::size_t n_blocks = blocks_for_bytes(n_bytes);
     if ((flags & kDestructor) && n_blocks < 2) n_blocks = 2;  // its flag lives on the first tail
     void* ptr = allocate_by_policy(n_bytes, n_blocks, flags);
     if (ptr == nullptr) return nullptr;
-    if (cb.hooks.on_alloc != nullptr) cb.hooks.on_alloc(cb.hooks.user, ptr, n_blocks * kBlockBytes, flags, tag);
+    if (hooks().on_alloc != nullptr) hooks().on_alloc(hooks().user, ptr, n_blocks * kBlockBytes, flags, tag);
     return ptr;
 }
 
@@ -306,6 +312,7 @@ unsigned Heap::flags_of(const void* ptr) const {
 
 Status Heap::set_weak(void* ptr) {
     HeapImpl& self = HeapImpl::of(*this);
+    if (!built::kWeakReferences) return self.status = Status::unsupported;
     if (!self.admitted(Op::set_weak)) return self.status;
     ObjectRef obj;
     if (Status why = self.find_object(ptr, &obj); why != Status::ok) return self.status = why;
@@ -354,8 +361,8 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     };
     remember(head + new_blocks);  // forgotten below if it moves
     auto report = [&](void* new_ptr) {
-        if (self.cb.hooks.on_realloc != nullptr) {
-            self.cb.hooks.on_realloc(self.cb.hooks.user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
+        if (self.hooks().on_realloc != nullptr) {
+            self.hooks().on_realloc(self.hooks().user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
         }
         return new_ptr;
     };

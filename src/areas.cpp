@@ -217,6 +217,14 @@ std::size_t Heap::default_mark_stack_entries(std::size_t region_bytes) {
 Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& config, Status* status) {
     Status ignored;
     if (status == nullptr) status = &ignored;
+    // Options that need a feature the build left out (config.hpp). A lazy sweep is not among
+    // them: it changes when the sweep's work is done, never what a host sees, so a build without
+    // it sweeps at once.
+    if ((config.interior_pointers && !built::kInteriorPointers) || (config.incremental && !built::kIncremental) ||
+        (config.poison_freed && !built::kPoison)) {
+        *status = Status::unsupported;
+        return nullptr;
+    }
     // The mark stack: the host's memory (aligned inside it), or entries carved after the heap.
     MarkRange* host_stack = nullptr;
     std::size_t entries = config.mark_stack_entries != 0 ? config.mark_stack_entries : default_mark_stack_entries(region_bytes);

@@ -307,6 +307,7 @@ UHEAP_SAME_STATUS(UHEAP_PINNED, pinned);
 UHEAP_SAME_STATUS(UHEAP_OVERLAP, overlap);
 UHEAP_SAME_STATUS(UHEAP_ALREADY_REGISTERED, already_registered);
 UHEAP_SAME_STATUS(UHEAP_NO_ROOTS, no_roots);
+UHEAP_SAME_STATUS(UHEAP_UNSUPPORTED, unsupported);
 static_assert(uheap::kFinaliser == UHEAP_FINALISER && uheap::kNoScan == UHEAP_NO_SCAN && uheap::kWeak == UHEAP_WEAK &&
                   uheap::kDestructor == UHEAP_DESTRUCTOR,
               "flag values match");
@@ -340,6 +341,7 @@ const char* uheap_invariant_name(uheap_invariant_t invariant) {
 }
 const char* uheap_version(void) { return uheap::version(); }
 uint32_t uheap_version_number(void) { return UHEAP_VERSION_NUMBER; }
+unsigned uheap_features(void) { return uheap::features(); }
 
 uheap_t* uheap_create(void* region, size_t region_bytes, const uheap_config_t* config, uheap_status_t* status) {
     uheap::HeapConfig cfg;

@@ -75,7 +75,7 @@ void HeapImpl::begin_collection(bool ignore_roots) {
     gc.depth = 0;
     gc.overflows = 0;
     settle_allocated();
-    if (cb.hooks.on_collect_start != nullptr) cb.hooks.on_collect_start(cb.hooks.user);
+    if (hooks().on_collect_start != nullptr) hooks().on_collect_start(hooks().user);
 }
 
 // Registered ranges are read when marking begins, so a range registered at any point of the
@@ -94,7 +94,7 @@ void HeapImpl::mark_pinned_and_registered() {
 // integer that happens to fall inside a pool, a pointer outside the heap) is left alone.
 void HeapImpl::clear_dead_weak_slots() {
     for (WeakSlot* s = gc.weak_slots; s != nullptr; s = s->next) {
-        ObjectRef obj = areas.object_at(reveal_pointer(*s->slot), config.interior_pointers);
+        ObjectRef obj = areas.object_at(reveal_pointer(*s->slot), interior());
         if (obj && !obj.area->tables.is_marked(obj.block)) *s->slot = nullptr;
     }
 }
@@ -112,7 +112,7 @@ void HeapImpl::finalise_dead() {
                 if (pending == 0) break;
                 std::size_t block = w * kWordBits + count_trailing_zeros(pending);
                 void* object = a->ptr_of(block);
-                if (t.has_finaliser(block)) {
+                if (built::kFinalisers && t.has_finaliser(block)) {
                     t.clear_finaliser(block);
                     ++stats.finalisers_run;
                     if (t.has_destructor(block)) {
@@ -121,7 +121,7 @@ void HeapImpl::finalise_dead() {
                         cb.finaliser(cb.finaliser_user, object);
                     }
                 }
-                if (t.is_head(block) && t.is_weak(block)) {
+                if (built::kWeakReferences && t.is_head(block) && t.is_weak(block)) {
                     t.clear_weak(block);
                     ++stats.weak_notified;
                     if (cb.weak_freed != nullptr) cb.weak_freed(cb.weak_user, object);
@@ -158,7 +158,7 @@ void HeapImpl::count_dead() {
         for (std::size_t w = 0; w < n_words; ++w) {
             Word dead = t.head[w] & ~t.mark[w];
             if (dead == 0 && !carry) continue;
-            if (cb.hooks.on_free != nullptr || config.poison_freed) report_dead(*a, w, dead);
+            if (hooks().on_free != nullptr || poisoning()) report_dead(*a, w, dead);
             DeadBlocks d = dead_blocks_in(dead, t.tails_in(w), carry);
             carry = d.runs_on;
             dead_objects += count_ones(dead);
@@ -190,8 +190,8 @@ void HeapImpl::report_dead(Area& area, std::size_t w, Word dead) {
         std::size_t head = w * kWordBits + count_trailing_zeros(dead);
         dead &= dead - 1;
         std::size_t n_bytes = (area.tables.object_end(head) - head) * kBlockBytes;
-        if (cb.hooks.on_free != nullptr) cb.hooks.on_free(cb.hooks.user, area.ptr_of(head), n_bytes, FreeReason::swept);
-        if (config.poison_freed) poison_blocks(area.ptr_of(head), n_bytes);
+        if (hooks().on_free != nullptr) hooks().on_free(hooks().user, area.ptr_of(head), n_bytes, FreeReason::swept);
+        if (poisoning()) poison_blocks(area.ptr_of(head), n_bytes);
     }
 }
 
@@ -201,8 +201,10 @@ void HeapImpl::report_dead(Area& area, std::size_t w, Word dead) {
 void HeapImpl::unlink_registrations_in(std::uintptr_t begin, std::uintptr_t end) {
     auto inside = [&](const void* node) { return reinterpret_cast<std::uintptr_t>(node) - begin < end - begin; };
     unlink_nodes_if(gc.roots, inside);
-    unlink_nodes_if(gc.weak_slots, inside);
-    redirect_weak_slots(begin, end, 0);  // and the slots that name the range read null
+    if constexpr (built::kWeakReferences) {
+        unlink_nodes_if(gc.weak_slots, inside);
+        redirect_weak_slots(begin, end, 0);  // and the slots that name the range read null
+    }
 }
 
 // Before the sweep: once it frees the dead objects, a node inside one is a pointer into free
@@ -213,7 +215,7 @@ void HeapImpl::unlink_registrations_in_dead_objects() {
         return obj && !obj.area->tables.is_marked(obj.block);
     };
     unlink_nodes_if(gc.roots, in_dead_object);
-    unlink_nodes_if(gc.weak_slots, in_dead_object);
+    if constexpr (built::kWeakReferences) unlink_nodes_if(gc.weak_slots, in_dead_object);
 }
 
 // Weak slots must never name memory the heap handed back: those naming a byte of [begin, end)
@@ -230,7 +232,7 @@ void HeapImpl::redirect_weak_slots(std::uintptr_t begin, std::uintptr_t end, std
 
 void HeapImpl::relocate_registrations(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin) {
     relocate_nodes(gc.roots, old_begin, old_end, new_begin);
-    relocate_nodes(gc.weak_slots, old_begin, old_end, new_begin);
+    if constexpr (built::kWeakReferences) relocate_nodes(gc.weak_slots, old_begin, old_end, new_begin);
 }
 
 void HeapImpl::release_empty_areas() {
@@ -256,7 +258,7 @@ void HeapImpl::record_pause(PauseKind kind, std::uint64_t ns) {
     stats.last_pause_ns = ns;
     stats.total_pause_ns += ns;
     if (ns > stats.max_pause_ns) stats.max_pause_ns = ns;
-    if (cb.hooks.on_pause != nullptr) cb.hooks.on_pause(cb.hooks.user, kind, ns);
+    if (hooks().on_pause != nullptr) hooks().on_pause(hooks().user, kind, ns);
 }
 
 void HeapImpl::notify_collection_end() {
@@ -264,9 +266,9 @@ void HeapImpl::notify_collection_end() {
     Counters& c = stats;
     c.collections += 1;
     c.mark_stack_overflows += gc.overflows;
-    pace();
+    if constexpr (built::kIncremental) pace();
     record_pause(gc.incremental_cycle ? PauseKind::final_step : PauseKind::collection, pause);
-    if (cb.hooks.on_collect_end != nullptr) {
+    if (hooks().on_collect_end != nullptr) {
         Info now = info();
         CollectionStats s;
         s.index = c.collections;
@@ -279,11 +281,11 @@ void HeapImpl::notify_collection_end() {
         s.free_runs = now.free_runs;
         s.mark_stack_overflows = gc.overflows;
         s.pause_ns = pause;
-        cb.hooks.on_collect_end(cb.hooks.user, s);
+        hooks().on_collect_end(hooks().user, s);
     }
     status = Status::ok;
     // Allocation is allowed again here (MicroPython's order); starting a collection is not.
-    if (cb.weak_sweep != nullptr) cb.weak_sweep(cb.weak_user);
+    if (built::kWeakReferences && cb.weak_sweep != nullptr) cb.weak_sweep(cb.weak_user);
 }
 
 // The rest of a collection once the roots are reported: one phase after another.
@@ -292,13 +294,13 @@ void HeapImpl::finish_collection() {
     mark_pinned_and_registered();
     scan_grey();
     enter(Phase::finalising);
-    clear_dead_weak_slots();
-    finalise_dead();
+    if constexpr (built::kWeakReferences) clear_dead_weak_slots();
+    if constexpr (built::kFinalisers || built::kWeakReferences) finalise_dead();
     enter(Phase::sweeping);
     unlink_registrations_in_dead_objects();
     count_dead();
-    if (!config.lazy_sweep) finish_sweep();
-    release_empty_areas();
+    if (!lazy()) finish_sweep();
+    if constexpr (built::kGrowth) release_empty_areas();
     enter(Phase::notifying);
     notify_collection_end();
     gc.incremental_cycle = false;
@@ -316,7 +318,7 @@ using detail::Phase;
 Status Heap::collect_start() {
     HeapImpl& self = HeapImpl::of(*this);
     if (!self.admitted(Op::start)) return self.status;
-    if (self.gc.phase == Phase::incremental) return self.status = Status::collecting;  // a cycle is running
+    if (self.cycling()) return self.status = Status::collecting;  // a cycle is running
     self.begin_collection(false);
     return self.status = Status::ok;
 }
@@ -338,7 +340,7 @@ Status Heap::collect_end() {
 Status Heap::collect() {
     HeapImpl& self = HeapImpl::of(*this);
     if (!self.admitted(Op::start)) return self.status;
-    if (self.gc.phase == Phase::incremental) {  // the running cycle, finished now, is the collection
+    if (self.cycling()) {  // the running cycle, finished now, is the collection
         self.gc.started_ns = self.now_ns();
         self.finish_cycle();
         return self.status = Status::ok;
@@ -350,7 +352,7 @@ Status Heap::collect() {
         self.cb.root(self.cb.root_user);
         self.enter(Phase::roots);
     }
-    if (self.gc.stack_base != nullptr) collect_stack();
+    if (built::kStackScan && self.gc.stack_base != nullptr) collect_stack();
     self.finish_collection();
     return Status::ok;
 }
@@ -358,7 +360,7 @@ Status Heap::collect() {
 Status Heap::sweep_all() {
     HeapImpl& self = HeapImpl::of(*this);
     if (!self.admitted(Op::start)) return self.status;
-    if (self.gc.phase == Phase::incremental) {  // ends the running cycle first: its finalisers run there
+    if (self.cycling()) {  // ends the running cycle first: its finalisers run there
         self.gc.started_ns = self.now_ns();
         self.finish_cycle();
     }

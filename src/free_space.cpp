@@ -5,6 +5,9 @@
 namespace uheap::detail {
 namespace {
 
+std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std::size_t n, std::size_t hint_size,
+                      std::size_t end_word);
+
 /// Blocks a node of `level` spans (level 0: one table word). 64-bit: high levels exceed 2^32.
 constexpr std::uint64_t span_of(unsigned level) {
     std::uint64_t span = kWordBits;
@@ -103,6 +106,7 @@ static Levels levels_for(std::size_t n_words) {
 
 // The memory: dirty bitmaps (Words), then the nodes, then the level table (both 32-bit).
 std::size_t free_space_bytes(std::size_t n_words) {
+    if (!built::kFreeIndex) return 0;
     Levels l = levels_for(n_words);
     std::size_t bytes = l.dirty_words * sizeof(Word) + l.nodes * sizeof(Summary) + (l.levels + 1) * sizeof(Level);
     return (bytes + sizeof(Word) - 1) / sizeof(Word) * sizeof(Word);  // what follows stays Word-aligned
@@ -110,8 +114,9 @@ std::size_t free_space_bytes(std::size_t n_words) {
 
 void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
     static_assert(alignof(Summary) <= alignof(Word) && alignof(Level) == alignof(Summary), "free-space layout");
-    Levels l = levels_for(t.n_words);
     fs = FreeSpace{};
+    if (!built::kFreeIndex) return;  // no tree: the searches read the tables
+    Levels l = levels_for(t.n_words);
     fs.levels = l.levels;
     fs.dirty = static_cast<Word*>(memory);
     fs.nodes = reinterpret_cast<Summary*>(fs.dirty + l.dirty_words);
@@ -123,6 +128,7 @@ void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
 }
 
 void free_space_rebuild(FreeSpace& fs, const BlockTables& t) {
+    if (!built::kFreeIndex) return;
     for (unsigned level = 1; level <= fs.levels; ++level) {
         for (std::size_t i = 0; i < fs.level[level].count; ++i) node(fs, level, i) = summarise(fs, t, level, i);
         for (std::size_t w = 0; w < words_for_blocks(fs.level[level].count); ++w) fs.dirty[fs.level[level].dirty_at + w] = 0;
@@ -133,7 +139,7 @@ void free_space_rebuild(FreeSpace& fs, const BlockTables& t) {
 
 // Level by level, so each stale node is recomputed once, after its stale children.
 void free_space_refresh(FreeSpace& fs, const BlockTables& t) {
-    if (!fs.any_dirty) return;
+    if (!built::kFreeIndex || !fs.any_dirty) return;
     for (unsigned level = 1; level <= fs.levels; ++level) {
         Word* bits = fs.dirty + fs.level[level].dirty_at;
         for (std::size_t w = 0; w < words_for_blocks(fs.level[level].count); ++w) {
@@ -150,6 +156,14 @@ void free_space_refresh(FreeSpace& fs, const BlockTables& t) {
 }
 
 std::size_t free_space_longest(FreeSpace& fs, const BlockTables& t) {
+    if (!built::kFreeIndex) {  // no tree: the tables' words merged, O(n_words)
+        Summary s;
+        std::uint64_t span = 0;
+        for (std::size_t w = 0; w < t.n_words; ++w, span += kWordBits) {
+            s = w == 0 ? word_summary(t.free_in(w)) : merge(s, span, word_summary(t.free_in(w)), kWordBits);
+        }
+        return s.longest;
+    }
     free_space_refresh(fs, t);
     return node(fs, fs.levels, 0).longest;
 }
@@ -159,7 +173,9 @@ std::size_t free_space_longest(FreeSpace& fs, const BlockTables& t) {
 // run of n inside (then the lowest such run lies wholly inside it: were it to begin in this
 // child's end run, that end run would itself be a run of n inside the child).
 std::size_t free_space_find(FreeSpace& fs, const BlockTables& t, std::size_t n) {
-    if (n == 0 || free_space_longest(fs, t) < n) return kNoRun;
+    if (n == 0) return kNoRun;
+    if (!built::kFreeIndex) return scan_from(fs, t, 0, n, 0, t.n_words);  // no tree: the tables, from the bottom
+    if (free_space_longest(fs, t) < n) return kNoRun;
     std::size_t index = 0;
     std::uint64_t node_begin = 0;  // first block under node `index`: added up, never multiplied
                                    // (a 64-bit product is __aeabi_lmul on a Cortex-M0+)
@@ -203,7 +219,8 @@ constexpr std::size_t kScanGaveUp = SIZE_MAX - 1;
 /// (~13 000 instructions a time in churn), so reading up to 64 words (~1 000) first is cheaper;
 /// 16 words sent churn to the tree twice as often (391 instructions per allocation against 385),
 /// 256 saves little more (383) and lengthens the worst allocation.
-constexpr std::size_t kScanWords = 64;
+/// Without the tree a scan never gives up: it reads on to the fit or the end.
+constexpr std::size_t kScanWords = built::kFreeIndex ? 64 : SIZE_MAX;
 
 /// The hint for `size` may move up to `to`: no run that begins below `to` reaches that size.
 /// (The hints of larger sizes could move too; keeping each to its own searches is one store,
@@ -279,7 +296,7 @@ std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n
         from_hint = false;
     }
     std::size_t start = scan_from(fs, t, from, n, from_hint ? hint_size : 0, words_for_blocks(limit));
-    if (start == kScanGaveUp) start = free_space_find(fs, t, n);
+    if (built::kFreeIndex && start == kScanGaveUp) start = free_space_find(fs, t, n);
     if (start != kNoRun && start + n > limit) start = kNoRun;  // the lowest fit lies past the limit: none before it
     // First fit: every run that begins below it is shorter; with none, every run that begins
     // where one of n would still end by the limit.
@@ -354,6 +371,9 @@ void free_space_limit_current(FreeSpace& fs, std::size_t limit) {
 }
 
 bool free_space_matches(const FreeSpace& fs, const BlockTables& t, unsigned* level, std::size_t* node_index) {
+    *level = 0;
+    *node_index = 0;
+    if (!built::kFreeIndex) return true;  // no tree to disagree with the tables
     unsigned bad_level = 0;
     std::size_t bad_node = 0;
     bool stale = false;

@@ -19,6 +19,10 @@
 // their ancestors before it reads them. Nothing here can be forged by a host writing into freed
 // memory, because nothing here lives there.
 //
+// In a build without UHEAP_FEATURE_FREE_INDEX there is no tree: a search scans the tables from
+// its hint to the first fit, as py/gc.c does (for heaps of tens of kilobytes, a few hundred table
+// words at most), and the functions that keep the tree do nothing. Placement is the same.
+//
 // Placement is address-ordered first fit: the lowest run that fits. The allocation fast path
 // carves from a current run, kept only while that is still first fit: every free run below the
 // current run is shorter than `fit_floor` blocks, so a request of at least fit_floor blocks that
@@ -29,6 +33,7 @@
 #include <cstdint>
 
 #include "block_table.hpp"
+#include "uheap/config.hpp"
 
 namespace uheap::detail {
 
@@ -133,7 +138,7 @@ void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t);
 /// The tables changed in blocks [begin, end): their summaries are stale. O(1) per level-1 node.
 inline void free_space_changed(FreeSpace& fs, std::size_t begin, std::size_t end) {
     constexpr std::size_t kBlocksPerNode = kFanout * kWordBits;
-    if (begin >= end) return;
+    if (!built::kFreeIndex || begin >= end) return;
     for (std::size_t node = begin / kBlocksPerNode; node <= (end - 1) / kBlocksPerNode; ++node) {
         fs.dirty[node / kWordBits] |= Word(1) << (node % kWordBits);  // level 1's bitmap comes first
     }

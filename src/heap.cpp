@@ -28,11 +28,14 @@ const char* status_name(Status status) {
         case Status::overlap: return "overlap";
         case Status::already_registered: return "already_registered";
         case Status::no_roots: return "no_roots";
+        case Status::unsupported: return "unsupported";
     }
     return "unknown";
 }
 
 const char* version() { return UHEAP_VERSION_STRING; }
+
+unsigned features() { return kBuiltFeatures; }
 
 }  // namespace uheap
 
@@ -46,8 +49,14 @@ void Heap::set_root_callback(RootFn fn, void* user) {
     self.cb.root_user = user;
 }
 
+// The setters of a feature the build left out refuse (last_status() unsupported) and keep
+// nothing: the heap could never call what they would store.
 void Heap::set_finaliser(FinaliserFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    if (!built::kFinalisers) {
+        self.status = Status::unsupported;
+        return;
+    }
     self.cb.finaliser = fn;
     self.cb.finaliser_user = user;
 }
@@ -56,6 +65,10 @@ FinaliserFn Heap::finaliser() const { return HeapImpl::of(*this).cb.finaliser; }
 
 void Heap::set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    if (!built::kWeakReferences) {
+        self.status = Status::unsupported;
+        return;
+    }
     self.cb.weak_freed = freed;
     self.cb.weak_sweep = after_sweep;
     self.cb.weak_user = user;
@@ -69,6 +82,10 @@ void Heap::set_collect_callback(CollectFn fn, void* user) {
 
 void Heap::set_grow_callback(GrowFn grow, ReleaseFn release, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    if (!built::kGrowth) {
+        self.status = Status::unsupported;
+        return;
+    }
     self.cb.grow = grow;
     self.cb.release = release;
     self.cb.grow_user = user;
@@ -82,6 +99,10 @@ void Heap::set_clock(ClockFn fn, void* user) {
 
 void Heap::set_event_hooks(const EventHooks& hooks) {
     HeapImpl& self = HeapImpl::of(*this);
+    if (!built::kEventHooks) {
+        self.status = Status::unsupported;
+        return;
+    }
     self.cb.hooks = hooks;
     self.refresh_fast_path();  // an on_alloc hook sends every allocation through the slow path
 }
@@ -94,6 +115,7 @@ Status Heap::add_root_range(RootRange* range) {
 void Heap::remove_root_range(RootRange* range) { detail::unlink(HeapImpl::of(*this).gc.roots, range); }
 Status Heap::add_weak_slot(WeakSlot* slot) {
     HeapImpl& self = HeapImpl::of(*this);
+    if (!built::kWeakReferences) return self.status = Status::unsupported;
     return self.status = detail::link_front(self.gc.weak_slots, slot);
 }
 void Heap::remove_weak_slot(WeakSlot* slot) { detail::unlink(HeapImpl::of(*this).gc.weak_slots, slot); }

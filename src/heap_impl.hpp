@@ -84,9 +84,12 @@ struct Area {
 
     std::uintptr_t pool_begin() const { return reinterpret_cast<std::uintptr_t>(pool); }  ///< for range checks
     bool contains(std::uintptr_t address) const { return address - pool_begin() < pool_bytes; }
-    bool sweep_pending() const { return sweep_from != kSwept; }
+    /// A lazy sweep has yet to pass part of the area. Never, to anything that looks, in a build
+    /// without lazy sweeping: the collection sweeps before it returns (finish_sweep() alone sees
+    /// its sweep pending, and reads sweep_from itself).
+    bool sweep_pending() const { return built::kLazySweep && sweep_from != kSwept; }
     /// A head the lazy sweep has yet to free: dead since the last collection (I8).
-    bool is_dead_unswept(std::size_t head) const { return head >= sweep_from && !tables.is_marked(head); }
+    bool is_dead_unswept(std::size_t head) const { return built::kLazySweep && head >= sweep_from && !tables.is_marked(head); }
     void* ptr_of(std::size_t block) const { return pool + block * kBlockBytes; }
     std::size_t block_of(std::uintptr_t address) const { return (address - pool_begin()) / kBlockBytes; }
     /// True iff [begin, end) overlaps the region this area was laid over.
@@ -257,6 +260,21 @@ struct HeapImpl final : Heap {
     Callbacks cb;
     Counters stats;
 
+    // The heap's options as the build allows them (config.hpp): each is a constant false in a
+    // build without its feature, so the code behind it is never compiled in.
+    bool interior() const { return built::kInteriorPointers && config.interior_pointers; }
+    bool incremental() const { return built::kIncremental && config.incremental; }
+    bool lazy() const { return built::kLazySweep && config.lazy_sweep; }
+    bool poisoning() const { return built::kPoison && config.poison_freed; }
+    /// The host's event hooks; in a build without them, none, as constants the compiler folds.
+    const EventHooks& hooks() const {
+        if constexpr (built::kEventHooks) return cb.hooks;
+        return kNoHooks;
+    }
+    static constexpr EventHooks kNoHooks{};
+    /// An incremental cycle is running, between its steps (never, in a build without it).
+    bool cycling() const { return built::kIncremental && gc.phase == Phase::incremental; }
+
     static HeapImpl& of(Heap& h) { return static_cast<HeapImpl&>(h); }
     static const HeapImpl& of(const Heap& h) { return static_cast<const HeapImpl&>(h); }
     /// For the readers that show every block (walk, dump_alloc_table): the heap with any
@@ -361,6 +379,8 @@ struct HeapImpl final : Heap {
         area.grey[group / kWordBits] |= Word(1) << (group % kWordBits);
         area.any_grey = true;
     }
+    static Word grey_heads(const Area& area, std::size_t group);
+    Word push_grey_heads(Area& area, std::size_t group, Word pending, MarkStackView& s);
     void push_grey_group(Area& area, std::size_t group, MarkStackView& s);
     /// Where a pass over the grey bits stands (take_grey_group).
     struct GreyCursor {

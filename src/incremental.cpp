@@ -24,7 +24,7 @@ void HeapImpl::start_cycle() {
         cb.root(cb.root_user);
         enter(Phase::roots);
     }
-    if (gc.stack_base != nullptr) collect_stack();
+    if (built::kStackScan && gc.stack_base != nullptr) collect_stack();
     enter(Phase::marking);
     mark_pinned_and_registered();
     gc.shade_only = false;
@@ -55,7 +55,7 @@ void HeapImpl::finish_cycle() {
         cb.root(cb.root_user);
         enter(Phase::roots);
     }
-    if (gc.stack_base != nullptr) collect_stack();
+    if (built::kStackScan && gc.stack_base != nullptr) collect_stack();
     finish_collection();
 }
 
@@ -78,10 +78,11 @@ using detail::Phase;
 
 Status Heap::collect_step(std::size_t budget_words) {
     HeapImpl& self = HeapImpl::of(*this);
-    if (!self.config.incremental) return self.status = Status::invalid_argument;
+    if (!built::kIncremental) return self.status = Status::unsupported;
+    if (!self.incremental()) return self.status = Status::invalid_argument;
     if (self.policy.locks > 0) return self.status = Status::locked;
     if (!self.admitted(Op::start)) return self.status;
-    if (self.gc.phase == Phase::incremental) {
+    if (self.cycling()) {
         self.gc.started_ns = self.now_ns();
     } else {
         if (!self.has_root_source()) return self.status = Status::no_roots;
@@ -91,7 +92,7 @@ Status Heap::collect_step(std::size_t budget_words) {
     return self.status = Status::ok;
 }
 
-bool Heap::is_marking() const { return HeapImpl::of(*this).gc.phase == Phase::incremental; }
+bool Heap::is_marking() const { return HeapImpl::of(*this).cycling(); }
 
 // The barrier's slow half: the holder, if marked, goes back to grey (its group is rescanned by a
 // later step or the final phase). A holder not yet marked needs nothing: its contents are read
@@ -106,7 +107,7 @@ void Heap::record_store(const void* holder) {
 // already marked, and those need no lookup of the holder.
 void Heap::record_store(const void* holder, const void* value) {
     HeapImpl& self = HeapImpl::of(*this);
-    detail::ObjectRef target = self.areas.object_at(value, self.config.interior_pointers);
+    detail::ObjectRef target = self.areas.object_at(value, self.interior());
     if (!target || target.area->tables.is_marked(target.block)) return;
     detail::ObjectRef obj = self.areas.object_at<true>(reinterpret_cast<std::uintptr_t>(holder));
     if (!obj || !obj.area->tables.is_marked(obj.block)) return;  // scanned later, value and all
@@ -118,6 +119,10 @@ void Heap::record_store(const void* holder, const void* value) {
 
 void Heap::set_pacing(unsigned pause_percent, std::size_t step_words_per_block) {
     HeapImpl& self = HeapImpl::of(*this);
+    if (!built::kIncremental) {
+        self.status = Status::unsupported;
+        return;
+    }
     self.policy.pause_percent = static_cast<std::uint16_t>(pause_percent < 0xffffu ? pause_percent : 0xffffu);
     self.policy.step_words_per_block = step_words_per_block;
     if (self.policy.pause_percent > 100) self.pace();
@@ -130,7 +135,7 @@ bool Heap::collect_idle(std::uint64_t deadline_ns) {
     HeapImpl& self = HeapImpl::of(*this);
     constexpr std::size_t kPiece = 4096;
     auto cycle_due = [&] {
-        return self.config.incremental && self.policy.auto_collect && self.policy.threshold_blocks != 0 &&
+        return self.incremental() && self.policy.auto_collect && self.policy.threshold_blocks != 0 &&
                self.policy.blocks_since_collect >= self.policy.threshold_blocks;
     };
     auto work_left = [&] { return sweep_step(0) != 0 || is_marking() || cycle_due(); };

@@ -33,8 +33,9 @@ inline void HeapImpl::push_object(Area& area, std::size_t head, std::size_t end,
 }
 
 // Marks the object whose head is `block`, unless it is marked already, and pushes its contents
-// unless it is no-scan. Inlined into both callers: mark_word and the drain loop.
-inline void HeapImpl::mark_head(Area& area, std::size_t block, MarkStackView& s) {
+// unless it is no-scan. Inlined into both callers, mark_word and the drain loop, whatever the
+// compiler's size budget says (-Os kept it out of line: one more frame on the deepest path).
+__attribute__((always_inline)) inline void HeapImpl::mark_head(Area& area, std::size_t block, MarkStackView& s) {
     BlockTables& t = area.tables;
     if (t.is_marked(block)) return;
     t.set_mark(block);
@@ -74,7 +75,7 @@ SingleArea single_area_of(const AreaSet& areas) {
 // against bounds held in registers, without a call, and such words cost one subtraction and one
 // comparison; mark_word() classifies for several areas.
 template <bool kInteriorPointers>
-inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t word, MarkStackView& s) {
+__attribute__((always_inline)) inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t word, MarkStackView& s) {
     std::uintptr_t offset = word - one.pool_begin;
     if (offset >= one.pool_bytes) return;
     if (one.area == nullptr) {
@@ -94,13 +95,38 @@ inline void mark_candidate(HeapImpl& heap, const SingleArea& one, std::uintptr_t
     }
 }
 
+// The candidate test as the scan loops call it. On a desktop it is inlined into them (a word
+// costs no call). On a microcontroller a word that falls inside the pool goes to one out-of-line
+// copy: the loops keep small frames and the mark test is not duplicated in each (issue 11:
+// ~370 bytes of code and ~50 bytes of the deepest collection stack on a Cortex-M4), for a call
+// per pool word, on parts without a data cache where a call is cheap.
+template <bool kInteriorPointers>
+__attribute__((noinline)) void mark_candidate_out_of_line(HeapImpl& heap, const SingleArea& one, std::uintptr_t word,
+                                                          MarkStackView& s) {
+    if (one.area == nullptr) {  // several areas: mark_word() classifies (its own frame, not this one's)
+        heap.mark_word<kInteriorPointers>(word, s);
+        return;
+    }
+    mark_candidate<kInteriorPointers>(heap, one, word, s);
+}
+
+template <bool kInteriorPointers>
+__attribute__((always_inline)) inline void scan_word(HeapImpl& heap, const SingleArea& one, std::uintptr_t word,
+                                                     MarkStackView& s) {
+    if constexpr (kMicrocontroller) {
+        if (word - one.pool_begin < one.pool_bytes) mark_candidate_out_of_line<kInteriorPointers>(heap, one, word, s);
+    } else {
+        mark_candidate<kInteriorPointers>(heap, one, word, s);
+    }
+}
+
 }  // namespace
 
 // Ranges popped from the stack wait in a small FIFO ring before they are scanned, and are
 // prefetched as they enter it: by the time a range is scanned its first line has had
 // kPrefetchRing - 1 other scans to arrive. Scanning straight off a LIFO stack touches each object
 // right after the prefetch issued when it was pushed, which hides nothing.
-constexpr unsigned kPrefetchRing = kMicrocontroller ? 4 : 16;  // (no cache to hide on a Cortex-M)
+constexpr unsigned kPrefetchRing = kMicrocontroller ? 1 : 16;  // (no data cache to hide on a Cortex-M: scanned as popped)
 static_assert((kPrefetchRing & (kPrefetchRing - 1)) == 0, "ring indices wrap by masking");
 
 // The ring's indices run freely (entries [scanned, queued) wait; slot = index % kPrefetchRing),
@@ -114,8 +140,8 @@ static_assert((kPrefetchRing & (kPrefetchRing - 1)) == 0, "ring indices wrap by 
 template <bool kInteriorPointers, bool kBudgeted = false>
 static std::size_t drain(HeapImpl& heap, MarkStackView s, std::size_t* budget = nullptr) {
     const SingleArea one = single_area_of(heap.areas);
-    void* const* ring_begin[kPrefetchRing];  // two arrays, not one of MarkRange: no pair to pack
-    void* const* ring_end[kPrefetchRing];
+    void* const* ring_begin[kPrefetchRing] = {};  // two arrays, not one of MarkRange: no pair to pack
+    void* const* ring_end[kPrefetchRing] = {};
     std::size_t scanned = 0;
     std::size_t queued = 0;
     std::size_t chunk_after = 0;
@@ -142,15 +168,15 @@ static std::size_t drain(HeapImpl& heap, MarkStackView s, std::size_t* budget = 
         if (queued == scanned) break;
         void* const* end = ring_end[scanned % kPrefetchRing];
         for (void* const* p = ring_begin[scanned++ % kPrefetchRing]; p < end; ++p) {
-            mark_candidate<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(*p), s);
+            scan_word<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(*p), s);
         }
     }
     if constexpr (kBudgeted) *budget = spent < *budget ? *budget - spent : 0;
     return s.depth;
 }
 
-void HeapImpl::drain_view(MarkStackView& s) {
-    s.depth = config.interior_pointers ? drain<true>(*this, s) : drain<false>(*this, s);
+__attribute__((always_inline)) inline void HeapImpl::drain_view(MarkStackView& s) {
+    s.depth = interior() ? drain<true>(*this, s) : drain<false>(*this, s);
 }
 
 // Roots are pushed until half the stack is in use, then traced: a long root range cannot overflow
@@ -163,7 +189,7 @@ static std::size_t mark_roots(HeapImpl& heap, void* const* words, std::size_t n_
     const SingleArea one = single_area_of(heap.areas);
     const std::size_t drain_at = s.capacity / 2;
     for (std::size_t i = 0; i < n_words; ++i) {
-        mark_candidate<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(words[i]), s);
+        scan_word<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(words[i]), s);
         if (!kShadeOnly && s.depth > drain_at) s.depth = drain<kInteriorPointers>(heap, s);
     }
     return !kShadeOnly && s.depth > 0 ? drain<kInteriorPointers>(heap, s) : s.depth;
@@ -172,28 +198,40 @@ static std::size_t mark_roots(HeapImpl& heap, void* const* words, std::size_t n_
 void HeapImpl::mark_root_words(void* const* words, std::size_t n_words) {
     MarkStackView s(gc);
     if (gc.shade_only) {
-        gc.depth = config.interior_pointers ? mark_roots<true, true>(*this, words, n_words, s) : mark_roots<false, true>(*this, words, n_words, s);
+        gc.depth = interior() ? mark_roots<true, true>(*this, words, n_words, s) : mark_roots<false, true>(*this, words, n_words, s);
     } else {
-        gc.depth = config.interior_pointers ? mark_roots<true, false>(*this, words, n_words, s) : mark_roots<false, false>(*this, words, n_words, s);
+        gc.depth = interior() ? mark_roots<true, false>(*this, words, n_words, s) : mark_roots<false, false>(*this, words, n_words, s);
     }
 }
 
-// The marked heads of one grey group go on the stack (the group's bit is already clear). Called
-// with room for a whole group (kGreyBlocks heads at most); a smaller stack drains as it fills.
-void HeapImpl::push_grey_group(Area& a, std::size_t group, MarkStackView& s) {
+// The marked heads of one grey group (its bit already clear), as bits from the group's first block.
+Word HeapImpl::grey_heads(const Area& a, std::size_t group) {
     const BlockTables& t = a.tables;
     std::size_t first = group * kGreyBlocks;
     std::size_t w = word_index(first);
     unsigned shift = static_cast<unsigned>(first % kWordBits);
-    Word pending = ((t.head[w] & t.mark[w]) >> shift) & bits_below(static_cast<unsigned>(kGreyBlocks));
-    while (pending != 0) {
+    return ((t.head[w] & t.mark[w]) >> shift) & bits_below(static_cast<unsigned>(kGreyBlocks));
+}
+
+// Pushes the heads of `pending` (grey_heads() bits) until the stack is full, never deferring
+// them again; returns those left. A leaf: the caller drains between calls, so a stack smaller
+// than a group adds no frame to the deepest path (scan_grey -> drain).
+Word HeapImpl::push_grey_heads(Area& a, std::size_t group, Word pending, MarkStackView& s) {
+    const BlockTables& t = a.tables;
+    std::size_t first = group * kGreyBlocks;
+    while (pending != 0 && s.depth < s.capacity) {
         std::size_t head = first + count_trailing_zeros(pending);
         pending &= pending - 1;
         std::size_t end = t.object_end(head);
-        if (t.is_no_scan(head, end)) continue;
-        if (s.depth == s.capacity) drain_view(s);  // the push itself never defers
-        push_object(a, head, end, s);
+        if (!t.is_no_scan(head, end)) push_object(a, head, end, s);
     }
+    return pending;
+}
+
+// A grey group's heads go on the stack, drained (unbudgeted) whenever it fills before the last.
+// Inlined into its two callers: no frame between theirs and the drain's.
+__attribute__((always_inline)) inline void HeapImpl::push_grey_group(Area& a, std::size_t group, MarkStackView& s) {
+    for (Word pending = grey_heads(a, group); (pending = push_grey_heads(a, group, pending, s)) != 0;) drain_view(s);
 }
 
 // The next grey group at or after the cursor, its bit cleared: false if none is grey. The cursor
@@ -233,7 +271,7 @@ bool HeapImpl::mark_step(std::size_t budget) {
     bool done = false;
     for (;;) {
         if (s.depth > 0) {
-            s.depth = config.interior_pointers ? drain<true, true>(*this, s, &budget) : drain<false, true>(*this, s, &budget);
+            s.depth = interior() ? drain<true, true>(*this, s, &budget) : drain<false, true>(*this, s, &budget);
         }
         if (s.depth > 0 || budget == 0) break;
         Area* a = nullptr;

@@ -49,7 +49,7 @@ private:
 /// already), so info() reports the same heap whether or not the sweep has run, without running it.
 class SweptWords {
 public:
-    explicit SweptWords(const Area& a) : t_(a.tables), sweep_from_(a.sweep_from) {}
+    explicit SweptWords(const Area& a) : t_(a.tables), sweep_from_(a.sweep_pending() ? a.sweep_from : Area::kSwept) {}
     struct Bits {
         Word heads;
         Word tails;  ///< tail blocks (a head's own tail bit, its finaliser flag, excluded)
@@ -58,7 +58,7 @@ public:
     /// Word `w`; words are asked for in increasing order, each once.
     Bits at(std::size_t w) {
         Bits b{t_.head[w], t_.tails_in(w), t_.free_in(w)};
-        if ((w + 1) * kWordBits <= sweep_from_) return b;
+        if (!built::kLazySweep || (w + 1) * kWordBits <= sweep_from_) return b;
         Word dead = t_.head[w] & ~t_.mark[w];
         if (w * kWordBits < sweep_from_) dead &= bits_from(static_cast<unsigned>(sweep_from_ % kWordBits));
         if (dead == 0 && !carry_) return b;

@@ -112,7 +112,7 @@ void declare_defined(void* begin, std::size_t n_bytes) { valgrind_defined(begin,
 // A new area joins the heap: with poisoning on, its whole pool is free, so inaccessible.
 void HeapImpl::adopt_area(Area* area) {
     areas.append(area);
-    if (config.poison_freed) poison_blocks(area->pool, area->pool_bytes);
+    if (poisoning()) poison_blocks(area->pool, area->pool_bytes);
 }
 
 }  // namespace uheap::detail

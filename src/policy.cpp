@@ -11,7 +11,7 @@ namespace uheap::detail {
 // with poisoning (allocate_blocks() unpoisons them).
 void HeapImpl::refresh_fast_path() {
     if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
-        cb.hooks.on_alloc != nullptr || config.poison_freed) {
+        hooks().on_alloc != nullptr || poisoning()) {
         policy.fast_path_limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;
@@ -24,7 +24,7 @@ void HeapImpl::refresh_fast_path() {
 // gc_collect), otherwise a full collect(). A running incremental cycle is finished instead: it
 // is the collection, and the host's callback could not start another (collect_start() refuses).
 void HeapImpl::run_automatic_collection() {
-    if (gc.phase == Phase::incremental) {
+    if (cycling()) {
         gc.started_ns = now_ns();
         finish_cycle();
     } else if (cb.collect != nullptr) {
@@ -39,7 +39,7 @@ void HeapImpl::run_automatic_collection() {
 // or more next to the heap and the program, so such requests are refused on every target.
 bool HeapImpl::could_ever_fit(std::size_t n_blocks) const {
     if (n_blocks <= areas.max_blocks) return true;
-    return cb.grow != nullptr && n_blocks <= kMaxAreaBlocks && n_blocks <= (SIZE_MAX / 2) / kBlockBytes &&
+    return built::kGrowth && cb.grow != nullptr && n_blocks <= kMaxAreaBlocks && n_blocks <= (SIZE_MAX / 2) / kBlockBytes &&
            Heap::region_bytes_for(n_blocks * kBlockBytes) != SIZE_MAX;
 }
 
@@ -79,15 +79,15 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
     // Pacing: during an incremental cycle allocation owes step_words_per_block words of marking
     // per block, paid in steps of at least kPacedStepWords (a step has a fixed cost: the clock,
     // the phase changes) once step_at_blocks is reached (the fast path is closed during a cycle).
-    if (gc.phase == Phase::incremental && policy.auto_collect && policy.blocks_since_collect + n_blocks >= policy.step_at_blocks) {
+    if (cycling() && policy.auto_collect && policy.blocks_since_collect + n_blocks >= policy.step_at_blocks) {
         gc.started_ns = now_ns();
         incremental_step(kPacedStepWords);
     }
-    const bool cycle = gc.phase == Phase::incremental;
+    const bool cycle = cycling();
     bool collected = !policy.auto_collect || (gc.phase != Phase::idle && !cycle);
     if (!collected && !cycle && (config.collect_on_every_alloc ||
                                  (policy.threshold_blocks != 0 && policy.blocks_since_collect >= policy.threshold_blocks))) {
-        if (config.incremental && !config.collect_on_every_alloc) {
+        if (incremental() && !config.collect_on_every_alloc) {
             if (has_root_source()) {  // (else collect_step() would refuse it: no_roots)
                 start_cycle();  // the threshold starts a cycle; allocation carries it on
                 incremental_step(kPacedStepWords);
@@ -100,7 +100,7 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
     status = Status::ok;
     void* ptr = allocate_blocks(n_blocks, flags);
     if (ptr == nullptr && !collected) {
-        const bool finished_a_cycle = gc.phase == Phase::incremental;
+        const bool finished_a_cycle = cycling();
         run_automatic_collection();  // a running cycle is finished by it (collect())
         status = Status::ok;
         ptr = allocate_blocks(n_blocks, flags);
@@ -112,10 +112,10 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
             ptr = allocate_blocks(n_blocks, flags);
         }
     }
-    if (ptr == nullptr && grow_for(n_blocks)) ptr = allocate_blocks(n_blocks, flags);
+    if (built::kGrowth && ptr == nullptr && grow_for(n_blocks)) ptr = allocate_blocks(n_blocks, flags);
     if (ptr == nullptr) {
         ++stats.out_of_memory;
-        if (cb.hooks.on_out_of_memory != nullptr) cb.hooks.on_out_of_memory(cb.hooks.user, n_bytes);
+        if (hooks().on_out_of_memory != nullptr) hooks().on_out_of_memory(hooks().user, n_bytes);
         // The collection this allocation needed was refused: say why, not just "full".
         const bool refused = policy.auto_collect && cb.collect == nullptr && !has_root_source();
         status = refused ? Status::no_roots : Status::out_of_memory;

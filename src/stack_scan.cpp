@@ -181,10 +181,21 @@ __attribute__((no_sanitize("address"), noinline)) void clear_stack(std::size_t n
 }
 #endif
 
-void Heap::set_stack_base(const void* stack_base) { detail::HeapImpl::of(*this).gc.stack_base = stack_base; }
+void Heap::set_stack_base(const void* stack_base) {
+    detail::HeapImpl& self = detail::HeapImpl::of(*this);
+    if (!built::kStackScan) {
+        self.status = Status::unsupported;
+        return;
+    }
+    self.gc.stack_base = stack_base;
+}
 
 void Heap::collect_stack() {
     detail::HeapImpl& self = detail::HeapImpl::of(*this);
+    if (!built::kStackScan) {
+        self.status = Status::unsupported;
+        return;
+    }
     if (!self.admitted(detail::Op::report_roots)) return;
     // Without a stack base there is no stack to scan: said, not silently skipped.
     self.status = self.gc.stack_base == nullptr ? Status::no_roots : Status::ok;

@@ -72,7 +72,7 @@ std::size_t HeapImpl::sweep_area(Area& area, std::size_t until) {
 
 void HeapImpl::finish_sweep() {
     for (Area* a = areas.first; a != nullptr; a = a->next) {
-        if (a->sweep_pending()) sweep_area(*a, a->tables.n_blocks);
+        if (a->sweep_from != Area::kSwept) sweep_area(*a, a->tables.n_blocks);
     }
 }
 

@@ -5,6 +5,10 @@
 namespace uheap::detail {
 namespace {
 
+/// What verify() says broke: the text, or nothing in a build without UHEAP_FEATURE_VERIFY_MESSAGES
+/// (then no text is linked; the invariant and the place are still reported).
+constexpr const char* why(const char* text) { return built::kVerifyMessages ? text : ""; }
+
 struct Checker {
     VerifyReport report;
     bool fail(Invariant id, std::size_t area, std::size_t block, const char* detail) {
@@ -29,24 +33,24 @@ bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
     for (std::size_t w = 0; w < t.n_words; ++w) {
         Word valid = t.valid_in(w);
         Word beyond = (t.head[w] | t.tail[w] | t.mark[w] | t.flag[w]) & ~valid;
-        if (beyond) return c.fail(Invariant::I1_block_kind, ai, first_bit_block(w, beyond), "bits set past the last block");
+        if (beyond) return c.fail(Invariant::I1_block_kind, ai, first_bit_block(w, beyond), why("bits set past the last block"));
         Word heads = t.head[w];
         Word tails = t.tails_in(w);
         Word used_before = ((heads | tails) << 1) | previous_used_top;
         if (Word orphan = tails & ~used_before) {
-            return c.fail(Invariant::I2_extent, ai, first_bit_block(w, orphan), "tail after a free block");
+            return c.fail(Invariant::I2_extent, ai, first_bit_block(w, orphan), why("tail after a free block"));
         }
         Word first_tails = tails & ((heads << 1) | previous_head_top);
         Word marks = t.mark[w] & ~(collecting ? heads : heads & unswept_in(a, w)) & ~first_tails;
-        if (marks) return c.fail(Invariant::I3_no_marks, ai, first_bit_block(w, marks), "mark bit outside a collection, or on a later tail or free block");
+        if (marks) return c.fail(Invariant::I3_no_marks, ai, first_bit_block(w, marks), why("mark bit outside a collection, or on a later tail or free block"));
         if (Word stray = t.flag[w] & ~(heads | first_tails)) {
-            return c.fail(Invariant::I4_flags_on_heads, ai, first_bit_block(w, stray), "flag bit on a free block or later tail");
+            return c.fail(Invariant::I4_flags_on_heads, ai, first_bit_block(w, stray), why("flag bit on a free block or later tail"));
         }
         std::size_t first = w * kWordBits;
         if (first + kWordBits > a.high_water) {
             Word must_be_free = first >= a.high_water ? ~Word(0) : bits_from(static_cast<unsigned>(a.high_water - first));
             if (Word used = (heads | tails) & must_be_free) {
-                return c.fail(Invariant::I7_high_water, ai, first_bit_block(w, used), "used block above the high-water mark");
+                return c.fail(Invariant::I7_high_water, ai, first_bit_block(w, used), why("used block above the high-water mark"));
             }
         }
         previous_used_top = (heads | tails) >> (kWordBits - 1);
@@ -55,7 +59,7 @@ bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
     // I2: realloc()'s remembered end is the end of a live object.
     if (a.resized_end != 0 && (a.resized_head >= t.n_blocks || !t.is_head(a.resized_head) ||
                                t.object_end(a.resized_head) != a.resized_end)) {
-        return c.fail(Invariant::I2_extent, ai, a.resized_head, "realloc's remembered object end disagrees with the tables");
+        return c.fail(Invariant::I2_extent, ai, a.resized_head, why("realloc's remembered object end disagrees with the tables"));
     }
     return true;
 }
@@ -68,15 +72,15 @@ bool check_lazy_sweep(Checker& c, const Area& a, std::size_t ai, std::size_t* de
     *dead_blocks = 0;
     if (!a.sweep_pending()) return true;
     const BlockTables& t = a.tables;
-    if (a.sweep_from % kWordBits != 0) return c.fail(Invariant::I8_lazy_sweep, ai, a.sweep_from, "lazy sweep not on a table word boundary");
+    if (a.sweep_from % kWordBits != 0) return c.fail(Invariant::I8_lazy_sweep, ai, a.sweep_from, why("lazy sweep not on a table word boundary"));
     if (a.space.current_begin != a.space.current_end && a.space.current_end > a.sweep_from) {
-        return c.fail(Invariant::I8_lazy_sweep, ai, a.space.current_end - 1, "current run reaches where the lazy sweep has yet to pass");
+        return c.fail(Invariant::I8_lazy_sweep, ai, a.space.current_end - 1, why("current run reaches where the lazy sweep has yet to pass"));
     }
     bool carry = false;
     for (std::size_t w = a.sweep_from / kWordBits; w < t.n_words; ++w) {
         Word dead = t.head[w] & ~t.mark[w];
         if (Word flagged = dead & (t.tail[w] | t.flag[w])) {
-            return c.fail(Invariant::I8_lazy_sweep, ai, first_bit_block(w, flagged), "dead object awaiting the sweep still flagged for a finaliser or weak callback");
+            return c.fail(Invariant::I8_lazy_sweep, ai, first_bit_block(w, flagged), why("dead object awaiting the sweep still flagged for a finaliser or weak callback"));
         }
         DeadBlocks d = dead_blocks_in(dead, t.tails_in(w), carry);
         carry = d.runs_on;
@@ -94,19 +98,19 @@ bool check_free_space(Checker& c, const Area& a, std::size_t ai, bool collecting
     unsigned level = 0;
     std::size_t node = 0;
     if (!free_space_matches(fs, t, &level, &node)) {
-        return c.fail(Invariant::I5_free_index, ai, node * kFanout * kWordBits, "free-space summary disagrees with the tables");
+        return c.fail(Invariant::I5_free_index, ai, node * kFanout * kWordBits, why("free-space summary disagrees with the tables"));
     }
     std::size_t begin = fs.current_begin;
     std::size_t end = fs.current_end;
     if (begin > end || end > t.n_blocks || t.free_run_length(begin, end) != end - begin) {
-        return c.fail(Invariant::I5_free_index, ai, begin, "current run is not free");
+        return c.fail(Invariant::I5_free_index, ai, begin, why("current run is not free"));
     }
     if (begin < end && fs.fit_floor != kNoRun) {
-        if (begin > 0 && t.is_free(begin - 1)) return c.fail(Invariant::I5_free_index, ai, begin - 1, "a free block touches the current run from below");
+        if (begin > 0 && t.is_free(begin - 1)) return c.fail(Invariant::I5_free_index, ai, begin - 1, why("a free block touches the current run from below"));
         LongestRun below;
         for (std::size_t w = 0; w < word_index(begin); ++w) below.feed(t.free_in(w));
         if (begin % kWordBits != 0) below.feed(t.free_in(word_index(begin)) & bits_below(static_cast<unsigned>(begin % kWordBits)));
-        if (below.finish() >= fs.fit_floor) return c.fail(Invariant::I5_free_index, ai, begin, "a free run below the current run reaches fit_floor: not first fit");
+        if (below.finish() >= fs.fit_floor) return c.fail(Invariant::I5_free_index, ai, begin, why("a free run below the current run reaches fit_floor: not first fit"));
     }
     // The hints: every free run that begins below hint[k] is shorter than k.
     std::size_t highest_hint = 0;
@@ -118,13 +122,13 @@ bool check_free_space(Checker& c, const Area& a, std::size_t ai, bool collecting
             continue;
         }
         for (std::size_t k = 1; k <= kHintSizes; ++k) {
-            if (b < fs.hint[k] && run >= k) return c.fail(Invariant::I5_free_index, ai, b, "a free run below a size hint reaches that size");
+            if (b < fs.hint[k] && run >= k) return c.fail(Invariant::I5_free_index, ai, b, why("a free run below a size hint reaches that size"));
         }
         b += run;
     }
     if (!collecting) {
         for (std::size_t gw = 0; gw < a.grey_words; ++gw) {
-            if (a.grey[gw] != 0) return c.fail(Invariant::I3_no_marks, ai, gw * kWordBits * kGreyBlocks, "grey group outside a collection");
+            if (a.grey[gw] != 0) return c.fail(Invariant::I3_no_marks, ai, gw * kWordBits * kGreyBlocks, why("grey group outside a collection"));
         }
     }
     return true;
@@ -156,7 +160,7 @@ VerifyReport Heap::verify() const {
         std::size_t awaiting_sweep = 0;
         if (!detail::check_lazy_sweep(c, *a, ai, &awaiting_sweep)) return c.report;
         if (used + free_blocks != t.n_blocks || used - awaiting_sweep != a->used_blocks) {
-            c.fail(Invariant::I6_accounting, ai, 0, "area used-block count disagrees with the tables");
+            c.fail(Invariant::I6_accounting, ai, 0, detail::why("area used-block count disagrees with the tables"));
             return c.report;
         }
         if (!detail::check_free_space(c, *a, ai, marking)) return c.report;

@@ -149,6 +149,7 @@ TEST(Allocator, FreeNullIsOk) {
 }
 
 TEST(Allocator, BadFreesHaveExactStatusesAndChangeNothing) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     void* a = heap->alloc(blocks(3));
     void* b = heap->alloc(blocks(1));
@@ -184,6 +185,7 @@ TEST(Allocator, BadFreesHaveExactStatusesAndChangeNothing) {
 }
 
 TEST(Allocator, FreeOfAWeakObjectIsRefused) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     void* w = heap->alloc(blocks(2), uheap::kWeak);
     void* v = heap->alloc(blocks(2));
@@ -196,6 +198,7 @@ TEST(Allocator, FreeOfAWeakObjectIsRefused) {
 }
 
 TEST(Allocator, FlagsOfReportsWhatWasAsked) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     using namespace uheap;
     void* f = heap->alloc(blocks(1), kFinaliser);
@@ -281,6 +284,7 @@ TEST(Realloc, SameBlockCountReturnsSamePointer) {
 }
 
 TEST(Realloc, ShrinkIsInPlaceAndFreesTheTail) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     heap->set_auto_collect(false);
     auto* p = static_cast<unsigned char*>(heap->alloc(blocks(6), uheap::kFinaliser | uheap::kNoScan));
@@ -382,6 +386,7 @@ TEST(Realloc, RepeatedGrowthAndShrinkKeepTheRightLength) {
 
 // A weakly referenced object never moves (Regression.ReallocRefusesToMoveAWeakObject).
 TEST(Realloc, MoveKeepsContentsAndFlags) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     unsigned flags = uheap::kFinaliser | uheap::kNoScan;
     auto* p = static_cast<unsigned char*>(heap->alloc(blocks(2), flags));
@@ -403,6 +408,7 @@ TEST(Realloc, MoveKeepsContentsAndFlags) {
 }
 
 TEST(Realloc, NoMoveAllowedFailsAndLeavesTheOriginal) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     auto* p = static_cast<unsigned char*>(heap->alloc(blocks(2), uheap::kFinaliser));
     heap->alloc(blocks(1));

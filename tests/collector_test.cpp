@@ -133,6 +133,7 @@ __attribute__((noinline)) void collect_with_local(uheap::Heap& heap, void* const
 }
 
 TEST(Collector, LocalVariableKeepsObjectAliveThroughStackScan) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureStackScan);
     TestHeap heap(kRegion);
     heap->set_stack_base(uheap_test::g_stack_base);
     void* volatile local = make_garbage_free_frame(*heap);
@@ -170,6 +171,7 @@ TEST(Collector, InteriorPointersDoNotRetainByDefault) {
 }
 
 TEST(Collector, InteriorPointersRetainWithTheOption) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureInteriorPointers);
     uheap::HeapConfig config;
     config.interior_pointers = true;
     TestHeap heap(kRegion, config);
@@ -193,6 +195,7 @@ TEST(Collector, InteriorPointersRetainWithTheOption) {
 }
 
 TEST(Collector, FinalisersRunExactlyOnceInAddressOrderBeforeAnythingIsFreed) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     Recorder rec;
     rec.install(*heap);
@@ -264,6 +267,7 @@ void probe_finaliser(void* user, void* object) {
 }
 
 TEST(Collector, FinaliserMayFreeButNotAllocateOrCollect) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     RootArray roots(*heap, 1);
     FinaliserProbe probe;
@@ -292,6 +296,7 @@ TEST(Collector, FinaliserMayFreeButNotAllocateOrCollect) {
 }
 
 TEST(Collector, FinaliserMayFreeItsOwnObjectAndOtherDeadOnes) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     uheap_test::NoRoots no_roots(*heap);
     FinaliserProbe probe;
@@ -318,6 +323,7 @@ TEST(Collector, FinaliserMayFreeItsOwnObjectAndOtherDeadOnes) {
 }
 
 TEST(Collector, WeakFreedReportsEachDeadWeakObjectOnceAfterItsFinaliserBeforeSweep) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     Recorder rec;
     rec.install(*heap);
@@ -367,6 +373,7 @@ struct SweepAllocator {
 };
 
 TEST(Collector, AfterSweepWeakCallbackMayAllocate) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     uheap_test::NoRoots no_roots(*heap);
     SweepAllocator s{heap.get()};
@@ -387,6 +394,7 @@ TEST(Collector, AfterSweepWeakCallbackMayAllocate) {
 }
 
 TEST(Collector, WeakSlotsClearWhenTheTargetDies) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     RootArray roots(*heap, 1);
     void* target = heap->alloc(blocks(2));
@@ -423,6 +431,7 @@ struct Counted {
 int Counted::destroyed = 0;
 
 TEST(Collector, WeakHandleReadsNullOnlyAfterItsTargetIsCollected) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     uheap_test::NoRoots no_roots(*heap);
     auto* obj = uheap::make<Counted>(*heap, 5);
@@ -441,6 +450,7 @@ TEST(Collector, WeakHandleReadsNullOnlyAfterItsTargetIsCollected) {
 }
 
 TEST(Collector, RootHandleKeepsAliveAndMakeRunsTheDestructorExactlyOnce) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     uheap_test::NoRoots no_roots(*heap);
     Counted::destroyed = 0;
@@ -567,6 +577,7 @@ TEST(MarkStack, SmallStackOverflowsAndStillMarksEverything) {
 // ---- sweep_all, the three-step form ------------------------------------------------------------
 
 TEST(Collector, SweepAllRunsEveryFinaliserAndFreesEverything) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureStackScan);
     TestHeap heap(kRegion);
     Recorder rec;
     rec.install(*heap);
@@ -706,6 +717,7 @@ struct Grower {
 };
 
 TEST(Areas, GrowCallbackAddsAnAreaAndAnEmptyGrownAreaIsReleased) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureGrowth);
     TestHeap heap(16 * 1024);
     Grower grower;
     heap->set_grow_callback(&Grower::grow, &Grower::release, &grower);
@@ -738,6 +750,7 @@ TEST(Areas, GrowCallbackAddsAnAreaAndAnEmptyGrownAreaIsReleased) {
 }
 
 TEST(Areas, RefusedGrowthEndsInOutOfMemory) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureGrowth);
     TestHeap heap(16 * 1024);
     Grower grower;
     grower.allow = 0;
@@ -752,6 +765,7 @@ TEST(Areas, RefusedGrowthEndsInOutOfMemory) {
 }
 
 TEST(Areas, HugeRequestWithGrowCallbackFailsWithoutCollecting) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureGrowth);
     TestHeap heap(16 * 1024);
     Grower grower;
     heap->set_grow_callback(&Grower::grow, &Grower::release, &grower);

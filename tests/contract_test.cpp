@@ -94,6 +94,7 @@ TEST_F(ContractHeap, AlreadyFree) {
 
 // Row: alloc(0) -> null, not an error.
 TEST_F(ContractHeap, AllocZero) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     std::string before = snapshot(*heap);
     EXPECT_EQ(heap->alloc(0), nullptr);
     EXPECT_EQ(heap->last_status(), Status::ok);
@@ -130,6 +131,7 @@ TEST_F(ContractHeap, AllocWhileLocked) {
 }
 
 TEST_F(ContractHeap, AllocDuringAFinaliser) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     struct Probe {
         Heap* heap;
         void* result = reinterpret_cast<void*>(1);
@@ -164,6 +166,7 @@ TEST_F(ContractHeap, CollectWhileCollecting) {
 }
 
 TEST_F(ContractHeap, CollectFromAFinaliser) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     struct Probe {
         Heap* heap;
         Status collect = Status::ok;
@@ -183,6 +186,7 @@ TEST_F(ContractHeap, CollectFromAFinaliser) {
 }
 
 TEST_F(ContractHeap, EndOrRootWithoutStart) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureStackScan);
     std::string before = snapshot(*heap);
     EXPECT_EQ(heap->collect_end(), Status::not_collecting);
     void* words[1] = {a};
@@ -219,6 +223,7 @@ TEST(ContractMarkStack, CapacityOneCollectsCorrectly) {
 
 // MicroPython: an object with weak references must not be freed explicitly.
 TEST_F(ContractHeap, FreeOfAWeaklyReferencedObject) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     ASSERT_EQ(heap->set_weak(b), Status::ok);
     std::string before = snapshot(*heap);
     EXPECT_EQ(heap->free(b), Status::weakly_referenced);

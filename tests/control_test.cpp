@@ -68,6 +68,7 @@ TEST(Control, LockedAllocDoesNotCollect) {
 }
 
 TEST(Control, IsLockedDuringACollection) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     uheap_test::NoRoots no_roots(*heap);
     struct Seen {

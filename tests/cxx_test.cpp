@@ -36,6 +36,7 @@ struct Node {
 };
 
 TEST(Cxx, OwnedHeapCreatesAndReportsStatus) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     uheap::OwnedHeap heap(1 << 20);
     ASSERT_TRUE(heap);
     EXPECT_EQ(heap.status(), Status::ok);
@@ -57,6 +58,7 @@ TEST(Cxx, OwnedHeapCreatesAndReportsStatus) {
 }
 
 TEST(Cxx, MakeConstructsAndTheDestructorRunsOnceAsFinaliser) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     Tracked::constructed = Tracked::destroyed = 0;
     Tracked* t = uheap::make<Tracked>(*heap, 3, 2.5);
@@ -78,6 +80,7 @@ TEST(Cxx, MakeConstructsAndTheDestructorRunsOnceAsFinaliser) {
 }
 
 TEST(Cxx, SweepAllDestroysEveryMadeObject) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     Tracked::constructed = Tracked::destroyed = 0;
     uheap::Root<Tracked> a(*heap, uheap::make<Tracked>(*heap, 1, 0.0));
@@ -89,6 +92,7 @@ TEST(Cxx, SweepAllDestroysEveryMadeObject) {
 }
 
 TEST(Cxx, TriviallyDestructibleTypesNeedNoFinaliser) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     Plain* p = uheap::make<Plain>(*heap);
     ASSERT_NE(p, nullptr);
@@ -103,6 +107,7 @@ TEST(Cxx, TriviallyDestructibleTypesNeedNoFinaliser) {
 // dead object is finalised its own way: the host's objects by the host's callback, make<T>'s by
 // ~T(); the host never receives a T, whichever was set first.
 TEST(Cxx, MadeObjectsAndAHostFinaliserLiveSideBySide) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     for (bool host_first : {true, false}) {
         TestHeap heap(64 * 1024);
         uheap_test::RootArray roots(*heap, 1);
@@ -131,6 +136,7 @@ TEST(Cxx, MadeObjectsAndAHostFinaliserLiveSideBySide) {
 
 // A make<T> object's destructor runs once, whichever way it goes: destroy() now, or a collection.
 TEST(Cxx, DestroyRunsTheDestructorOnceAndFrees) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     uheap_test::RootArray roots(*heap, 1);
     Tracked::destroyed = 0;
@@ -159,6 +165,7 @@ TEST(Cxx, DestroyRunsTheDestructorOnceAndFrees) {
 
 // realloc() would lose the destructor word at the object's end: refused, object intact.
 TEST(Cxx, ReallocOfAMadeObjectIsRefused) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     uheap_test::RootArray roots(*heap, 1);
     Tracked::destroyed = 0;
@@ -180,6 +187,7 @@ TEST(Cxx, ReallocOfAMadeObjectIsRefused) {
 // A kDestructor object of one block's request still gets two (its flag is on the first tail),
 // and one whose word was never written runs nothing.
 TEST(Cxx, DestructorFlagOnARawAllocation) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     for (bool lazy : {true, false}) {
         uheap::HeapConfig config;
         config.lazy_sweep = lazy;
@@ -210,6 +218,7 @@ TEST(Cxx, DestructorFlagOnARawAllocation) {
 }
 
 TEST(Cxx, MakeReturnsNullWhenTheHeapCannotAllocate) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     heap->lock();
     EXPECT_EQ(uheap::make<Tracked>(*heap, 1, 1.0), nullptr);
@@ -218,6 +227,7 @@ TEST(Cxx, MakeReturnsNullWhenTheHeapCannotAllocate) {
 }
 
 TEST(Cxx, RootKeepsAGraphAliveAndCanBeReassigned) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     uheap::Root<Node> list(*heap);
     EXPECT_FALSE(list);
@@ -239,6 +249,7 @@ TEST(Cxx, RootKeepsAGraphAliveAndCanBeReassigned) {
 }
 
 TEST(Cxx, RootMoveKeepsTheObjectAliveAfterTheSourceDies) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     Node* n = uheap::make<Node>(*heap);
     auto moved = [&] {
@@ -261,6 +272,7 @@ TEST(Cxx, RootMoveKeepsTheObjectAliveAfterTheSourceDies) {
 }
 
 TEST(Cxx, WeakMoveIsClearedLikeTheOriginal) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureWeakReferences);
     TestHeap heap(64 * 1024);
     Node* n = uheap::make<Node>(*heap);
     uheap::Root<Node> root(*heap, n);
@@ -284,6 +296,7 @@ TEST(Cxx, WeakMoveIsClearedLikeTheOriginal) {
 }
 
 TEST(Cxx, RootsAndWeaksUnregisterInAnyOrder) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(64 * 1024);
     uheap_test::NoRoots no_roots(*heap);
     auto* a = new uheap::Root<Node>(*heap, uheap::make<Node>(*heap));

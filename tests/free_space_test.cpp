@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "free_space.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -113,6 +114,7 @@ TEST(FreeSpace, FirstFitMatchesBruteForceThroughRandomChanges) {
 // verify() relies on this: a stored summary that disagrees with the tables (and is not marked
 // stale) is found and named.
 TEST(FreeSpace, MatchesFindsAStaleSummaryThatWasNotMarked) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFreeIndex);
     Tables tb(4096);
     tb.use(100);  // changed without free_space_changed()
     unsigned level = 0;
@@ -127,6 +129,7 @@ TEST(FreeSpace, MatchesFindsAStaleSummaryThatWasNotMarked) {
 }
 
 TEST(FreeSpace, StorageIsAFewPercentOfABitPerBlock) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFreeIndex);
     // The level table is a fixed cost of an area (one entry per level, at most kMaxLevels + 1);
     // the rest grows with the area.
     const std::size_t level_table = (uheap::detail::kMaxLevels + 1) * sizeof(uheap::detail::Level);

@@ -64,6 +64,7 @@ Node* make_chain(uheap::Heap& heap, int n, bool garbage_between = false) {
 }
 
 TEST(Incremental, StepsFinishACycleThatFreesOnlyGarbage) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     TestHeap heap(256 * 1024, incremental_config());
     RootArray roots(*heap, 1);
     // A chain of 2 000 live nodes, and garbage between them.
@@ -92,6 +93,7 @@ TEST(Incremental, StepsFinishACycleThatFreesOnlyGarbage) {
 // Without the barrier nothing would look at A again (the final phase rescans roots, not heap
 // objects) and B would be freed while A points at it.
 TEST(Incremental, WriteBarrierKeepsAnObjectStoredIntoAScannedHolder) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     enum Barrier { kBackward, kForward, kNone };
     for (Barrier kind : {kBackward, kForward, kNone}) {
         const bool barrier = kind != kNone;
@@ -133,6 +135,7 @@ TEST(Incremental, WriteBarrierKeepsAnObjectStoredIntoAScannedHolder) {
 // taking roots, freeing; a model of what is reachable; after every cycle each reachable node
 // still holds its stamp and its links; verify() after every step.
 TEST(Incremental, RandomMutatorBetweenStepsLosesNothing) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     for (std::uint32_t seed : {1u, 2u, 3u, 4u}) {
         SCOPED_TRACE(seed);
         TestHeap heap(96 * 1024, incremental_config());
@@ -213,6 +216,7 @@ TEST(Incremental, RandomMutatorBetweenStepsLosesNothing) {
 // Objects allocated during a cycle are born marked: they survive it even if nothing reaches them
 // (floating garbage, freed by the next cycle), and those that are reached survive either way.
 TEST(Incremental, ObjectsAllocatedDuringACycleAreBornMarked) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     TestHeap heap(128 * 1024, incremental_config());
     RootArray roots(*heap, 1);
     roots[0] = make_chain(*heap, 1000);
@@ -229,6 +233,7 @@ TEST(Incremental, ObjectsAllocatedDuringACycleAreBornMarked) {
 // yet into an object born marked: the heap re-greys the copy itself (a host cannot: it never
 // stores those pointers). Y is reachable only through X; X moves before marking reaches it.
 TEST(Incremental, ReallocMovingDuringACycleKeepsWhatTheCopyPointsTo) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     TestHeap heap(128 * 1024, incremental_config());
     RootArray roots(*heap, 1);
     roots[0] = make_chain(*heap, 500);
@@ -260,6 +265,7 @@ TEST(Incremental, ReallocMovingDuringACycleKeepsWhatTheCopyPointsTo) {
 // heap full mid-cycle finishes the cycle and, if that frees too little, collects once more, so
 // it fails only where a stop-the-world heap would too.
 TEST(Incremental, AnAllocationThatFillsTheHeapMidCycleStillFits) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     TestHeap heap(64 * 1024, incremental_config());
     RootArray roots(*heap, 1);
     roots[0] = make_chain(*heap, 200);
@@ -274,6 +280,7 @@ TEST(Incremental, AnAllocationThatFillsTheHeapMidCycleStillFits) {
 }
 
 TEST(Incremental, CollectAndSweepAllFinishARunningCycle) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     TestHeap heap(128 * 1024, incremental_config());
     RootArray roots(*heap, 1);
     roots[0] = make_chain(*heap, 1000, true);
@@ -293,6 +300,7 @@ TEST(Incremental, CollectAndSweepAllFinishARunningCycle) {
 }
 
 TEST(Incremental, RefusedWhereItCannotRun) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     TestHeap plain(64 * 1024);
     EXPECT_EQ(plain->collect_step(100), Status::invalid_argument);
     TestHeap heap(64 * 1024, incremental_config());
@@ -307,6 +315,7 @@ TEST(Incremental, RefusedWhereItCannotRun) {
 // Pacing: with a pause of 200 %, the threshold follows what survived, a cycle starts when it is
 // reached, and allocation carries it to its end; no stop-the-world collection is needed.
 TEST(Incremental, PacingStartsCyclesThatAllocationCarries) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental | uheap::kFeatureEventHooks);
     TestHeap heap(1024 * 1024, incremental_config());
     RootArray roots(*heap, 4096);  // live data that takes several steps to mark
     heap->set_pacing(200, 32);
@@ -330,6 +339,7 @@ TEST(Incremental, PacingStartsCyclesThatAllocationCarries) {
 
 // Idle time sweeps what a collection left and carries a cycle on, and says when nothing is left.
 TEST(Incremental, IdleTimeFinishesTheSweepAndTheCycle) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     TestHeap heap(256 * 1024, incremental_config());
     RootArray roots(*heap, 1);
     for (int i = 0; i < 3000; ++i) ASSERT_NE(heap->alloc(blocks(2)), nullptr);

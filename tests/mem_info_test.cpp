@@ -63,6 +63,7 @@ TEST(MemInfo, InfoMatchesAHandBuiltHeap) {
 }
 
 TEST(MemInfo, MaxBlockAndCountsAcrossWordBoundaries) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     // Objects straddling 64-block words, and a finaliser head (tail bit set) right after a tail.
     TestHeap heap(64 * 1024);
     heap->set_auto_collect(false);
@@ -312,6 +313,7 @@ TEST(MemInfo, DumpAllocTableOfAnEmptyHeapAndOfEveryArea) {
 }
 
 TEST(MemInfo, MarkedHeadsPrintAsMDuringACollection) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(16 * 1024);
     uheap_test::RootArray roots(*heap, 1);
     struct Probe {

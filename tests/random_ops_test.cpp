@@ -102,7 +102,7 @@ public:
         // Seeds above 8: several areas and growth, frees from finalisers, and (64-bit) interior
         // pointers with links into the middle of objects, with chunking, spilling and deferral.
         const bool several = seed > 8;
-        interior_ = several && sizeof(void*) == 8;  // 32-bit content words could look like pointers
+        interior_ = several && sizeof(void*) == 8 && uheap::built::kInteriorPointers;  // 32-bit content words could look like pointers
         config.interior_pointers = interior_;
         std::size_t region = several ? (sizeof(void*) == 8 ? 384 : 256) * kBlockBytes : 48 * 1024 + seed % 7 * 1000;
         if (several && config.mark_stack_entries == 0) config.mark_stack_entries = 256;  // the pool the sizes were chosen for
@@ -111,12 +111,14 @@ public:
         if (several) {
             second_area_.assign(192 * kBlockBytes + seed * 100, 0);
             EXPECT_EQ(h().add_area(second_area_.data(), second_area_.size()), Status::ok);
-            h().set_grow_callback(grow, release, &growth_);
+            if (uheap::built::kGrowth) h().set_grow_callback(grow, release, &growth_);
             log_.free_in_finaliser = true;
         }
         log_.heap = &h();
         g_destroy_log = &log_;
         roots_ = std::make_unique<uheap_test::RootArray>(h(), kRootSlots);
+        // (A build without finalisers or weak references refuses these, and ignores those flags:
+        // random_flags() leaves them out of the model.)
         h().set_finaliser(on_finalise, &log_);
         h().set_weak_callbacks([](void* u, void* o) { static_cast<Finalised*>(u)->weak_freed.push_back(o); }, nullptr,
                                &log_);
@@ -138,12 +140,14 @@ public:
         check_all_contents();
         if (seed_ > 8) {  // the paths these seeds exist for were taken
             uheap::Counters c = h().counters();
-            EXPECT_GT(c.finalisers_run, 0u);
+            if (uheap::built::kFinalisers) {
+                EXPECT_GT(c.finalisers_run, 0u);
+            }
             EXPECT_GE(h().area_count(), 2u);
             if (seed_ % 4 == 1) {
                 EXPECT_GT(c.mark_stack_overflows, 0u);  // a 1-entry stack spilled
             }
-            if (seed_ % 2 == 0) {
+            if (seed_ % 2 == 0 && uheap::built::kGrowth) {
                 EXPECT_GT(growth_.granted, 0u);  // and the areas grew
             }
         }
@@ -153,7 +157,9 @@ public:
         for (auto& [p, s] : model_) expected_finalisers += (s.flags & (uheap::kFinaliser | uheap::kDestructor)) != 0;
         ASSERT_EQ(h().sweep_all(), Status::ok);
         EXPECT_EQ(log_.finalised.size(), expected_finalisers);
-        EXPECT_GT(log_.destroyed, 0u);  // the kDestructor path was taken
+        if (uheap::built::kFinalisers) {
+            EXPECT_GT(log_.destroyed, 0u);  // the kDestructor path was taken
+        }
         EXPECT_EQ(h().info().objects, 0u);
         EXPECT_VERIFIED(h());
     }
@@ -217,6 +223,10 @@ private:
         if (rng_() % 4 == 0) f |= uheap::kNoScan;
         if (rng_() % 16 == 0) f |= uheap::kWeak;
         if (rng_() % 8 == 0) f |= uheap::kDestructor;  // its own DestructorFn beside the host finaliser
+        // The same draws in every build, so a seed means the same run; a build without
+        // finalisers or weak references gets only the flags it keeps.
+        if (!uheap::built::kFinalisers) f &= ~static_cast<unsigned>(uheap::kFinaliser | uheap::kDestructor);
+        if (!uheap::built::kWeakReferences) f &= ~static_cast<unsigned>(uheap::kWeak);
         return f;
     }
 

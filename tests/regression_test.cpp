@@ -81,6 +81,7 @@ void count_kept_finaliser(void* user, void* object) {
 // Issue 9 item 1: collect_end() from a finaliser must be refused (collecting) and change nothing;
 // a host relies on rooted objects surviving whatever its finalisers call.
 TEST(Regression, Item1_CollectEndFromFinaliserIsRefused) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     RootArray roots(*heap, 1);
     ReentryProbe probe;
@@ -112,6 +113,7 @@ TEST(Regression, Item1_CollectEndFromFinaliserIsRefused) {
 // Issue 9 item 1: collect_end() from the weak-freed callback must be refused the same way;
 // a host's weak-reference bookkeeping must not be able to end a collection halfway.
 TEST(Regression, Item1_CollectEndFromWeakFreedCallbackIsRefused) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     RootArray roots(*heap, 1);
     ReentryProbe probe;
@@ -154,6 +156,7 @@ struct RootCallbackProbe {
 // Issue 9 item 1: collect_end() from the root callback that collect() runs must be refused;
 // roots the callback reports after that, and registered ranges, must still retain.
 TEST(Regression, Item1_CollectEndFromRootCallbackIsRefused) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(kRegion);
     RootArray roots(*heap, 1);
     RootCallbackProbe probe;
@@ -212,6 +215,7 @@ struct ResurrectProbe {
 // Issue 9 item 1: collect_root()/collect_stack() from a finaliser or weak-freed callback are
 // ignored (collecting); a finalised object cannot resurrect itself and is freed by that sweep.
 TEST(Regression, Item1_CollectRootFromFinaliserDoesNotResurrect) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureWeakReferences | uheap::kFeatureStackScan);
     TestHeap heap(kRegion);
     uheap_test::NoRoots no_roots(*heap);
     ResurrectProbe probe;
@@ -274,6 +278,7 @@ struct PinProbe {
 // Issue 9 item 2: a finaliser run by the collection a moving realloc() triggers must not free
 // the object being moved (pinned); the host relies on realloc returning its old contents.
 TEST(Regression, Item2_FinaliserCannotFreeTheObjectReallocIsMoving) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     TestHeap heap(8 * 1024);
     ASSERT_NE(heap.get(), nullptr);
     RootArray roots(*heap, total_blocks(*heap) + 1);
@@ -331,6 +336,7 @@ struct NestedRealloc {
 // Issue 9 item 2: a realloc() nested in the after-sweep weak callback (allocation is allowed
 // there) while an outer realloc() is moving must not unpin the outer original.
 TEST(Regression, Item2_NestedReallocFromAfterSweepCallbackKeepsOuterPinned) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     uheap::HeapConfig config;
     config.collect_on_every_alloc = true;  // every allocation, the nested one included, collects
     TestHeap heap(16 * 1024, config);
@@ -901,6 +907,7 @@ TEST(Regression, Item5_RootOfNonPrimaryBaseKeepsObjectAlive) {
 // Issue 9 item 5: a Weak<B> to a D through its non-primary base reads the B* while the object
 // lives and null once it has been collected (never a dangling pointer).
 TEST(Regression, Item5_WeakOfNonPrimaryBaseClearsWhenCollected) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     uheap_test::NoRoots no_roots(*heap);
     Derived* d = make_derived(*heap, 300);
@@ -949,6 +956,7 @@ struct AskRecorder {
 // Issue 9 item 6: huge requests with a grow callback fail as too_large, and the callback is never
 // asked for a region smaller than the request (a wrapped size would be granted and misused).
 TEST(Regression, Item6_HugeAllocNeverAsksForAWrappedRegion) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureGrowth);
     TestHeap heap(16 * 1024);
     AskRecorder recorder;
     heap->set_grow_callback(&AskRecorder::grow, nullptr, &recorder);
@@ -982,6 +990,7 @@ TEST(Regression, Item6_ThresholdSaturates) {
 // Issue 9 item 6: info().fragmentation_permille stays in [0, 1000] on heaps with more than 4 MB
 // free (max_free * kBlockBytes * 1000 overflowed on 32-bit) and is 0 for a single free run.
 TEST(Regression, Item6_FragmentationOnALargeHeap) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     uheap::OwnedHeap heap(12 * 1024 * 1024);
     ASSERT_TRUE(heap);
     uheap::Info info = heap->info();
@@ -1010,6 +1019,7 @@ TEST(Regression, Item6_FragmentationOnALargeHeap) {
 // Issue 9 item 7a: realloc() must not move an object flagged weak (MicroPython forbids it): the
 // host's weak table holds its address.
 TEST(Regression, Item7a_ReallocRefusesToMoveAWeakObject) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     RootArray roots(*heap, 4);
     void* by_flag = heap->alloc(blocks(2), uheap::kWeak);
@@ -1088,13 +1098,19 @@ void node_inside_freed_object(bool root_range, bool by_sweep) {
 
 // Issue 9 item 7b: free() of an object holding a registered WeakSlot unregisters it; the host
 // relies on reused memory never being treated as a node.
-TEST(Regression, Item7b_FreeUnregistersWeakSlotInsideTheObject) { node_inside_freed_object(false, false); }
+TEST(Regression, Item7b_FreeUnregistersWeakSlotInsideTheObject) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
+    node_inside_freed_object(false, false);
+}
 
 // Issue 9 item 7b: free() of an object holding a registered RootRange unregisters it.
 TEST(Regression, Item7b_FreeUnregistersRootRangeInsideTheObject) { node_inside_freed_object(true, false); }
 
 // Issue 9 item 7b: a sweep freeing an object that holds a registered WeakSlot unregisters it.
-TEST(Regression, Item7b_SweepUnregistersWeakSlotInsideTheObject) { node_inside_freed_object(false, true); }
+TEST(Regression, Item7b_SweepUnregistersWeakSlotInsideTheObject) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
+    node_inside_freed_object(false, true);
+}
 
 // Issue 9 item 7b: a sweep freeing an object that holds a registered RootRange unregisters it.
 TEST(Regression, Item7b_SweepUnregistersRootRangeInsideTheObject) { node_inside_freed_object(true, true); }
@@ -1237,6 +1253,7 @@ TEST(Regression, Item8a_RootRangeRegisteredTwiceIsRefused) {
 // Issue 9 item 8a: add_weak_slot() of a node already linked returns already_registered, and
 // collections terminate; remove then add again is fine.
 TEST(Regression, Item8a_WeakSlotRegisteredTwiceIsRefused) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(kRegion);
     uheap_test::NoRoots no_roots(*heap);
     RootArray roots(*heap, 1);
@@ -1282,6 +1299,7 @@ int SweepAllocProbe::depth = 0;
 // Issue 9 item 8b: an after-sweep weak callback that allocates on a full heap must not recurse
 // without bound (allocation fails, collects, runs the callback, allocates, ...).
 TEST(Regression, Item8b_AllocatingAfterSweepCallbackOnAFullHeapIsBounded) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(8 * 1024);
     ASSERT_NE(heap.get(), nullptr);
     RootArray roots(*heap, total_blocks(*heap) + 1);
@@ -1320,6 +1338,7 @@ TEST(Regression, Item8b_AllocatingAfterSweepCallbackOnAFullHeapIsBounded) {
 // Issue 9 item 8d: finalisers run in address order within an area and area by area in the order
 // the areas were added, even when a later area lies at a lower address.
 TEST(Regression, Item8d_FinalisersRunAreaByAreaInAdditionOrder) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     constexpr std::size_t kHalf = 32 * 1024;
     std::unique_ptr<unsigned char[]> buffer(new unsigned char[2 * kHalf]);
     uheap::Heap* heap = uheap::Heap::create(buffer.get() + kHalf, kHalf);  // area 0: upper half

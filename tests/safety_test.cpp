@@ -63,6 +63,7 @@ __attribute__((noinline)) bool root_on_the_stack_survives(uheap::Heap& heap) {
 // Issue 12 item 1: a Weak<T> on a scanned C stack held its object alive (the scan saw the pointer
 // the handle held). The Root<T> beside it shows that the stack is scanned.
 TEST(Safety, WeakHandleOnAScannedStackDoesNotRetain) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureStackScan);
     TestHeap heap(64 * 1024);
     heap->set_stack_base(uheap_test::g_stack_base);
     EXPECT_TRUE(root_on_the_stack_survives(*heap));
@@ -72,6 +73,7 @@ TEST(Safety, WeakHandleOnAScannedStackDoesNotRetain) {
 
 // The same for a raw WeakSlot whose word lies in a registered root range and in a scanned object.
 TEST(Safety, WeakSlotInARootRangeOrObjectDoesNotRetain) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(64 * 1024);
     uheap_test::RootArray roots(*heap, 2);
     void* target = heap->alloc(64);
@@ -98,6 +100,7 @@ TEST(Safety, WeakSlotInARootRangeOrObjectDoesNotRetain) {
 // The disguise: null stays zero, it round-trips, and a hidden pointer is never a pointer into
 // its own object (so not even interior-pointer marking retains through it).
 TEST(Safety, HiddenPointersRoundTripAndNameNoObject) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureInteriorPointers | uheap::kFeatureWeakReferences);
     uheap::HeapConfig config;
     config.interior_pointers = true;
     TestHeap heap(64 * 1024, config);
@@ -117,6 +120,7 @@ TEST(Safety, HiddenPointersRoundTripAndNameNoObject) {
 // reused it named an unrelated object (found writing docs/embedding.md). Now free(), destroy()
 // and a shrink's cut clear weak references into what they release, as a collection would.
 TEST(Safety, FreeClearsWeakReferencesToWhatItReleases) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureInteriorPointers | uheap::kFeatureWeakReferences);
     uheap::HeapConfig config;
     config.interior_pointers = true;
     TestHeap heap(64 * 1024, config);
@@ -140,6 +144,7 @@ TEST(Safety, FreeClearsWeakReferencesToWhatItReleases) {
 }
 
 TEST(Safety, ReallocMoveCarriesWeakReferencesAlong) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureWeakReferences);
     TestHeap heap(64 * 1024);
     uheap_test::RootArray roots(*heap, 2);
     auto* p = static_cast<Payload*>(heap->alloc(sizeof(Payload)));
@@ -157,6 +162,7 @@ TEST(Safety, ReallocMoveCarriesWeakReferencesAlong) {
 
 // collect_root() and collect_stack() say how they went, not what an earlier call left.
 TEST(Safety, RootReportsSetTheirStatus) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureStackScan);
     TestHeap heap(64 * 1024);
     heap->lock();
     EXPECT_EQ(heap->alloc(64), nullptr);  // leaves `locked`
@@ -203,6 +209,7 @@ __attribute__((noinline)) void collect_from_deep(uheap::Heap& heap, int depth) {
 // clear_stack() clears every word of the dead frames below its caller: the words a dead frame
 // left behind retain their objects until it runs, and nothing after it.
 TEST(Safety, ClearStackLetsWhatDeadFramesHeldDie) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureStackScan);
     TestHeap heap(64 * 1024);
     heap->set_stack_base(uheap_test::g_stack_base);
     plant_pointers_deep(*heap, 6);
@@ -218,6 +225,7 @@ TEST(Safety, ClearStackLetsWhatDeadFramesHeldDie) {
 // Issue 12 item 3: a host that forgot set_stack_base() (and has no other root source) had every
 // object freed by collect(), and the next alloc() handed out the same address.
 TEST(Safety, CollectWithNoRootSourceIsRefused) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureStackScan);
     TestHeap heap(64 * 1024);
     void* p = heap->alloc(64);
     ASSERT_NE(p, nullptr);
@@ -248,6 +256,7 @@ TEST(Safety, CollectWithNoRootSourceIsRefused) {
 
 // An allocation that needs the automatic collection says why it failed.
 TEST(Safety, AllocationThatNeedsARefusedCollectionSaysNoRoots) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     for (bool incremental : {false, true}) {
         uheap::HeapConfig config;
         config.incremental = incremental;
@@ -282,6 +291,7 @@ bool all_bytes(const void* p, std::size_t n, unsigned char value) {
 }
 
 TEST(Safety, PoisoningIsOnByDefaultInDebugBuilds) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureEventHooks);
 #ifdef NDEBUG
     EXPECT_FALSE(uheap::HeapConfig{}.poison_freed);
 #else
@@ -294,6 +304,7 @@ TEST(Safety, PoisoningIsOnByDefaultInDebugBuilds) {
 // collection found dead (lazily or eagerly swept), and a realloc()'s cut tail. Allocation hands
 // zeroed memory back. (Under ASan these reads are the bug it reports: see the death test.)
 TEST(Safety, FreedBlocksReadThePoisonPattern) {
+    UHEAP_TEST_NEEDS(uheap::kFeaturePoison);
     for (bool lazy : {true, false}) {
         TestHeap heap(64 * 1024, poisoning(true, lazy));
         uheap_test::RootArray roots(*heap, 2);
@@ -346,6 +357,7 @@ TEST(SafetyDeathTest, AddressSanitizerReportsAUseOfAnObjectTheCollectorFreed) {
 }
 #else
 TEST(Safety, AForgottenRootReadsThePoisonNotTheValue) {
+    UHEAP_TEST_NEEDS(uheap::kFeaturePoison);
     long value = use_after_forgotten_root();
     long poison;
     std::memset(&poison, 0xdb, sizeof poison);
@@ -355,6 +367,7 @@ TEST(Safety, AForgottenRootReadsThePoisonNotTheValue) {
 
 // retire() hands the regions back unpoisoned: the host may write anywhere in them again.
 TEST(Safety, RetireMakesTheRegionTheHostsAgain) {
+    UHEAP_TEST_NEEDS(uheap::kFeaturePoison);
     std::vector<unsigned char> region(32 * 1024);
     std::vector<unsigned char> second(16 * 1024);
     uheap::Heap* heap = uheap::Heap::create(region.data(), region.size(), poisoning(true));

@@ -92,6 +92,7 @@ TEST(LazySweep, PlacesEveryObjectWhereAnEagerSweepWould) {
 // collect() returns with the sweep pending, and everything a host reads in O(areas) is already
 // what the sweep will leave: used bytes, objects freed.
 TEST(LazySweep, CountersAreExactBeforeTheSweep) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureLazySweep);
     TestHeap heap(64 * 1024, sweep_config(true));
     RootArray roots(*heap, 100);
     for (std::size_t i = 0; i < 100; ++i) roots[i] = heap->alloc(blocks(2));
@@ -117,6 +118,7 @@ TEST(LazySweep, CountersAreExactBeforeTheSweep) {
 // A dead object the sweep has not reached is free to every call that takes an object, as it
 // would be after an eager sweep: nothing can free it twice, resize it or read its size.
 TEST(LazySweep, DeadObjectsAwaitingTheSweepAreAlreadyFree) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureWeakReferences);
     TestHeap heap(64 * 1024, sweep_config(true));
     RootArray roots(*heap, 1);
     roots[0] = heap->alloc(blocks(1));
@@ -139,6 +141,7 @@ TEST(LazySweep, DeadObjectsAwaitingTheSweepAreAlreadyFree) {
 // Finalisers, weak callbacks and on_free(swept) belong to the collection that found the object
 // dead, not to the sweep that frees its blocks later: a host's __del__ runs at gc.collect().
 TEST(LazySweep, FinalisersAndFreeEventsHappenAtTheCollection) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers | uheap::kFeatureEventHooks);
     TestHeap heap(64 * 1024, sweep_config(true));
     uheap_test::NoRoots no_roots(*heap);
     static int finalised = 0;
@@ -192,6 +195,7 @@ TEST(LazySweep, ObjectsAllocatedBeforeTheSweepEndsSurvive) {
 // sweep_step() sweeps in address order and says what is left; the host's idle time can finish
 // the sweep so allocation finds it done.
 TEST(LazySweep, StepsSweepWhatTheyAreGiven) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureLazySweep);
     TestHeap heap(256 * 1024, sweep_config(true));
     uheap_test::NoRoots no_roots(*heap);
     make_garbage(*heap, 3000, 2);
@@ -222,6 +226,7 @@ TEST(LazySweep, EagerSweepFinishesInTheCollection) {
 // realloc() grows in place over a dead neighbour, as it would once that is swept: the sweep
 // reaches it first.
 TEST(LazySweep, ReallocGrowsInPlaceOverADeadNeighbour) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureLazySweep);
     TestHeap heap(64 * 1024, sweep_config(true));
     RootArray roots(*heap, 2);
     roots[0] = heap->alloc(blocks(2));

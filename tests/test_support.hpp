@@ -15,6 +15,15 @@
 
 #include "uheap/uheap.hpp"
 
+/// Skips the rest of the test in a build without every one of `features` (uheap::Feature bits),
+/// so the minimal configuration (every feature off) runs the same suites (ctest -L minimal).
+#define UHEAP_TEST_NEEDS(features)                                                                 \
+    do {                                                                                           \
+        if ((uheap::kBuiltFeatures & (features)) != (features)) {                                  \
+            GTEST_SKIP() << "needs a feature this build leaves out (uheap::Feature bits " << (features) << ")"; \
+        }                                                                                          \
+    } while (0)
+
 namespace uheap_test {
 
 /// Base of main()'s frame (test_main.cpp): above every frame a test creates.

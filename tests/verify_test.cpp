@@ -103,6 +103,7 @@ TEST_F(BrokenHeap, I3MarkOutsideACollection) {
 }
 
 TEST_F(BrokenHeap, I3MarkOnATailDuringACollection) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFinalisers);
     ASSERT_EQ((*heap)->collect_start(), uheap::Status::ok);
     void* root = three;
     (*heap)->collect_root(&root, 1);
@@ -139,6 +140,7 @@ TEST_F(BrokenHeap, I5HostScribbleOverAFreeBlockBreaksNothing) {
 }
 
 TEST_F(BrokenHeap, I5SummaryDisagreesWithTheTables) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureFreeIndex);
     auto& s = area().space;
     s.current_begin = s.current_end;  // no current run: no node is kept stale for it
     uheap::detail::free_space_refresh(s, area().tables);

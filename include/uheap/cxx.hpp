@@ -25,7 +25,8 @@ namespace uheap {
 
 /// Allocates and constructs a T on `heap` with `extra_flags` (e.g. kNoScan for pointer-free T).
 /// Returns null if the heap cannot allocate (see Heap::alloc). Such objects cannot be resized
-/// (realloc() refuses a kDestructor object: invalid_argument).
+/// (realloc() refuses a kDestructor object: invalid_argument). In a library built without
+/// UHEAP_FEATURE_FINALISERS, a T with a destructor is refused: null, last_status() unsupported.
 template <class T, class... Args>
 T* make_with_flags(Heap& heap, unsigned extra_flags, Args&&... args) {
     static_assert(alignof(T) <= kBlockBytes, "T is more aligned than a block");

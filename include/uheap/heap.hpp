@@ -48,6 +48,8 @@ enum class Status : std::uint8_t {
     no_roots,          ///< collect()/collect_step(): the heap knows no root at all (no stack base,
                        ///< no root range, no root callback, no pin), so everything would be
                        ///< freed; nothing was collected (sweep_all() frees everything on purpose)
+    unsupported,       ///< the call needs a feature this library was built without (config.hpp,
+                       ///< features()); nothing was done
 };
 
 /// Static, human-readable name of a status ("ok", "already_free", ...).
@@ -56,6 +58,10 @@ UHEAP_API const char* status_name(Status status);
 /// The version of the library linked, "MAJOR.MINOR.PATCH" (static text). The headers compiled
 /// against give theirs in uheap/version.h (UHEAP_VERSION_STRING).
 UHEAP_API const char* version();
+
+/// The features built into the library linked, as Feature bits (config.hpp). Equal to
+/// kBuiltFeatures when the host was compiled with the library's UHEAP_FEATURE_* values.
+UHEAP_API unsigned features();
 
 /// Flags for alloc(). Combine with |.
 enum AllocFlag : unsigned {
@@ -92,11 +98,12 @@ inline void* reveal_pointer(const void* hidden) {
     return reinterpret_cast<void*>(h == 0 ? 0 : h ^ kHiddenPointerMask);
 }
 
-/// HeapConfig::poison_freed's default: on in debug builds of the code that makes the config.
+/// HeapConfig::poison_freed's default: on in debug builds of the code that makes the config,
+/// when the library has it (UHEAP_FEATURE_POISON).
 #ifdef NDEBUG
 inline constexpr bool kPoisonFreedByDefault = false;
 #else
-inline constexpr bool kPoisonFreedByDefault = true;
+inline constexpr bool kPoisonFreedByDefault = built::kPoison;
 #endif
 
 /// Options fixed when the heap is created.
@@ -121,6 +128,8 @@ struct HeapConfig {
     std::size_t control_bytes = 0;  ///< size of the memory at `control`; ignored when it is null
     /// Accept pointers into the middle of an object as references (C++ hosts holding member
     /// pointers). Off: MicroPython's rule, only a pointer to an object's first byte retains it.
+    /// (Options that need a feature the library was built without make create() fail with
+    /// unsupported: interior_pointers, incremental, poison_freed; config.hpp.)
     bool interior_pointers = false;
     /// Debug aid (Lua's "stress" mode): collect before every allocation.
     bool collect_on_every_alloc = false;
@@ -128,7 +137,8 @@ struct HeapConfig {
     /// counted, and their blocks are freed in the tables later, in address order, as allocation
     /// reaches them or the host calls sweep_step() (the next collection finishes what is left).
     /// What the host sees is the same either way (docs/design.md, "Lazy sweeping"). Off: the
-    /// collection sweeps the whole heap before it returns.
+    /// collection sweeps the whole heap before it returns, as it always does in a build without
+    /// UHEAP_FEATURE_LAZY_SWEEP.
     bool lazy_sweep = true;
     /// Incremental marking (docs/design.md, "Incremental collection"): a collection runs as
     /// collect_step() calls of bounded work with the host's code running in between, and the

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "uheap/export.h"
+#include "uheap/features.h"
 
 namespace uheap {
 
@@ -30,26 +31,30 @@ struct Info {
     unsigned fragmentation_permille = 0;
 };
 
+/// A counter of Counters: 64 bits, or size_t in a build without UHEAP_FEATURE_COUNTERS_64
+/// (config.hpp), where on 32-bit targets the counts wrap at 2^32 and the pause times at 4.3 s.
+using Counter = uheap_counter_t;
+
 /// Running totals the heap keeps as it works; reading them costs O(areas) (Heap::counters()).
 struct Counters {
-    std::uint64_t allocations = 0;          ///< successful alloc() calls, realloc moves included
-    std::uint64_t frees = 0;                ///< objects released by free() and by realloc moves
-    std::uint64_t bytes_allocated = 0;      ///< whole-block bytes handed out, cumulative
-    std::uint64_t collections = 0;          ///< completed collections (sweep_all() included)
-    std::uint64_t objects_collected = 0;    ///< objects freed by collections, cumulative
+    Counter allocations = 0;          ///< successful alloc() calls, realloc moves included
+    Counter frees = 0;                ///< objects released by free() and by realloc moves
+    Counter bytes_allocated = 0;      ///< whole-block bytes handed out, cumulative
+    Counter collections = 0;          ///< completed collections (sweep_all() included)
+    Counter objects_collected = 0;    ///< objects freed by collections, cumulative
     std::size_t last_collect_freed = 0;     ///< objects freed by the most recent collection
-    std::uint64_t last_pause_ns = 0;        ///< duration of the most recent collection
-    std::uint64_t max_pause_ns = 0;         ///< longest collection so far
-    std::uint64_t total_pause_ns = 0;       ///< all collections added up
+    Counter last_pause_ns = 0;        ///< duration of the most recent collection
+    Counter max_pause_ns = 0;         ///< longest collection so far
+    Counter total_pause_ns = 0;       ///< all collections added up
     std::size_t used_bytes = 0;             ///< bytes in use now (same as info().used)
     std::size_t peak_used_bytes = 0;        ///< most bytes ever in use at once
-    std::uint64_t out_of_memory = 0;        ///< allocations that returned null for lack of space
-    std::uint64_t mark_stack_overflows = 0; ///< times the mark stack was full and an object deferred
-    std::uint64_t finalisers_run = 0;       ///< finaliser callbacks made
-    std::uint64_t weak_notified = 0;        ///< dead weakly referenced objects reported
-    std::uint64_t index_repairs = 0;        ///< reserved: always 0 (the free space cannot be corrupted)
-    std::uint64_t areas_grown = 0;          ///< areas obtained from the grow callback
-    std::uint64_t areas_released = 0;       ///< empty grown areas handed back
+    Counter out_of_memory = 0;        ///< allocations that returned null for lack of space
+    Counter mark_stack_overflows = 0; ///< times the mark stack was full and an object deferred
+    Counter finalisers_run = 0;       ///< finaliser callbacks made
+    Counter weak_notified = 0;        ///< dead weakly referenced objects reported
+    Counter index_repairs = 0;        ///< reserved: always 0 (the free space cannot be corrupted)
+    Counter areas_grown = 0;          ///< areas obtained from the grow callback
+    Counter areas_released = 0;       ///< empty grown areas handed back
 };
 
 /// The invariants of design.md §6, as verify() names them.

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "uheap/export.h"
+#include "uheap/features.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,7 +51,8 @@ typedef enum uheap_status_t {
     UHEAP_PINNED,             /**< uheap::Status::pinned */
     UHEAP_OVERLAP,            /**< uheap::Status::overlap */
     UHEAP_ALREADY_REGISTERED, /**< uheap::Status::already_registered */
-    UHEAP_NO_ROOTS            /**< uheap::Status::no_roots */
+    UHEAP_NO_ROOTS,           /**< uheap::Status::no_roots */
+    UHEAP_UNSUPPORTED         /**< uheap::Status::unsupported: the feature is not built in (uheap_features()) */
 } uheap_status_t;
 
 /* Allocation flags (uheap::AllocFlag). UHEAP_FINALISER equals MicroPython's
@@ -120,23 +122,23 @@ typedef struct uheap_info_t {
 
 /** uheap::Counters, field for field. */
 typedef struct uheap_counters_t {
-    uint64_t allocations, /**< successful allocations, realloc moves included */
+    uheap_counter_t allocations, /**< successful allocations, realloc moves included */
         frees,            /**< objects released by uheap_free() and by realloc moves */
         bytes_allocated,  /**< whole-block bytes handed out, cumulative */
         collections,      /**< completed collections (uheap_sweep_all() included) */
         objects_collected; /**< objects freed by collections, cumulative */
     size_t last_collect_freed; /**< objects freed by the most recent collection */
-    uint64_t last_pause_ns, /**< duration of the most recent collection */
+    uheap_counter_t last_pause_ns, /**< duration of the most recent collection */
         max_pause_ns,       /**< longest collection so far */
         total_pause_ns;     /**< all collections added up */
     size_t used_bytes,      /**< bytes in use now (same as uheap_info_t.used) */
         peak_used_bytes;    /**< most bytes ever in use at once */
-    uint64_t out_of_memory, /**< allocations that returned NULL for lack of space */
+    uheap_counter_t out_of_memory, /**< allocations that returned NULL for lack of space */
         mark_stack_overflows, /**< times the mark stack was full and an object deferred */
         finalisers_run,     /**< finaliser callbacks made */
         weak_notified,      /**< dead weakly referenced objects reported */
         index_repairs;      /**< reserved: always 0 */
-    uint64_t areas_grown,   /**< areas obtained from the grow callback */
+    uheap_counter_t areas_grown,   /**< areas obtained from the grow callback */
         areas_released;     /**< empty grown areas handed back */
 } uheap_counters_t;
 
@@ -288,6 +290,9 @@ UHEAP_API const char *uheap_version(void);
 /** The same as one number, (MAJOR << 16) | (MINOR << 8) | PATCH, which compares in version order
  * (UHEAP_VERSION_NUMBER in uheap/version.h). */
 UHEAP_API uint32_t uheap_version_number(void);
+/** The features built into the library linked, as UHEAP_FEATURE_BIT_* bits (uheap::features()):
+ * equal to UHEAP_FEATURES_BUILT when the program was compiled with the library's values. */
+UHEAP_API unsigned uheap_features(void);
 
 /** uheap::Heap::create(): config may be NULL for defaults; *status (if non-NULL) receives the
  * outcome. Returns the heap, or NULL. */

@@ -23,14 +23,16 @@ set(type_exceptions
   "Heap=uheap_t"
   "HeapConfig=uheap_config_t"
   "HeapSpan=uheap_span_t"
-  "AllocFlag=UHEAP_FINALISER")
+  "AllocFlag=UHEAP_FINALISER"
+  "Feature=UHEAP_FEATURE_BIT_INTERIOR_POINTERS")
 # Prefix of the C constants for the enumerators of each C++ enumeration.
 set(enumerator_prefixes
   "Status=UHEAP_"
   "AllocFlag=UHEAP_"
   "FreeReason=UHEAP_FREE_"
   "PauseKind=UHEAP_PAUSE_"
-  "Invariant=UHEAP_INVARIANT_")
+  "Invariant=UHEAP_INVARIANT_"
+  "Feature=UHEAP_FEATURE_BIT_")
 
 set(problems "")
 macro(problem text)
@@ -65,6 +67,9 @@ function(lookup pairs key out)
 endfunction()
 
 file(READ "${INCLUDE_DIR}/uheap/uheap.h" c_header)
+# The feature macros and bits, shared by C and C++, live in features.h, which uheap.h includes.
+file(READ "${INCLUDE_DIR}/uheap/features.h" c_features)
+string(APPEND c_header "\n${c_features}")
 file(READ "${C_API_SOURCE}" c_source)
 file(READ "${C_TEST}" c_test)
 string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" "" c_test "${c_test}")  # a name in a comment is no call
@@ -131,6 +136,10 @@ foreach(header ${cxx_headers})
         if(enum STREQUAL "AllocFlag")
           string(REGEX REPLACE "^k" "" enumerator "${enumerator}")
           snake("${enumerator}" enumerator)
+        elseif(enum STREQUAL "Feature")  # kFeatureCounters64 = UHEAP_FEATURE_BIT_COUNTERS_64
+          string(REGEX REPLACE "^kFeature" "" enumerator "${enumerator}")
+          snake("${enumerator}" enumerator)
+          string(REGEX REPLACE "([a-z])([0-9])" "\\1_\\2" enumerator "${enumerator}")
         endif()
         string(TOUPPER "${enumerator}" enumerator)
         lookup("${enumerator_prefixes}" "${enum}" prefix)

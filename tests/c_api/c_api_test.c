@@ -4,6 +4,10 @@
  * public member of uheap::Heap and every free function and type of the C++ headers has its C
  * counterpart in uheap.h.)
  *
+ * It runs against the default library and the minimal one (every UHEAP_FEATURE_* off): each test
+ * checks a feature in full where built() says the library has it, and test_features() checks
+ * that those left out are refused (UHEAP_UNSUPPORTED) or ignored.
+ *
  * Each heap lives in a static buffer. Checks count into `passed` / `failed`; the last line is
  * "N passed, M failed" and the exit status is non-zero iff a check failed. */
 #include <stdint.h>
@@ -25,6 +29,21 @@ static void check(int ok, const char *text, int line) {
         ++failed;
         printf("FAIL line %d: %s\n", line, text);
     }
+}
+
+/* Whether the library linked has a feature (UHEAP_FEATURE_BIT_*). A test of a feature checks it
+ * in full where it is built; where it is not, test_features() checks the refusal. */
+static int built(unsigned bit) { return (uheap_features() & bit) != 0; }
+
+/* What a call needing `bit` returns, or records as the last status, when it succeeds. */
+static uheap_status_t ok_or_unsupported(unsigned bit) { return built(bit) ? UHEAP_OK : UHEAP_UNSUPPORTED; }
+
+/* The allocation flag an object keeps: UHEAP_FINALISER and UHEAP_WEAK are accepted and ignored
+ * where their feature is not built. */
+static unsigned flag_kept(unsigned flag) {
+    if (flag == UHEAP_FINALISER) return built(UHEAP_FEATURE_BIT_FINALISERS) ? flag : 0;
+    if (flag == UHEAP_WEAK) return built(UHEAP_FEATURE_BIT_WEAK_REFERENCES) ? flag : 0;
+    return flag;
 }
 
 /* ---- shared fixtures ------------------------------------------------------------------- */
@@ -296,7 +315,7 @@ static void test_alloc_free_size(void) {
     CHECK(uheap_size_of(heap, scan_free) == 3 * block_bytes);
     CHECK(all_zero(one, block_bytes) && all_zero(two, 2 * block_bytes));
     CHECK(uheap_flags_of(heap, one) == 0);
-    CHECK(uheap_flags_of(heap, two) == UHEAP_FINALISER);
+    CHECK(uheap_flags_of(heap, two) == flag_kept(UHEAP_FINALISER));
     CHECK(uheap_flags_of(heap, scan_free) == UHEAP_NO_SCAN);
     CHECK(uheap_flags_of(heap, small_no_scan) == 0); /* one-block objects are always scanned */
     CHECK(uheap_contains(heap, one) && uheap_contains(heap, two + 1));
@@ -313,7 +332,8 @@ static void test_alloc_free_size(void) {
     CHECK(uheap_size_of(heap, one + 1) == 0);
     CHECK(uheap_size_of(heap, two + block_bytes) == 0);
     CHECK(uheap_flags_of(heap, two + block_bytes) == 0);
-    CHECK(uheap_set_weak(heap, one + 1) == UHEAP_NOT_OBJECT_START);
+    CHECK(uheap_set_weak(heap, one + 1) ==
+          (built(UHEAP_FEATURE_BIT_WEAK_REFERENCES) ? UHEAP_NOT_OBJECT_START : UHEAP_UNSUPPORTED));
     CHECK(uheap_realloc(heap, &info, 10, true) == NULL);
     CHECK(uheap_last_status(heap) == UHEAP_FOREIGN_POINTER);
     CHECK(verify_ok(heap));
@@ -363,9 +383,9 @@ static void test_realloc(void) {
     CHECK(moved != NULL && moved != fin);
     CHECK(uheap_size_of(heap, moved) == 4 * block_bytes);
     CHECK(moved[0] == 0x11 && moved[block_bytes - 1] == 0x11 && all_zero(moved + block_bytes, 3 * block_bytes));
-    CHECK(uheap_flags_of(heap, moved) == UHEAP_FINALISER); /* the flag travels */
-    CHECK(uheap_size_of(heap, fin) == 0);                  /* the old copy is gone */
-    CHECK(uheap_realloc(heap, moved, 0, true) == NULL);   /* 0 bytes frees */
+    CHECK(uheap_flags_of(heap, moved) == flag_kept(UHEAP_FINALISER)); /* the flag travels */
+    CHECK(uheap_size_of(heap, fin) == 0);                             /* the old copy is gone */
+    CHECK(uheap_realloc(heap, moved, 0, true) == NULL);               /* 0 bytes frees */
     CHECK(uheap_size_of(heap, moved) == 0);
     CHECK(verify_ok(heap));
 }
@@ -390,8 +410,11 @@ static void test_lock(void) {
     CHECK(uheap_free(heap, p) == UHEAP_OK);
 }
 
-/* The three-step collection with finalisers, weak references and their callbacks. */
+/* The three-step collection with finalisers, weak references and their callbacks (where they are
+ * built; without them, dying objects die just the same, unreported). */
 static void test_collect_three_step(void) {
+    const int finalisers = built(UHEAP_FEATURE_BIT_FINALISERS);
+    const int weak_refs = built(UHEAP_FEATURE_BIT_WEAK_REFERENCES);
     uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
     uheap_set_finaliser(heap, on_finalise, heap);
     uheap_set_weak_callbacks(heap, on_weak_freed, on_weak_sweep, heap);
@@ -408,11 +431,15 @@ static void test_collect_three_step(void) {
     root[0] = child;
     root[1] = weak_live;
     child[3 * block_bytes / sizeof(void *) - 1] = freed_by_finaliser; /* last word of the child */
-    CHECK(uheap_set_weak(heap, weak) == UHEAP_OK);
-    CHECK(uheap_set_weak(heap, weak_live) == UHEAP_OK);
-    CHECK(uheap_flags_of(heap, weak) == UHEAP_WEAK);
-    CHECK(uheap_free(heap, weak) == UHEAP_WEAKLY_REFERENCED); /* weakly referenced: never freed explicitly */
-    CHECK(uheap_size_of(heap, weak) == block_bytes);
+    if (weak_refs) {
+        CHECK(uheap_set_weak(heap, weak) == UHEAP_OK);
+        CHECK(uheap_set_weak(heap, weak_live) == UHEAP_OK);
+        CHECK(uheap_flags_of(heap, weak) == UHEAP_WEAK);
+        CHECK(uheap_free(heap, weak) == UHEAP_WEAKLY_REFERENCED); /* weakly referenced: never freed explicitly */
+        CHECK(uheap_size_of(heap, weak) == block_bytes);
+    } else {
+        CHECK(uheap_set_weak(heap, weak) == UHEAP_UNSUPPORTED); /* weak stays plain garbage */
+    }
 
     /* Outside a collection the steps are refused. */
     uheap_collect_root(heap, (void *const *)&root, 1);
@@ -440,19 +467,29 @@ static void test_collect_three_step(void) {
     CHECK(uheap_size_of(heap, interior_only) == 0);
     CHECK(uheap_size_of(heap, dying) == 0);
     CHECK(uheap_size_of(heap, weak) == 0);
-    CHECK(uheap_size_of(heap, freed_by_finaliser) == 0); /* freed from inside the finaliser */
-    CHECK(finaliser_calls == 1 && finalised[0] == dying);
-    CHECK(finaliser_alloc_result == NULL);                 /* finalisers cannot allocate */
-    CHECK(finaliser_collect_status == UHEAP_COLLECTING);   /* nor collect */
-    CHECK(weak_freed_calls == 1 && weak_freed_last == weak);
-    CHECK(weak_sweep_calls == 1 && !weak_sweep_saw_collecting && weak_sweep_alloc != NULL);
+    if (finalisers) {
+        CHECK(uheap_size_of(heap, freed_by_finaliser) == 0); /* freed from inside the finaliser */
+        CHECK(finaliser_calls == 1 && finalised[0] == dying);
+        CHECK(finaliser_alloc_result == NULL);               /* finalisers cannot allocate */
+        CHECK(finaliser_collect_status == UHEAP_COLLECTING); /* nor collect */
+    } else {
+        CHECK(uheap_size_of(heap, freed_by_finaliser) == block_bytes); /* no finaliser freed it */
+        CHECK(finaliser_calls == 0);
+        finaliser_frees = NULL;
+    }
+    if (weak_refs) {
+        CHECK(weak_freed_calls == 1 && weak_freed_last == weak);
+        CHECK(weak_sweep_calls == 1 && !weak_sweep_saw_collecting && weak_sweep_alloc != NULL);
+    } else {
+        CHECK(weak_freed_calls == 0 && weak_sweep_calls == 0);
+    }
 
     uheap_counters_t c;
     uheap_counters(heap, &c);
     CHECK(c.collections == 1);
     CHECK(c.last_collect_freed == 4); /* garbage, interior_only, dying, weak */
     CHECK(c.objects_collected == 4);
-    CHECK(c.finalisers_run == 1 && c.weak_notified == 1);
+    CHECK(c.finalisers_run == (finalisers ? 1u : 0u) && c.weak_notified == (weak_refs ? 1u : 0u));
     CHECK(c.last_pause_ns > 0 && c.last_pause_ns % 1000 == 0 && c.max_pause_ns == c.last_pause_ns);
     CHECK(c.total_pause_ns == c.last_pause_ns);
     CHECK(verify_ok(heap));
@@ -461,12 +498,12 @@ static void test_collect_three_step(void) {
     void *last = uheap_alloc(heap, 16, UHEAP_FINALISER);
     finaliser_calls = 0;
     CHECK(uheap_sweep_all(heap) == UHEAP_OK);
-    CHECK(finaliser_calls == 1 && finalised[0] == last);
+    CHECK(finalisers ? finaliser_calls == 1 && finalised[0] == last : finaliser_calls == 0);
     CHECK(uheap_size_of(heap, root) == 0 && uheap_size_of(heap, child) == 0);
     uheap_info_t info;
     uheap_info(heap, &info);
     CHECK(info.used == 0 && info.objects == 0);
-    CHECK(weak_freed_calls == 2 && weak_freed_last == weak_live);
+    CHECK(weak_refs ? weak_freed_calls == 2 && weak_freed_last == weak_live : weak_freed_calls == 0);
     CHECK(verify_ok(heap));
     /* The collection left its sweep pending (the default); steps finish it. */
     size_t left = uheap_sweep_step(heap, 0);
@@ -488,19 +525,27 @@ static void test_collect_callbacks_and_stack(void *stack_base) {
     CHECK(uheap_size_of(heap, root_words[0]) == block_bytes);
     CHECK(uheap_size_of(heap, garbage) == 0);
 
-    /* Reachable only from this frame: collect_stack() finds it once the base is set. */
+    /* Reachable only from this frame: collect_stack() finds it once the base is set. Without
+     * stack scanning the stack is no root: it dies. */
+    const int stack_scan = built(UHEAP_FEATURE_BIT_STACK_SCAN);
+    const size_t stack_kept = stack_scan ? block_bytes : 0;
     uheap_set_stack_base(heap, stack_base);
+    CHECK(uheap_last_status(heap) == ok_or_unsupported(UHEAP_FEATURE_BIT_STACK_SCAN));
     void *volatile on_stack = uheap_alloc(heap, 16, 0);
     CHECK(uheap_collect(heap) == UHEAP_OK);
-    CHECK(uheap_size_of(heap, on_stack) == block_bytes);
+    CHECK(uheap_size_of(heap, on_stack) == stack_kept);
+    if (!stack_scan) on_stack = uheap_alloc(heap, 16, 0); /* a new one for the three steps */
     CHECK(uheap_collect_start(heap) == UHEAP_OK);
     uheap_collect_stack(heap);
+    CHECK(uheap_last_status(heap) == ok_or_unsupported(UHEAP_FEATURE_BIT_STACK_SCAN));
     CHECK(uheap_collect_end(heap) == UHEAP_OK);
-    CHECK(uheap_size_of(heap, on_stack) == block_bytes);
+    CHECK(uheap_size_of(heap, on_stack) == stack_kept);
     uheap_collect_stack(heap); /* outside a collection: refused */
-    CHECK(uheap_last_status(heap) == UHEAP_NOT_COLLECTING);
+    CHECK(uheap_last_status(heap) == (stack_scan ? UHEAP_NOT_COLLECTING : UHEAP_UNSUPPORTED));
     uheap_set_root_callback(heap, NULL, NULL);
     root_words[0] = NULL;
+    /* The stack base alone is a root source; without stack scanning there is none left. */
+    CHECK(uheap_collect(heap) == (stack_scan ? UHEAP_OK : UHEAP_NO_ROOTS));
     CHECK(verify_ok(heap));
 }
 
@@ -578,6 +623,7 @@ static void test_areas_and_growth(void) {
     size_t huge = sizeof region_b.bytes + sizeof region_b.bytes / 4;
     CHECK(uheap_alloc(heap, huge, 0) == NULL);
     CHECK(uheap_last_status(heap) == UHEAP_TOO_LARGE);
+    if (!built(UHEAP_FEATURE_BIT_GROWTH)) return; /* test_features() checks the refusal */
 
     uheap_t *growing = new_heap(region_a.bytes, SMALL_REGION_BYTES, 8);
     anchor(growing);
@@ -726,6 +772,7 @@ static void report_incremental_root(void *user) { uheap_collect_root((uheap_t *)
 /* Incremental marking from C: steps, the barrier (a store into a scanned object keeps its
  * value alive), pacing and idle time. */
 static void test_incremental(void) {
+    if (!built(UHEAP_FEATURE_BIT_INCREMENTAL)) return; /* test_features() checks the refusal */
     uheap_config_t config;
     memset(&config, 0, sizeof config);
     config.incremental = true;
@@ -817,6 +864,7 @@ static void test_weak_slots(void) {
     CHECK(uheap_hide_pointer(&local) != (void *)&local);
     CHECK(uheap_reveal_pointer(uheap_hide_pointer(&local)) == (void *)&local);
     CHECK(((uintptr_t)uheap_hide_pointer(&local) & 1u) == 1u); /* never block-aligned */
+    if (!built(UHEAP_FEATURE_BIT_WEAK_REFERENCES)) return; /* test_features() checks the refusal */
 
     uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
     void *strong = uheap_alloc(heap, 16, 0);
@@ -959,8 +1007,8 @@ static void test_walk_and_areas(void) {
     CHECK((walk_blocks[0] + walk_blocks[1]) * block_bytes == info.total);
     CHECK(walk_objects == 4 && walk_objects == info.objects);
     CHECK(walk_free_runs == 3 && walk_free_runs == info.free_runs); /* the gap, the rest of each area */
-    CHECK(walk_saw(a, 0, 1) && walk_saw(b, UHEAP_FINALISER, 2) && walk_saw(c, UHEAP_NO_SCAN, 4));
-    CHECK(walk_saw(big, UHEAP_WEAK, pool.n_blocks - 6));
+    CHECK(walk_saw(a, 0, 1) && walk_saw(b, flag_kept(UHEAP_FINALISER), 2) && walk_saw(c, UHEAP_NO_SCAN, 4));
+    CHECK(walk_saw(big, flag_kept(UHEAP_WEAK), pool.n_blocks - 6));
     CHECK(walk_seen[0] == a && walk_seen[1] == b && walk_seen[2] == c && walk_seen[3] == big); /* address order */
     CHECK(verify_ok(heap));
 }
@@ -1030,6 +1078,7 @@ static int event_is(size_t i, char kind, const void *ptr, size_t n_bytes, unsign
 }
 
 static void test_event_hooks(void) {
+    if (!built(UHEAP_FEATURE_BIT_EVENT_HOOKS)) return; /* test_features() checks the refusal */
     uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
     static uheap_event_hooks_t hooks; /* used in place by the heap */
     uheap_event_hooks_t got;
@@ -1139,6 +1188,7 @@ static void test_event_hooks(void) {
     CHECK(verify_ok(heap));
 
     /* Incremental steps report their own pause kinds. */
+    if (!built(UHEAP_FEATURE_BIT_INCREMENTAL)) return; /* test_features() checks the refusal */
     uheap_config_t config;
     memset(&config, 0, sizeof config);
     config.incremental = true;
@@ -1192,22 +1242,25 @@ static void test_getters_and_odds(void) {
     CHECK(uheap_object_start(heap, NULL) == NULL);
 
     CHECK(uheap_finaliser(heap) == NULL);
-    uheap_set_finaliser(heap, on_finalise, heap);
-    CHECK(uheap_finaliser(heap) == on_finalise);
+    uheap_set_finaliser(heap, on_finalise, heap); /* refused without finalisers: none is kept */
+    CHECK(uheap_finaliser(heap) == (built(UHEAP_FEATURE_BIT_FINALISERS) ? on_finalise : NULL));
     uheap_set_finaliser(heap, NULL, NULL);
     CHECK(uheap_finaliser(heap) == NULL);
 
-    /* UHEAP_DESTRUCTOR: the last word names the function a collection calls. */
-    void **with_destructor = (void **)uheap_alloc(heap, 2 * block_bytes, UHEAP_DESTRUCTOR);
-    CHECK(with_destructor != NULL);
-    CHECK((uheap_flags_of(heap, with_destructor) & UHEAP_DESTRUCTOR) != 0);
-    {
-        uheap_destructor_fn fn = count_destructor;
-        memcpy((unsigned char *)with_destructor + uheap_size_of(heap, with_destructor) - sizeof fn, &fn, sizeof fn);
+    /* UHEAP_DESTRUCTOR: the last word names the function a collection calls. Refused without
+     * finalisers (test_features()): it would never be called. */
+    if (built(UHEAP_FEATURE_BIT_FINALISERS)) {
+        void **with_destructor = (void **)uheap_alloc(heap, 2 * block_bytes, UHEAP_DESTRUCTOR);
+        CHECK(with_destructor != NULL);
+        CHECK((uheap_flags_of(heap, with_destructor) & UHEAP_DESTRUCTOR) != 0);
+        {
+            uheap_destructor_fn fn = count_destructor;
+            memcpy((unsigned char *)with_destructor + uheap_size_of(heap, with_destructor) - sizeof fn, &fn, sizeof fn);
+        }
+        destructor_calls = 0;
+        CHECK(uheap_collect(heap) == UHEAP_OK);
+        CHECK(destructor_calls == 1 && destructed == (void *)with_destructor);
     }
-    destructor_calls = 0;
-    CHECK(uheap_collect(heap) == UHEAP_OK);
-    CHECK(destructor_calls == 1 && destructed == (void *)with_destructor);
 
     /* clear_stack overwrites dead stack below this frame; the heap is unaffected. */
     uheap_clear_stack(1024);
@@ -1216,7 +1269,7 @@ static void test_getters_and_odds(void) {
 
 }
 
-/* Poisoning on request, and retire(): the regions are the host's again. Freed memory is only read
+/* retire(): the regions are the host's again; and poisoning on request. Freed memory is only read
  * where AddressSanitizer is not watching (under it, the read would stop the test, as intended). */
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -1232,8 +1285,21 @@ static void test_getters_and_odds(void) {
 static void test_poison_and_retire(void) {
     uheap_config_t config;
     memset(&config, 0, sizeof config);
-    config.poison = UHEAP_POISON_ON;
+    config.poison = UHEAP_POISON_OFF;
     uheap_t *heap = uheap_create(region_b.bytes, sizeof region_b.bytes, &config, NULL);
+    CHECK(heap != NULL);
+    unsigned char *kept_bytes = (unsigned char *)uheap_alloc(heap, 16, 0);
+    memset(kept_bytes, 0x77, block_bytes);
+    CHECK(uheap_free(heap, kept_bytes) == UHEAP_OK);
+    CHECK(kept_bytes[0] == 0x77 && kept_bytes[block_bytes - 1] == 0x77); /* left as it was */
+    CHECK(uheap_collect_start(heap) == UHEAP_OK);
+    CHECK(uheap_retire(heap) == UHEAP_COLLECTING); /* not during a collection */
+    CHECK(uheap_collect_end(heap) == UHEAP_OK);
+    CHECK(uheap_retire(heap) == UHEAP_OK);
+    if (!built(UHEAP_FEATURE_BIT_POISON)) return; /* test_features() checks the refusal */
+
+    config.poison = UHEAP_POISON_ON;
+    heap = uheap_create(region_b.bytes, sizeof region_b.bytes, &config, NULL);
     CHECK(heap != NULL);
     anchor(heap);
     unsigned char *freed = (unsigned char *)uheap_alloc(heap, 3 * block_bytes, 0);
@@ -1251,21 +1317,9 @@ static void test_poison_and_retire(void) {
     unsigned char *again = (unsigned char *)uheap_alloc(heap, 3 * block_bytes, 0);
     CHECK(again == freed && all_zero(again, 3 * block_bytes)); /* handed out zeroed, accessible */
     CHECK(verify_ok(heap));
-    CHECK(uheap_collect_start(heap) == UHEAP_OK);
-    CHECK(uheap_retire(heap) == UHEAP_COLLECTING); /* not during a collection */
-    CHECK(uheap_collect_end(heap) == UHEAP_OK);
     CHECK(uheap_retire(heap) == UHEAP_OK);
     memset(region_b.bytes, 0x33, sizeof region_b.bytes); /* all of it the host's again */
     CHECK(region_b.bytes[0] == 0x33 && region_b.bytes[REGION_BYTES - 1] == 0x33);
-
-    config.poison = UHEAP_POISON_OFF;
-    heap = uheap_create(region_b.bytes, sizeof region_b.bytes, &config, NULL);
-    CHECK(heap != NULL);
-    unsigned char *kept_bytes = (unsigned char *)uheap_alloc(heap, 16, 0);
-    memset(kept_bytes, 0x77, block_bytes);
-    CHECK(uheap_free(heap, kept_bytes) == UHEAP_OK);
-    CHECK(kept_bytes[0] == 0x77 && kept_bytes[block_bytes - 1] == 0x77); /* left as it was */
-    CHECK(uheap_retire(heap) == UHEAP_OK);
 }
 
 /* A heap that knows no root at all refuses to collect (everything would be freed). */
@@ -1294,6 +1348,7 @@ static void test_no_roots(void) {
     CHECK(uheap_sweep_all(heap) == UHEAP_OK); /* frees everything on purpose */
     CHECK(uheap_size_of(heap, p) == 0);
 
+    if (!built(UHEAP_FEATURE_BIT_INCREMENTAL)) return; /* test_features() checks the refusal */
     uheap_config_t config;
     memset(&config, 0, sizeof config);
     config.incremental = true;
@@ -1344,18 +1399,128 @@ static int run_holder_barrier(int with_barrier) {
     return x_lives;
 }
 
-static void test_write_barrier_holder(void) { CHECK(run_holder_barrier(1)); }
+static void test_write_barrier_holder(void) {
+    if (!built(UHEAP_FEATURE_BIT_INCREMENTAL)) return; /* test_features() checks the refusal */
+    CHECK(run_holder_barrier(1));
+}
+
+/* The features: the library linked reports those these headers were compiled with, and each
+ * one left out refuses what needs it (UHEAP_UNSUPPORTED) while the heap goes on without it. The
+ * tests above check each feature that is built. */
+static void check_config(const uheap_config_t *config, unsigned bit) {
+    uheap_status_t status = UHEAP_CORRUPTED;
+    uheap_t *heap = uheap_create(region_b.bytes, sizeof region_b.bytes, config, &status);
+    CHECK(built(bit) ? heap != NULL && status == UHEAP_OK : heap == NULL && status == UHEAP_UNSUPPORTED);
+}
+
+static void test_features(void) {
+    CHECK(uheap_features() == UHEAP_FEATURES_BUILT);
+    CHECK(strcmp(uheap_status_name(UHEAP_UNSUPPORTED), "unsupported") == 0);
+    CHECK(sizeof(uheap_counter_t) == (built(UHEAP_FEATURE_BIT_COUNTERS_64) ? sizeof(uint64_t) : sizeof(size_t)));
+
+    /* A configuration that asks for a feature left out is refused. */
+    uheap_config_t config;
+    memset(&config, 0, sizeof config);
+    config.interior_pointers = true;
+    check_config(&config, UHEAP_FEATURE_BIT_INTERIOR_POINTERS);
+    memset(&config, 0, sizeof config);
+    config.incremental = true;
+    check_config(&config, UHEAP_FEATURE_BIT_INCREMENTAL);
+    memset(&config, 0, sizeof config);
+    config.poison = UHEAP_POISON_ON;
+    check_config(&config, UHEAP_FEATURE_BIT_POISON);
+
+    /* Lazy sweeping (eager_sweep false, the default) is only a wish: without it every collection
+     * sweeps before it returns. */
+    uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
+    anchor(heap);
+    void *garbage = uheap_alloc(heap, 16, 0);
+    CHECK(uheap_collect(heap) == UHEAP_OK);
+    CHECK(uheap_size_of(heap, garbage) == 0);
+    if (!built(UHEAP_FEATURE_BIT_LAZY_SWEEP)) CHECK(uheap_sweep_step(heap, 0) == 0);
+
+    /* The setters of a feature left out keep nothing and record UHEAP_UNSUPPORTED. (Each starts
+     * from a last status of ok: uheap_free(heap, NULL) sets it.) */
+    uheap_free(heap, NULL);
+    uheap_set_finaliser(heap, on_finalise, heap);
+    CHECK(uheap_last_status(heap) == ok_or_unsupported(UHEAP_FEATURE_BIT_FINALISERS));
+    CHECK(uheap_finaliser(heap) == (built(UHEAP_FEATURE_BIT_FINALISERS) ? on_finalise : NULL));
+    uheap_set_finaliser(heap, NULL, NULL);
+    uheap_free(heap, NULL);
+    uheap_set_weak_callbacks(heap, on_weak_freed, on_weak_sweep, heap);
+    CHECK(uheap_last_status(heap) == ok_or_unsupported(UHEAP_FEATURE_BIT_WEAK_REFERENCES));
+    uheap_set_weak_callbacks(heap, NULL, NULL, NULL);
+    uheap_free(heap, NULL);
+    uheap_set_grow_callback(heap, on_grow, on_release, NULL);
+    CHECK(uheap_last_status(heap) == ok_or_unsupported(UHEAP_FEATURE_BIT_GROWTH));
+    uheap_set_grow_callback(heap, NULL, NULL, NULL);
+    static uheap_event_hooks_t hooks;
+    uheap_event_hooks_t got;
+    memset(&hooks, 0, sizeof hooks);
+    hooks.user = &hook_marker;
+    hooks.on_alloc = hook_alloc;
+    uheap_free(heap, NULL);
+    uheap_set_event_hooks(heap, &hooks);
+    CHECK(uheap_last_status(heap) == ok_or_unsupported(UHEAP_FEATURE_BIT_EVENT_HOOKS));
+    uheap_event_hooks(heap, &got);
+    CHECK(got.on_alloc == (built(UHEAP_FEATURE_BIT_EVENT_HOOKS) ? hook_alloc : NULL));
+    uheap_set_event_hooks(heap, NULL);
+    uheap_free(heap, NULL);
+    uheap_set_stack_base(heap, NULL);
+    CHECK(uheap_last_status(heap) == ok_or_unsupported(UHEAP_FEATURE_BIT_STACK_SCAN));
+    uheap_collect_stack(heap);
+    CHECK(uheap_last_status(heap) ==
+          (built(UHEAP_FEATURE_BIT_STACK_SCAN) ? UHEAP_NOT_COLLECTING : UHEAP_UNSUPPORTED));
+    uheap_free(heap, NULL);
+    uheap_set_pacing(heap, 100, 64);
+    CHECK(uheap_last_status(heap) == ok_or_unsupported(UHEAP_FEATURE_BIT_INCREMENTAL));
+
+    /* The calls that return a status return it. */
+    CHECK(uheap_collect_step(heap, 8) == /* on a heap that is not incremental */
+          (built(UHEAP_FEATURE_BIT_INCREMENTAL) ? UHEAP_INVALID_ARGUMENT : UHEAP_UNSUPPORTED));
+    uheap_weak_slot_t slot;
+    void *slot_word = NULL;
+    memset(&slot, 0, sizeof slot);
+    slot.slot = &slot_word;
+    CHECK(uheap_add_weak_slot(heap, &slot) == ok_or_unsupported(UHEAP_FEATURE_BIT_WEAK_REFERENCES));
+    uheap_remove_weak_slot(heap, &slot);
+    void *plain = uheap_alloc(heap, 16, 0);
+    CHECK(uheap_set_weak(heap, plain) == ok_or_unsupported(UHEAP_FEATURE_BIT_WEAK_REFERENCES));
+    CHECK(uheap_flags_of(heap, plain) == flag_kept(UHEAP_WEAK));
+
+    /* UHEAP_DESTRUCTOR without finalisers is refused (the destructor would never run);
+     * UHEAP_FINALISER and UHEAP_WEAK are accepted and ignored: plain objects, freed as any. */
+    if (!built(UHEAP_FEATURE_BIT_FINALISERS)) {
+        CHECK(uheap_alloc(heap, 2 * block_bytes, UHEAP_DESTRUCTOR) == NULL);
+        CHECK(uheap_last_status(heap) == UHEAP_UNSUPPORTED);
+    }
+    void *fin = uheap_alloc(heap, 16, UHEAP_FINALISER);
+    void *weak = uheap_alloc(heap, 16, UHEAP_WEAK);
+    CHECK(fin != NULL && weak != NULL);
+    CHECK(uheap_flags_of(heap, fin) == flag_kept(UHEAP_FINALISER));
+    CHECK(uheap_flags_of(heap, weak) == flag_kept(UHEAP_WEAK));
+    CHECK(uheap_free(heap, fin) == UHEAP_OK);
+    CHECK(uheap_free(heap, weak) ==
+          (built(UHEAP_FEATURE_BIT_WEAK_REFERENCES) ? UHEAP_WEAKLY_REFERENCED : UHEAP_OK));
+    CHECK(verify_ok(heap));
+}
 
 int main(void) {
     int stack_base_marker = 0;
     test_names_and_sizes();
+    test_features();
     test_create_errors();
     test_static_control_memory();
     test_alloc_free_size();
     test_realloc();
     test_lock();
     test_collect_three_step();
-    test_collect_callbacks_and_stack(&stack_base_marker + 1);
+    {
+        /* Called through a volatile pointer so that it is never inlined: its frame, on_stack and
+         * all, must lie below the stack base taken here. */
+        void (*volatile stack_test)(void *) = test_collect_callbacks_and_stack;
+        stack_test(&stack_base_marker + 1);
+    }
     test_threshold_and_auto_collect();
     test_areas_and_growth();
     test_reports();
