@@ -117,14 +117,14 @@ void HeapImpl::finalise_dead() {
                     ++stats.finalisers_run;
                     if (t.has_destructor(block)) {
                         run_destructor(*a, block);
-                    } else if (cb.finaliser != nullptr) {
-                        cb.finaliser(cb.finaliser_user, object);
+                    } else if (cb.finaliser().fn != nullptr) {
+                        cb.finaliser().fn(cb.finaliser().user, object);
                     }
                 }
                 if (built::kWeakReferences && t.is_head(block) && t.is_weak(block)) {
                     t.clear_weak(block);
                     ++stats.weak_notified;
-                    if (cb.weak_freed != nullptr) cb.weak_freed(cb.weak_user, object);
+                    if (cb.weak().freed != nullptr) cb.weak().freed(cb.weak().user, object);
                 }
             }
         }
@@ -239,7 +239,7 @@ void HeapImpl::release_empty_areas() {
     Area** link = &areas.first->next;  // the first area, beside the heap itself: never released
     while (*link != nullptr) {
         Area* area = *link;
-        if (!area->grown || area->used_blocks != 0 || cb.release == nullptr) {
+        if (!area->grown || area->used_blocks != 0 || cb.growth().release == nullptr) {
             link = &area->next;
             continue;
         }
@@ -248,7 +248,7 @@ void HeapImpl::release_empty_areas() {
         void* region = area->region;
         std::size_t region_bytes = area->region_bytes;
         unpoison_region(region, region_bytes);  // the host's memory again, all of it
-        cb.release(cb.grow_user, region, region_bytes);  // `area` lived in that region: not used after
+        cb.growth().release(cb.growth().user, region, region_bytes);  // `area` lived in that region: not used after
     }
 }
 
@@ -285,7 +285,7 @@ void HeapImpl::notify_collection_end() {
     }
     status = Status::ok;
     // Allocation is allowed again here (MicroPython's order); starting a collection is not.
-    if (built::kWeakReferences && cb.weak_sweep != nullptr) cb.weak_sweep(cb.weak_user);
+    if (cb.weak().after_sweep != nullptr) cb.weak().after_sweep(cb.weak().user);
 }
 
 // The rest of a collection once the roots are reported: one phase after another.

@@ -57,11 +57,10 @@ void Heap::set_finaliser(FinaliserFn fn, void* user) {
         self.status = Status::unsupported;
         return;
     }
-    self.cb.finaliser = fn;
-    self.cb.finaliser_user = user;
+    self.cb.set_finaliser({fn, user});
 }
 
-FinaliserFn Heap::finaliser() const { return HeapImpl::of(*this).cb.finaliser; }
+FinaliserFn Heap::finaliser() const { return HeapImpl::of(*this).cb.finaliser().fn; }
 
 void Heap::set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
@@ -69,9 +68,7 @@ void Heap::set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* 
         self.status = Status::unsupported;
         return;
     }
-    self.cb.weak_freed = freed;
-    self.cb.weak_sweep = after_sweep;
-    self.cb.weak_user = user;
+    self.cb.set_weak({freed, after_sweep, user});
 }
 
 void Heap::set_collect_callback(CollectFn fn, void* user) {
@@ -86,9 +83,7 @@ void Heap::set_grow_callback(GrowFn grow, ReleaseFn release, void* user) {
         self.status = Status::unsupported;
         return;
     }
-    self.cb.grow = grow;
-    self.cb.release = release;
-    self.cb.grow_user = user;
+    self.cb.set_growth({grow, release, user});
 }
 
 void Heap::set_clock(ClockFn fn, void* user) {
@@ -103,10 +98,10 @@ void Heap::set_event_hooks(const EventHooks& hooks) {
         self.status = Status::unsupported;
         return;
     }
-    self.cb.hooks = hooks;
+    self.cb.set_hooks(hooks);
     self.refresh_fast_path();  // an on_alloc hook sends every allocation through the slow path
 }
-EventHooks Heap::event_hooks() const { return HeapImpl::of(*this).cb.hooks; }
+EventHooks Heap::event_hooks() const { return HeapImpl::of(*this).cb.hooks(); }
 
 Status Heap::add_root_range(RootRange* range) {
     HeapImpl& self = HeapImpl::of(*this);

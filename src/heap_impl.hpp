@@ -225,15 +225,56 @@ struct Policy {
     std::size_t fast_path_limit = 0;
 };
 
-/// The host's callbacks; `user` pointers are passed back unchanged.
-struct Callbacks {
+/// A feature's part of the heap's state: held when the feature is built; when it is not, no
+/// room at all (a base class, so an empty one takes none: C++17 has no [[no_unique_address]]),
+/// reads give a constant empty value the compiler folds, and writes do nothing (the public
+/// setters refuse first: unsupported).
+template <bool kBuilt, class T>
+struct FeaturePart {
+    T part{};
+    const T& get() const { return part; }
+    void set(const T& value) { part = value; }
+};
+template <class T>
+struct FeaturePart<false, T> {
+    static constexpr T kNone{};
+    const T& get() const { return kNone; }
+    void set(const T&) {}
+};
+
+struct FinaliserCallback {
+    FinaliserFn fn = nullptr;
+    void* user = nullptr;
+};
+struct WeakCallbacks {
+    WeakFreedFn freed = nullptr;
+    WeakSweepFn after_sweep = nullptr;
+    void* user = nullptr;
+};
+struct GrowCallbacks {
+    GrowFn grow = nullptr;
+    ReleaseFn release = nullptr;
+    void* user = nullptr;
+};
+
+/// The host's callbacks; `user` pointers are passed back unchanged. Those of a feature the
+/// build leaves out take no room (FeaturePart).
+struct Callbacks : FeaturePart<built::kFinalisers, FinaliserCallback>,
+                   FeaturePart<built::kWeakReferences, WeakCallbacks>,
+                   FeaturePart<built::kGrowth, GrowCallbacks>,
+                   FeaturePart<built::kEventHooks, EventHooks> {
     RootFn root = nullptr;               void* root_user = nullptr;
-    FinaliserFn finaliser = nullptr;     void* finaliser_user = nullptr;
-    WeakFreedFn weak_freed = nullptr;    WeakSweepFn weak_sweep = nullptr;  void* weak_user = nullptr;
     CollectFn collect = nullptr;         void* collect_user = nullptr;
-    GrowFn grow = nullptr;               ReleaseFn release = nullptr;       void* grow_user = nullptr;
     ClockFn clock = nullptr;             void* clock_user = nullptr;
-    EventHooks hooks;
+
+    const FinaliserCallback& finaliser() const { return FeaturePart<built::kFinalisers, FinaliserCallback>::get(); }
+    const WeakCallbacks& weak() const { return FeaturePart<built::kWeakReferences, WeakCallbacks>::get(); }
+    const GrowCallbacks& growth() const { return FeaturePart<built::kGrowth, GrowCallbacks>::get(); }
+    const EventHooks& hooks() const { return FeaturePart<built::kEventHooks, EventHooks>::get(); }
+    void set_finaliser(const FinaliserCallback& c) { FeaturePart<built::kFinalisers, FinaliserCallback>::set(c); }
+    void set_weak(const WeakCallbacks& c) { FeaturePart<built::kWeakReferences, WeakCallbacks>::set(c); }
+    void set_growth(const GrowCallbacks& c) { FeaturePart<built::kGrowth, GrowCallbacks>::set(c); }
+    void set_hooks(const EventHooks& c) { FeaturePart<built::kEventHooks, EventHooks>::set(c); }
 };
 
 /// What of HeapConfig the heap consults after create() (the rest sizes and places memory).
@@ -267,11 +308,7 @@ struct HeapImpl final : Heap {
     bool lazy() const { return built::kLazySweep && config.lazy_sweep; }
     bool poisoning() const { return built::kPoison && config.poison_freed; }
     /// The host's event hooks; in a build without them, none, as constants the compiler folds.
-    const EventHooks& hooks() const {
-        if constexpr (built::kEventHooks) return cb.hooks;
-        return kNoHooks;
-    }
-    static constexpr EventHooks kNoHooks{};
+    const EventHooks& hooks() const { return cb.hooks(); }
     /// An incremental cycle is running, between its steps (never, in a build without it).
     bool cycling() const { return built::kIncremental && gc.phase == Phase::incremental; }
 

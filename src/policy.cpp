@@ -39,21 +39,21 @@ void HeapImpl::run_automatic_collection() {
 // or more next to the heap and the program, so such requests are refused on every target.
 bool HeapImpl::could_ever_fit(std::size_t n_blocks) const {
     if (n_blocks <= areas.max_blocks) return true;
-    return built::kGrowth && cb.grow != nullptr && n_blocks <= kMaxAreaBlocks && n_blocks <= (SIZE_MAX / 2) / kBlockBytes &&
+    return cb.growth().grow != nullptr && n_blocks <= kMaxAreaBlocks && n_blocks <= (SIZE_MAX / 2) / kBlockBytes &&
            Heap::region_bytes_for(n_blocks * kBlockBytes) != SIZE_MAX;
 }
 
 // Asks the host for an area big enough for n blocks (MicroPython's split-heap-auto: the request
 // roughly doubles the heap, and is never less than what the failed allocation needs).
 bool HeapImpl::grow_for(std::size_t n_blocks) {
-    if (cb.grow == nullptr || detail::is_collecting(gc.phase) || !could_ever_fit(n_blocks)) return false;
+    if (cb.growth().grow == nullptr || detail::is_collecting(gc.phase) || !could_ever_fit(n_blocks)) return false;
     std::size_t need = Heap::region_bytes_for(n_blocks * kBlockBytes);
     std::size_t total_bytes = 0;
     for (const Area* a = areas.first; a != nullptr; a = a->next) total_bytes += a->pool_bytes;
     std::size_t want = total_bytes > need ? total_bytes : need;
     void* region = nullptr;
     std::size_t region_bytes = 0;
-    if (!cb.grow(cb.grow_user, want, &region, &region_bytes) || region == nullptr) return false;
+    if (!cb.growth().grow(cb.growth().user, want, &region, &region_bytes) || region == nullptr) return false;
     auto begin = reinterpret_cast<std::uintptr_t>(region);
     if (region_bytes > UINTPTR_MAX - begin || areas.overlaps(begin, begin + region_bytes)) return false;
     Status area_status;
