@@ -64,7 +64,7 @@ void* HeapImpl::allocate_blocks(std::size_t n_blocks, unsigned flags) {
         // Born marked during an incremental cycle: marking may have passed every pointer to it.
         // (Only here: the fast path is closed during a cycle. Marking there cost every
         // allocation, cycle or not, 19 instructions in gcbench: registers saved for the branch.)
-        if (marking_) a->tables.set_mark(start);
+        if (built::kIncremental && marking_) a->tables.set_mark(start);
         return object;
     }
     return nullptr;
@@ -173,7 +173,7 @@ void* HeapImpl::move_object(void* ptr, Area& area, std::size_t head, std::size_t
     // During an incremental cycle the copy is born marked, but the original may not have been
     // scanned: the copy is scanned again (write_barrier(moved)'s work), or what only it points
     // to would be lost.
-    if (marking_) record_store(moved);
+    if (built::kIncremental && marking_) record_store(moved);
     auto old_begin = reinterpret_cast<std::uintptr_t>(ptr);
     relocate_registrations(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));
     redirect_weak_slots(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));

@@ -121,8 +121,9 @@ Area* HeapImpl::lay_out_area(void* region, std::size_t region_bytes, std::size_t
         return nullptr;
     }
 
-    // From here on the region is ours to write (and a previous heap's poisoning of it is undone).
-    unpoison_blocks(region, region_bytes);
+    // From here on the region is ours to write (and a previous heap's poisoning of it is undone:
+    // only a library with poisoning ever poisons).
+    if (built::kPoison) unpoison_blocks(region, region_bytes);
     std::uintptr_t tables_at = 0;
     carver.take(metadata_bytes(n_blocks), alignof(Word), &tables_at);
     carver.align(kBlockBytes);
