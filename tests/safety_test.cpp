@@ -353,6 +353,7 @@ __attribute__((noinline)) long use_after_forgotten_root() {
 
 #if UHEAP_TEST_ASAN
 TEST(SafetyDeathTest, AddressSanitizerReportsAUseOfAnObjectTheCollectorFreed) {
+    UHEAP_TEST_NEEDS(uheap::kFeaturePoison);
     EXPECT_DEATH(use_after_forgotten_root(), "use-after-poison");
 }
 #else
