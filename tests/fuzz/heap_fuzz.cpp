@@ -53,6 +53,11 @@
 #define FUZZ_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
+// The model observes collections through the event hooks and checks finalisers, weak references
+// and growth: a build may leave out anything else (the lean build), not these.
+static_assert(uheap::built::kEventHooks && uheap::built::kFinalisers && uheap::built::kWeakReferences && uheap::built::kGrowth,
+              "the fuzz model needs event hooks, finalisers, weak references and growth");
+
 namespace {
 
 using uheap::Heap;
@@ -270,6 +275,10 @@ private:
         config_.collect_on_every_alloc = (h2 & 0x18) == 0x18;
         config_.lazy_sweep = h0 % 3 != 0;  // no header bit is free: two region sizes in three sweep lazily
         config_.incremental = h0 / 3 % 3 == 1;  // and one in three collects in steps (kOpCollectStart)
+        // A library built without a feature refuses its option (create() fails): the input's
+        // choice is kept only where the build has it (the lean build, tests/fuzz/CMakeLists.txt).
+        config_.interior_pointers = config_.interior_pointers && uheap::built::kInteriorPointers;
+        config_.incremental = config_.incremental && uheap::built::kIncremental;
         // The harness writes into free blocks on purpose (op_scribble: a host's use after free);
         // poisoning exists to report exactly that, so it is off here (tests/safety_test.cpp).
         config_.poison_freed = false;
