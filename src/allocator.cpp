@@ -123,7 +123,7 @@ void HeapImpl::release_object(Area& area, std::size_t head, FreeReason reason) {
     std::size_t n_blocks = end - head;
     unlink_registrations_in(reinterpret_cast<std::uintptr_t>(area.ptr_of(head)),
                             reinterpret_cast<std::uintptr_t>(area.ptr_of(end)));
-    if (hooks().on_free != nullptr) hooks().on_free(hooks().user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
+    if (cb.hooks().on_free != nullptr) cb.hooks().on_free(cb.hooks().user, area.ptr_of(head), n_blocks * kBlockBytes, reason);
     t.clear_blocks(head, end);
     blocks_freed(area, head, end);
     book_released(area, n_blocks);
@@ -176,7 +176,6 @@ void* HeapImpl::move_object(void* ptr, Area& area, std::size_t head, std::size_t
     if (built::kIncremental && marking_) record_store(moved);
     auto old_begin = reinterpret_cast<std::uintptr_t>(ptr);
     relocate_registrations(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));
-    redirect_weak_slots(old_begin, old_begin + old_bytes, reinterpret_cast<std::uintptr_t>(moved));
     release_object(area, head, FreeReason::moved);
     status = Status::ok;
     return moved;
@@ -265,7 +264,7 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     if ((flags & kDestructor) && n_blocks < 2) n_blocks = 2;  // its flag lives on the first tail
     void* ptr = allocate_by_policy(n_bytes, n_blocks, flags);
     if (ptr == nullptr) return nullptr;
-    if (hooks().on_alloc != nullptr) hooks().on_alloc(hooks().user, ptr, n_blocks * kBlockBytes, flags, tag);
+    if (cb.hooks().on_alloc != nullptr) cb.hooks().on_alloc(cb.hooks().user, ptr, n_blocks * kBlockBytes, flags, tag);
     return ptr;
 }
 
@@ -361,8 +360,8 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     };
     remember(head + new_blocks);  // forgotten below if it moves
     auto report = [&](void* new_ptr) {
-        if (self.hooks().on_realloc != nullptr) {
-            self.hooks().on_realloc(self.hooks().user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
+        if (self.cb.hooks().on_realloc != nullptr) {
+            self.cb.hooks().on_realloc(self.cb.hooks().user, ptr, new_ptr, old_blocks * kBlockBytes, new_blocks * kBlockBytes);
         }
         return new_ptr;
     };

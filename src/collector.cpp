@@ -75,7 +75,7 @@ void HeapImpl::begin_collection(bool ignore_roots) {
     gc.depth = 0;
     gc.overflows = 0;
     settle_allocated();
-    if (hooks().on_collect_start != nullptr) hooks().on_collect_start(hooks().user);
+    if (cb.hooks().on_collect_start != nullptr) cb.hooks().on_collect_start(cb.hooks().user);
 }
 
 // Registered ranges are read when marking begins, so a range registered at any point of the
@@ -158,7 +158,7 @@ void HeapImpl::count_dead() {
         for (std::size_t w = 0; w < n_words; ++w) {
             Word dead = t.head[w] & ~t.mark[w];
             if (dead == 0 && !carry) continue;
-            if (hooks().on_free != nullptr || poisoning()) report_dead(*a, w, dead);
+            if (cb.hooks().on_free != nullptr || poisoning()) report_dead(*a, w, dead);
             DeadBlocks d = dead_blocks_in(dead, t.tails_in(w), carry);
             carry = d.runs_on;
             dead_objects += count_ones(dead);
@@ -190,7 +190,7 @@ void HeapImpl::report_dead(Area& area, std::size_t w, Word dead) {
         std::size_t head = w * kWordBits + count_trailing_zeros(dead);
         dead &= dead - 1;
         std::size_t n_bytes = (area.tables.object_end(head) - head) * kBlockBytes;
-        if (hooks().on_free != nullptr) hooks().on_free(hooks().user, area.ptr_of(head), n_bytes, FreeReason::swept);
+        if (cb.hooks().on_free != nullptr) cb.hooks().on_free(cb.hooks().user, area.ptr_of(head), n_bytes, FreeReason::swept);
         if (poisoning()) poison_blocks(area.ptr_of(head), n_bytes);
     }
 }
@@ -232,7 +232,10 @@ void HeapImpl::redirect_weak_slots(std::uintptr_t begin, std::uintptr_t end, std
 
 void HeapImpl::relocate_registrations(std::uintptr_t old_begin, std::uintptr_t old_end, std::uintptr_t new_begin) {
     relocate_nodes(gc.roots, old_begin, old_end, new_begin);
-    if constexpr (built::kWeakReferences) relocate_nodes(gc.weak_slots, old_begin, old_end, new_begin);
+    if constexpr (built::kWeakReferences) {
+        relocate_nodes(gc.weak_slots, old_begin, old_end, new_begin);
+        redirect_weak_slots(old_begin, old_end, new_begin);  // and the slots that name the object follow it
+    }
 }
 
 void HeapImpl::release_empty_areas() {
@@ -258,7 +261,7 @@ void HeapImpl::record_pause(PauseKind kind, std::uint64_t ns) {
     stats.last_pause_ns = ns;
     stats.total_pause_ns += ns;
     if (ns > stats.max_pause_ns) stats.max_pause_ns = ns;
-    if (hooks().on_pause != nullptr) hooks().on_pause(hooks().user, kind, ns);
+    if (cb.hooks().on_pause != nullptr) cb.hooks().on_pause(cb.hooks().user, kind, ns);
 }
 
 void HeapImpl::notify_collection_end() {
@@ -268,7 +271,7 @@ void HeapImpl::notify_collection_end() {
     c.mark_stack_overflows += gc.overflows;
     if constexpr (built::kIncremental) pace();
     record_pause(gc.incremental_cycle ? PauseKind::final_step : PauseKind::collection, pause);
-    if (hooks().on_collect_end != nullptr) {
+    if (cb.hooks().on_collect_end != nullptr) {
         Info now = info();
         CollectionStats s;
         s.index = c.collections;
@@ -281,7 +284,7 @@ void HeapImpl::notify_collection_end() {
         s.free_runs = now.free_runs;
         s.mark_stack_overflows = gc.overflows;
         s.pause_ns = pause;
-        hooks().on_collect_end(hooks().user, s);
+        cb.hooks().on_collect_end(cb.hooks().user, s);
     }
     status = Status::ok;
     // Allocation is allowed again here (MicroPython's order); starting a collection is not.

@@ -156,13 +156,10 @@ void free_space_refresh(FreeSpace& fs, const BlockTables& t) {
 }
 
 std::size_t free_space_longest(FreeSpace& fs, const BlockTables& t) {
-    if (!built::kFreeIndex) {  // no tree: the tables' words merged, O(n_words)
-        Summary s;
-        std::uint64_t span = 0;
-        for (std::size_t w = 0; w < t.n_words; ++w, span += kWordBits) {
-            s = w == 0 ? word_summary(t.free_in(w)) : merge(s, span, word_summary(t.free_in(w)), kWordBits);
-        }
-        return s.longest;
+    if (!built::kFreeIndex) {  // no tree: the tables read word by word, O(n_words)
+        LongestRun run;
+        for (std::size_t w = 0; w < t.n_words; ++w) run.feed(t.free_in(w));
+        return run.finish();
     }
     free_space_refresh(fs, t);
     return node(fs, fs.levels, 0).longest;

@@ -307,8 +307,6 @@ struct HeapImpl final : Heap {
     bool incremental() const { return built::kIncremental && config.incremental; }
     bool lazy() const { return built::kLazySweep && config.lazy_sweep; }
     bool poisoning() const { return built::kPoison && config.poison_freed; }
-    /// The host's event hooks; in a build without them, none, as constants the compiler folds.
-    const EventHooks& hooks() const { return cb.hooks(); }
     /// An incremental cycle is running, between its steps (never, in a build without it).
     bool cycling() const { return built::kIncremental && gc.phase == Phase::incremental; }
 

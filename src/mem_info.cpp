@@ -49,7 +49,7 @@ private:
 /// already), so info() reports the same heap whether or not the sweep has run, without running it.
 class SweptWords {
 public:
-    explicit SweptWords(const Area& a) : t_(a.tables), sweep_from_(a.sweep_pending() ? a.sweep_from : Area::kSwept) {}
+    explicit SweptWords(const Area& a) : t_(a.tables), sweep_from_(a.sweep_from) {}
     struct Bits {
         Word heads;
         Word tails;  ///< tail blocks (a head's own tail bit, its finaliser flag, excluded)

@@ -11,7 +11,7 @@ namespace uheap::detail {
 // with poisoning (allocate_blocks() unpoisons them).
 void HeapImpl::refresh_fast_path() {
     if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
-        hooks().on_alloc != nullptr || poisoning()) {
+        cb.hooks().on_alloc != nullptr || poisoning()) {
         policy.fast_path_limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;
@@ -115,7 +115,7 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
     if (built::kGrowth && ptr == nullptr && grow_for(n_blocks)) ptr = allocate_blocks(n_blocks, flags);
     if (ptr == nullptr) {
         ++stats.out_of_memory;
-        if (hooks().on_out_of_memory != nullptr) hooks().on_out_of_memory(hooks().user, n_bytes);
+        if (cb.hooks().on_out_of_memory != nullptr) cb.hooks().on_out_of_memory(cb.hooks().user, n_bytes);
         // The collection this allocation needed was refused: say why, not just "full".
         const bool refused = policy.auto_collect && cb.collect == nullptr && !has_root_source();
         status = refused ? Status::no_roots : Status::out_of_memory;
