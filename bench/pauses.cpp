@@ -87,7 +87,9 @@ void run_pauses(benchmark::State& state, std::size_t heap_bytes, Mode mode) {
     }
     heap.set_event_hooks(hooks);
 
-    const std::size_t to_allocate = 3 * heap_bytes;
+    // UHEAP_BENCH_HEAPFULLS=n: a longer run, so one collection more or less at the end weighs less.
+    const char* fulls = std::getenv("UHEAP_BENCH_HEAPFULLS");
+    const std::size_t to_allocate = (fulls != nullptr ? std::strtoull(fulls, nullptr, 10) : 3) * heap_bytes;
     const std::uint64_t collections_before = heap.counters().collections;
     for (auto _ : state) {
         for (std::size_t allocated = 0; allocated < to_allocate;) {
@@ -114,6 +116,7 @@ void run_pauses(benchmark::State& state, std::size_t heap_bytes, Mode mode) {
     impl.remove_roots(rooted);
     state.counters["pauses"] = static_cast<double>(pauses.count());
     state.counters["collections"] = static_cast<double>(heap.counters().collections - collections_before);
+    state.counters["overflows"] = static_cast<double>(heap.counters().mark_stack_overflows);
     state.counters["pause_p50_us"] = static_cast<double>(pauses.percentile_ns(0.50)) / 1e3;
     state.counters["pause_p99_us"] = static_cast<double>(pauses.percentile_ns(0.99)) / 1e3;
     state.counters["pause_max_ms"] = static_cast<double>(pauses.max_ns()) / 1e6;

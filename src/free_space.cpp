@@ -315,6 +315,13 @@ std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t 
     return start;
 }
 
+std::size_t free_space_take_below(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit) {
+    std::size_t start = 0;
+    if (free_space_take_current(fs, n, &start)) return start;  // (the current run ends by the limit)
+    start = free_space_search(fs, t, n, limit);
+    return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n, limit);
+}
+
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
     std::size_t start = 0;
     if (free_space_take_current(fs, n, &start)) return start;

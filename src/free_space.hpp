@@ -159,6 +159,9 @@ inline bool free_space_take_current(FreeSpace& fs, std::size_t n, std::size_t* s
 /// or kNoRun. What follows them in their run becomes the current run. Marks them changed; the
 /// caller marks them used in the tables. O(kFanout × levels) for a search.
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
+/// free_space_take() of the blocks below `limit` only (as free_space_search's), for a pending
+/// lazy sweep. (Two functions, not a parameter: the eager path keeps its registers.)
+std::size_t free_space_take_below(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit);
 /// The search of free_space_take alone: the lowest block where n free blocks begin, if they end
 /// by block `limit` (a multiple of kWordBits, or n_blocks), else kNoRun; it starts from the hints
 /// (which it raises). The free space is otherwise unchanged, so a caller may change the tables

@@ -60,12 +60,33 @@ void HeapImpl::finish_cycle() {
 }
 
 // Pacing (set_pacing()): the next collection is due once use has grown to pause_percent % of
-// what this one left.
+// what this one left, and, for a cycle, no later than latest_cycle_start() allows.
 void HeapImpl::pace() {
     if (policy.pause_percent <= 100) return;
     constexpr std::size_t kMinBlocks = 16;
-    std::size_t grow = used_blocks_now() / 100 * (policy.pause_percent - 100u) + used_blocks_now() % 100 * (policy.pause_percent - 100u) / 100;
+    const std::size_t used = used_blocks_now();
+    std::size_t grow = used / 100 * (policy.pause_percent - 100u) + used % 100 * (policy.pause_percent - 100u) / 100;
+    if (incremental()) {
+        const std::size_t latest = latest_cycle_start(used);
+        if (latest < grow) grow = latest;
+    }
     policy.threshold_blocks = grow > kMinBlocks ? grow : kMinBlocks;
+}
+
+// How many blocks may be allocated before a cycle must start for allocation's steps to finish
+// its marking while the heap still has room. The marking to do is about the words of what
+// survived (`used` blocks), paid at step_words_per_block words per block allocated, so the cycle
+// needs used × kBlockWords / step blocks of free space, plus a quarter and one step for what the
+// estimate misses (the roots, objects that survive this time). A cycle started later runs out of
+// room and is finished by one stop (run_automatic_collection), the pause pacing is there to avoid.
+std::size_t HeapImpl::latest_cycle_start(std::size_t used) const {
+    std::size_t capacity = 0;
+    for (const Area* a = areas.first; a != nullptr; a = a->next) capacity += a->tables.n_blocks;
+    const std::size_t words = policy.step_words_per_block != 0 ? policy.step_words_per_block : 1;
+    std::size_t during = used / words * kBlockWords + used % words * kBlockWords / words;
+    during += during / 4 + kPacedStepWords / words;
+    const std::size_t free = capacity - used;
+    return free > during ? free - during : 0;
 }
 
 }  // namespace uheap::detail

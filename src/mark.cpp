@@ -146,9 +146,10 @@ static std::size_t drain(HeapImpl& heap, MarkStackView s, std::size_t* budget = 
     std::size_t scanned = 0;
     std::size_t queued = 0;
     std::size_t chunk_after = 0;
-    std::size_t spent = 0;
+    // What is left of the budget, counted down: one register in the loop, not a count and a limit.
+    std::ptrdiff_t left = kBudgeted ? static_cast<std::ptrdiff_t>(*budget < PTRDIFF_MAX ? *budget : PTRDIFF_MAX) : 0;
     for (;;) {
-        while (queued - scanned < kPrefetchRing && s.depth > 0 && (!kBudgeted || spent < *budget)) {
+        while (queued - scanned < kPrefetchRing && s.depth > 0 && (!kBudgeted || left > 0)) {
             MarkRange& top = s.stack[s.depth - 1];
             void* const* begin = top.begin;
             void* const* end = top.end;
@@ -161,7 +162,7 @@ static std::size_t drain(HeapImpl& heap, MarkStackView s, std::size_t* budget = 
                 chunk_after = queued + 1;
             }
             __builtin_prefetch(begin);
-            if constexpr (kBudgeted) spent += static_cast<std::size_t>(end - begin) + 1;  // an empty range costs too
+            if constexpr (kBudgeted) left -= (end - begin) + 1;  // an empty range costs too
             ring_begin[queued % kPrefetchRing] = begin;
             ring_end[queued % kPrefetchRing] = end;
             ++queued;
@@ -172,7 +173,7 @@ static std::size_t drain(HeapImpl& heap, MarkStackView s, std::size_t* budget = 
             scan_word<kInteriorPointers>(heap, one, reinterpret_cast<std::uintptr_t>(*p), s);
         }
     }
-    if constexpr (kBudgeted) *budget = spent < *budget ? *budget - spent : 0;
+    if constexpr (kBudgeted) *budget = left > 0 ? static_cast<std::size_t>(left) : 0;
     return s.depth;
 }
 

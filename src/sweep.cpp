@@ -25,7 +25,7 @@ std::size_t last_used_block_end(const BlockTables& t, std::size_t from) {
 
 /// Blocks swept past a fit before it is taken, so the current run that follows it has room and
 /// the next searches find the swept part ahead of them.
-constexpr std::size_t kSweepAheadBlocks = 16 * kWordBits;
+constexpr std::size_t kSweepAheadBlocks = 64 * kWordBits;
 
 }  // namespace
 
@@ -76,27 +76,19 @@ void HeapImpl::finish_sweep() {
     }
 }
 
-// First fit in an area whose sweep is pending, sought below sweep_from only. A fit there is the
-// fit an eager sweep would give: a lower one would lie wholly below sweep_from too, where the
-// tables are the same either way. Without one, the sweep moves on, in steps that double (a fit
-// for a large request may lie far ahead), and the swept part is searched again. The search is
-// bounded: past sweep_from the dead still read as used, and a search through them would look at
-// every one.
+// take_blocks() found no fit below sweep_from. A fit there is the fit an eager sweep would give:
+// a lower one would lie wholly below sweep_from too, where the tables are the same either way.
+// So the sweep moves on, in steps that double (a fit for a large request may lie far ahead), and
+// the swept part is searched again. The search is bounded: past sweep_from the dead still read
+// as used, and a search through them would look at every one.
 std::size_t HeapImpl::take_blocks_sweeping(Area& area, std::size_t n_blocks) {
-    FreeSpace& fs = area.space;
-    const BlockTables& t = area.tables;
-    std::size_t start = 0;
-    if (free_space_take_current(fs, n_blocks, &start)) return start;  // I8: the current run is swept
-    std::size_t step = kSweepAheadBlocks;
-    for (;;) {
-        const std::size_t limit = area.sweep_pending() ? area.sweep_from : t.n_blocks;
-        start = free_space_search(fs, t, n_blocks, limit);
-        if (start != kNoRun || !area.sweep_pending()) break;
+    std::size_t start = kNoRun;
+    for (std::size_t step = kSweepAheadBlocks; start == kNoRun && area.sweep_pending(); step *= 2) {
         sweep_area(area, area.sweep_from + step);
-        step *= 2;
+        start = free_space_search(area.space, area.tables, n_blocks, area.swept_end());
     }
     if (start == kNoRun) return kNoRun;
-    return free_space_take_at(fs, t, start, n_blocks, area.sweep_pending() ? area.sweep_from : t.n_blocks);
+    return free_space_take_at(area.space, area.tables, start, n_blocks, area.swept_end());
 }
 
 // find_object()'s answer for a block-aligned pointer to a tail: already_free if that tail belongs

@@ -337,6 +337,35 @@ TEST(Incremental, PacingStartsCyclesThatAllocationCarries) {
     EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
 }
 
+// A pause the heap cannot afford: 400 % of a live set of ~45 % of the pool is past the pool's
+// end, so the threshold alone would never start a cycle and every collection would be a full stop
+// when the heap is full. Pacing starts each cycle early enough for allocation's steps to finish it.
+TEST(Incremental, PacingStartsACycleWhileTheHeapStillHasRoomForIt) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental | uheap::kFeatureEventHooks);
+    TestHeap heap(1024 * 1024, incremental_config());
+    const std::size_t pool_blocks = heap->info_fast().total / kBlockBytes;
+    const std::size_t live = pool_blocks * 45 / 100 / 4;
+    RootArray roots(*heap, live);
+    for (std::size_t i = 0; i < live; ++i) ASSERT_NE(roots[i] = heap->alloc(blocks(4)), nullptr);
+    ASSERT_EQ(heap->collect(), Status::ok);
+    heap->set_pacing(400, 16);
+    static std::map<uheap::PauseKind, int> kinds;
+    kinds.clear();
+    uheap::EventHooks hooks;
+    hooks.on_pause = [](void*, uheap::PauseKind kind, std::uint64_t) { ++kinds[kind]; };
+    heap->set_event_hooks(hooks);
+    std::mt19937 rng(5);
+    for (std::size_t i = 0; i < 4 * pool_blocks; ++i) {
+        void* p = heap->alloc(kBlockBytes);
+        ASSERT_NE(p, nullptr) << "allocation " << i;
+        if (rng() % 64 == 0) roots[rng() % live] = p;  // the live set changes as the cycles run
+    }
+    EXPECT_GT(heap->counters().collections, 3u);
+    EXPECT_EQ(kinds[uheap::PauseKind::collection], 0) << "a collection was a full stop: its cycle started too late";
+    EXPECT_EQ(heap->counters().out_of_memory, 0u);
+    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+}
+
 // Idle time sweeps what a collection left and carries a cycle on, and says when nothing is left.
 TEST(Incremental, IdleTimeFinishesTheSweepAndTheCycle) {
     UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
