@@ -385,7 +385,9 @@ public:
     /// holds twice the live data); 0 turns pacing off (the threshold stays as set). With
     /// HeapConfig::incremental, reaching the threshold starts a cycle, and every allocation
     /// during one does a step of `step_words_per_block` words for each block it takes, so
-    /// marking keeps ahead of allocation.
+    /// marking keeps ahead of allocation; and the threshold is never later than what leaves the
+    /// cycle room to finish at that rate (the words of what survived over `step_words_per_block`,
+    /// plus a quarter), so a large `pause_percent` (1000) means "as late as the heap allows".
     void set_pacing(unsigned pause_percent, std::size_t step_words_per_block = 64);
 
     /// Sweeps up to `max_blocks` blocks of a lazy sweep (0: none), in address order, and returns
