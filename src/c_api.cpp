@@ -329,7 +329,8 @@ static_assert(static_cast<int>(uheap::FreeReason::explicit_free) == UHEAP_FREE_E
               "free reasons match");
 static_assert(static_cast<int>(uheap::PauseKind::collection) == UHEAP_PAUSE_COLLECTION &&
                   static_cast<int>(uheap::PauseKind::step) == UHEAP_PAUSE_STEP &&
-                  static_cast<int>(uheap::PauseKind::final_step) == UHEAP_PAUSE_FINAL_STEP,
+                  static_cast<int>(uheap::PauseKind::final_step) == UHEAP_PAUSE_FINAL_STEP &&
+                  static_cast<int>(uheap::PauseKind::forced_final) == UHEAP_PAUSE_FORCED_FINAL,
               "pause kinds match");
 
 extern "C" {

@@ -270,7 +270,10 @@ void HeapImpl::notify_collection_end() {
     c.collections += 1;
     c.mark_stack_overflows += gc.overflows;
     if constexpr (built::kIncremental) pace();
-    record_pause(gc.incremental_cycle ? PauseKind::final_step : PauseKind::collection, pause);
+    record_pause(gc.cycle == Collector::Cycle::none     ? PauseKind::collection
+                 : gc.cycle == Collector::Cycle::forced ? PauseKind::forced_final
+                                                        : PauseKind::final_step,
+                 pause);
     if (cb.hooks().on_collect_end != nullptr) {
         Info now = info();
         CollectionStats s;
@@ -306,7 +309,7 @@ void HeapImpl::finish_collection() {
     if constexpr (built::kGrowth) release_empty_areas();
     enter(Phase::notifying);
     notify_collection_end();
-    gc.incremental_cycle = false;
+    gc.cycle = Collector::Cycle::none;
     enter(Phase::idle);
 }
 

@@ -184,7 +184,9 @@ struct Collector {
     Phase phase = Phase::idle;
     bool ignore_roots = false;           ///< sweep_all(): no root is scanned
     bool shade_only = false;             ///< roots are marked and pushed, not traced (a cycle's first step)
-    bool incremental_cycle = false;      ///< this collection runs as collect_step() calls
+    /// This collection runs as collect_step() calls (stepped), and an allocation that found the
+    /// heap full ended it at once (forced: PauseKind::forced_final).
+    enum class Cycle : std::uint8_t { none, stepped, forced } cycle = Cycle::none;
     MarkRange* stack = nullptr;          ///< the host's memory, or carved from the first region
     std::size_t capacity = 0;
     std::size_t depth = 0;
@@ -209,6 +211,8 @@ struct MarkStackView {
 
 /// Words of marking one paced incremental step does (policy.cpp, collector.cpp).
 inline constexpr std::size_t kPacedStepWords = 4096;
+/// The least threshold pacing sets, in blocks.
+inline constexpr std::size_t kMinPacedBlocks = 16;
 
 /// When to collect and what to do when memory runs out (policy.cpp).
 struct Policy {
@@ -216,6 +220,9 @@ struct Policy {
     bool auto_collect = true;
     std::uint16_t pause_percent = 0;     ///< set_pacing(): 0 = off
     std::size_t step_words_per_block = 64;  ///< set_pacing(): marking an allocation pays for, per block
+    /// What this cycle's allocation pays, per block: step_words_per_block, or more when the heap is
+    /// too full for that rate to finish the cycle in the room left (pace_cycle()).
+    std::size_t cycle_step_words = 64;
     /// During an incremental cycle: the blocks_since_collect at which allocation owes the next
     /// paced step (kPacedStepWords / step_words_per_block blocks after the last one).
     std::size_t step_at_blocks = 0;
@@ -401,7 +408,7 @@ struct HeapImpl final : Heap {
     void incremental_step(std::size_t budget_words);
     void finish_cycle();
     void pace();
-    std::size_t latest_cycle_start(std::size_t used) const;
+    void pace_cycle(std::size_t used, std::size_t* threshold);
 
     // mark.cpp
     template <bool kInteriorPointers>

@@ -17,7 +17,7 @@ namespace uheap::detail {
 // the roots shaded (marked and pushed) instead of traced, so the step's budget bounds the tracing.
 void HeapImpl::start_cycle() {
     begin_collection(false);
-    gc.incremental_cycle = true;
+    gc.cycle = Collector::Cycle::stepped;
     gc.shade_only = true;
     if (cb.root != nullptr) {
         enter(Phase::root_callback);
@@ -38,8 +38,7 @@ void HeapImpl::incremental_step(std::size_t budget_words) {
         finish_cycle();
         return;
     }
-    const std::size_t words = policy.step_words_per_block != 0 ? policy.step_words_per_block : 1;
-    const std::size_t blocks_per_step = kPacedStepWords / words != 0 ? kPacedStepWords / words : 1;
+    const std::size_t blocks_per_step = kPacedStepWords / policy.cycle_step_words != 0 ? kPacedStepWords / policy.cycle_step_words : 1;
     policy.step_at_blocks = policy.blocks_since_collect + blocks_per_step;  // the next paced step
     enter(Phase::incremental);
     record_pause(PauseKind::step, now_ns() - gc.started_ns);
@@ -60,33 +59,40 @@ void HeapImpl::finish_cycle() {
 }
 
 // Pacing (set_pacing()): the next collection is due once use has grown to pause_percent % of
-// what this one left, and, for a cycle, no later than latest_cycle_start() allows.
+// what this one left; for a cycle, pace_cycle() may start it sooner and mark faster.
 void HeapImpl::pace() {
     if (policy.pause_percent <= 100) return;
-    constexpr std::size_t kMinBlocks = 16;
     const std::size_t used = used_blocks_now();
     std::size_t grow = used / 100 * (policy.pause_percent - 100u) + used % 100 * (policy.pause_percent - 100u) / 100;
-    if (incremental()) {
-        const std::size_t latest = latest_cycle_start(used);
-        if (latest < grow) grow = latest;
-    }
-    policy.threshold_blocks = grow > kMinBlocks ? grow : kMinBlocks;
+    policy.cycle_step_words = policy.step_words_per_block != 0 ? policy.step_words_per_block : 1;
+    if (incremental()) pace_cycle(used, &grow);
+    policy.threshold_blocks = grow > kMinPacedBlocks ? grow : kMinPacedBlocks;
 }
 
-// How many blocks may be allocated before a cycle must start for allocation's steps to finish
-// its marking while the heap still has room. The marking to do is about the words of what
-// survived (`used` blocks), paid at step_words_per_block words per block allocated, so the cycle
-// needs used × kBlockWords / step blocks of free space, plus a quarter and one step for what the
-// estimate misses (the roots, objects that survive this time). A cycle started later runs out of
-// room and is finished by one stop (run_automatic_collection), the pause pacing is there to avoid.
-std::size_t HeapImpl::latest_cycle_start(std::size_t used) const {
+// A cycle must finish while the heap has room: the allocation that finds it full finishes the
+// cycle in one stop (run_automatic_collection), the pause pacing is there to avoid. The marking
+// to do is about the words of what survived (`used` blocks), plus a quarter and one step for what
+// the estimate misses (the roots, objects that survive this time); allocation pays for it at
+// step_words_per_block words per block. So the threshold is capped where the free space left
+// can still pay for it at that rate ("as late as the heap allows" for a large pause_percent);
+// and when even a cycle started at once could not (a heap mostly live), the cycle marks faster
+// instead, as many words per block as the free space requires: its steps come more often, each
+// still one kPacedStepWords step.
+void HeapImpl::pace_cycle(std::size_t used, std::size_t* threshold) {
     std::size_t capacity = 0;
     for (const Area* a = areas.first; a != nullptr; a = a->next) capacity += a->tables.n_blocks;
-    const std::size_t words = policy.step_words_per_block != 0 ? policy.step_words_per_block : 1;
-    std::size_t during = used / words * kBlockWords + used % words * kBlockWords / words;
-    during += during / 4 + kPacedStepWords / words;
-    const std::size_t free = capacity - used;
-    return free > during ? free - during : 0;
+    const std::size_t free = capacity > used ? capacity - used : 0;
+    std::size_t work = used * kBlockWords;
+    work += work / 4 + kPacedStepWords;
+    const std::size_t rate = policy.cycle_step_words;
+    const std::size_t room = work / rate + 1;  // blocks the cycle allocates at the configured rate
+    if (room + kMinPacedBlocks <= free) {
+        if (free - room < *threshold) *threshold = free - room;
+        return;
+    }
+    *threshold = kMinPacedBlocks;
+    const std::size_t left = free > 2 * kMinPacedBlocks ? free - kMinPacedBlocks : kMinPacedBlocks;
+    policy.cycle_step_words = work / left + 1;
 }
 
 }  // namespace uheap::detail
@@ -146,6 +152,7 @@ void Heap::set_pacing(unsigned pause_percent, std::size_t step_words_per_block) 
     }
     self.policy.pause_percent = static_cast<std::uint16_t>(pause_percent < 0xffffu ? pause_percent : 0xffffu);
     self.policy.step_words_per_block = step_words_per_block;
+    self.policy.cycle_step_words = step_words_per_block != 0 ? step_words_per_block : 1;
     if (self.policy.pause_percent > 100) self.pace();
     self.refresh_fast_path();
 }

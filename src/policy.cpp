@@ -26,6 +26,7 @@ void HeapImpl::refresh_fast_path() {
 void HeapImpl::run_automatic_collection() {
     if (cycling()) {
         gc.started_ns = now_ns();
+        gc.cycle = Collector::Cycle::forced;
         finish_cycle();
     } else if (cb.collect != nullptr) {
         cb.collect(cb.collect_user);
@@ -76,7 +77,7 @@ void* HeapImpl::allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, un
         status = Status::too_large;
         return nullptr;
     }
-    // Pacing: during an incremental cycle allocation owes step_words_per_block words of marking
+    // Pacing: during an incremental cycle allocation owes cycle_step_words words of marking
     // per block, paid in steps of at least kPacedStepWords (a step has a fixed cost: the clock,
     // the phase changes) once step_at_blocks is reached (the fast path is closed during a cycle).
     if (cycling() && policy.auto_collect && policy.blocks_since_collect + n_blocks >= policy.step_at_blocks) {

@@ -63,6 +63,23 @@ Node* make_chain(uheap::Heap& heap, int n, bool garbage_between = false) {
     return head;
 }
 
+/// Counts the stops the heap reports through on_pause, by kind.
+class PauseKinds {
+public:
+    explicit PauseKinds(uheap::Heap& heap) {
+        uheap::EventHooks hooks;
+        hooks.user = &counted_;
+        hooks.on_pause = [](void* user, uheap::PauseKind kind, std::uint64_t) {
+            ++(*static_cast<std::map<uheap::PauseKind, int>*>(user))[kind];
+        };
+        heap.set_event_hooks(hooks);
+    }
+    int operator[](uheap::PauseKind kind) { return counted_[kind]; }
+
+private:
+    std::map<uheap::PauseKind, int> counted_;
+};
+
 TEST(Incremental, StepsFinishACycleThatFreesOnlyGarbage) {
     UHEAP_TEST_NEEDS(uheap::kFeatureIncremental);
     TestHeap heap(256 * 1024, incremental_config());
@@ -273,10 +290,14 @@ TEST(Incremental, AnAllocationThatFillsTheHeapMidCycleStillFits) {
     ASSERT_EQ(heap->collect_step(1), Status::ok);
     ASSERT_TRUE(heap->is_marking());
     const std::size_t pool_blocks = heap->info_fast().total / kBlockBytes;
+    PauseKinds kinds(*heap);
     for (std::size_t i = 0; i < 3 * pool_blocks; ++i) {
         ASSERT_NE(heap->alloc(kBlockBytes), nullptr) << "allocation " << i << ": " << uheap::status_name(heap->last_status());
     }
     EXPECT_EQ(heap->counters().out_of_memory, 0u);
+    if (uheap::built::kEventHooks) {
+        EXPECT_GT(kinds[uheap::PauseKind::forced_final], 0) << "the heap filled mid-cycle: said so";
+    }
 }
 
 TEST(Incremental, CollectAndSweepAllFinishARunningCycle) {
@@ -319,11 +340,7 @@ TEST(Incremental, PacingStartsCyclesThatAllocationCarries) {
     TestHeap heap(1024 * 1024, incremental_config());
     RootArray roots(*heap, 4096);  // live data that takes several steps to mark
     heap->set_pacing(200, 32);
-    static std::map<uheap::PauseKind, int> kinds;
-    kinds.clear();
-    uheap::EventHooks hooks;
-    hooks.on_pause = [](void*, uheap::PauseKind kind, std::uint64_t) { ++kinds[kind]; };
-    heap->set_event_hooks(hooks);
+    PauseKinds kinds(*heap);
     std::mt19937 rng(9);
     for (int i = 0; i < 200000; ++i) {
         void* p = heap->alloc(blocks(1 + rng() % 3));
@@ -349,11 +366,7 @@ TEST(Incremental, PacingStartsACycleWhileTheHeapStillHasRoomForIt) {
     for (std::size_t i = 0; i < live; ++i) ASSERT_NE(roots[i] = heap->alloc(blocks(4)), nullptr);
     ASSERT_EQ(heap->collect(), Status::ok);
     heap->set_pacing(400, 16);
-    static std::map<uheap::PauseKind, int> kinds;
-    kinds.clear();
-    uheap::EventHooks hooks;
-    hooks.on_pause = [](void*, uheap::PauseKind kind, std::uint64_t) { ++kinds[kind]; };
-    heap->set_event_hooks(hooks);
+    PauseKinds kinds(*heap);
     std::mt19937 rng(5);
     for (std::size_t i = 0; i < 4 * pool_blocks; ++i) {
         void* p = heap->alloc(kBlockBytes);
@@ -362,7 +375,33 @@ TEST(Incremental, PacingStartsACycleWhileTheHeapStillHasRoomForIt) {
     }
     EXPECT_GT(heap->counters().collections, 3u);
     EXPECT_EQ(kinds[uheap::PauseKind::collection], 0) << "a collection was a full stop: its cycle started too late";
+    EXPECT_EQ(kinds[uheap::PauseKind::forced_final], 0) << "a cycle ran out of room";
     EXPECT_EQ(heap->counters().out_of_memory, 0u);
+    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+}
+
+// A heap mostly live (70 % of the pool): at 8 words per block, even a cycle that starts at once
+// needs more room than is free, so the cycle marks faster instead (more words per block) and
+// still ends by its steps, never by an allocation that finds the heap full.
+TEST(Incremental, ACycleInAFullHeapMarksFasterToEndInTime) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureIncremental | uheap::kFeatureEventHooks);
+    TestHeap heap(1024 * 1024, incremental_config());
+    const std::size_t pool_blocks = heap->info_fast().total / kBlockBytes;
+    const std::size_t live = pool_blocks * 70 / 100 / 4;
+    RootArray roots(*heap, live);
+    for (std::size_t i = 0; i < live; ++i) ASSERT_NE(roots[i] = heap->alloc(blocks(4)), nullptr);
+    ASSERT_EQ(heap->collect(), Status::ok);
+    heap->set_pacing(200, 8);
+    PauseKinds kinds(*heap);
+    std::mt19937 rng(11);
+    for (std::size_t i = 0; i < 4 * pool_blocks; ++i) {
+        void* p = heap->alloc(kBlockBytes);
+        ASSERT_NE(p, nullptr) << "allocation " << i;
+        if (rng() % 64 == 0) roots[rng() % live] = p;
+    }
+    EXPECT_GT(heap->counters().collections, 3u);
+    EXPECT_EQ(kinds[uheap::PauseKind::collection], 0);
+    EXPECT_EQ(kinds[uheap::PauseKind::forced_final], 0) << "a cycle ran out of room: it marked too slowly";
     EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
 }
 

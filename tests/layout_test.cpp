@@ -111,6 +111,8 @@ TEST(Layout, ZeroMarkStackEntriesMeansSizedFromTheRegion) {
     EXPECT_EQ(Heap::default_mark_stack_entries(1 << 20), 16u);
     EXPECT_EQ(Heap::default_mark_stack_entries(1 << 24), 256u);
     EXPECT_EQ(Heap::default_mark_stack_entries(std::size_t(1) << 30), 16384u);
+    EXPECT_EQ(Heap::default_mark_stack_entries(1 << 24, true), 1024u) << "incremental: four times the stack";
+    EXPECT_EQ(Heap::default_mark_stack_entries(std::size_t(1) << 30, true), 16384u);
     for (std::size_t region : {std::size_t(16 * 1024), std::size_t(1) << 20}) {
         std::vector<unsigned char> buffer(region, kPattern);
         HeapConfig config;
@@ -121,6 +123,15 @@ TEST(Layout, ZeroMarkStackEntriesMeansSizedFromTheRegion) {
         EXPECT_EQ(static_cast<uheap::detail::HeapImpl*>(heap)->gc.capacity, Heap::default_mark_stack_entries(region));
         EXPECT_VERIFIED(*heap);
     }
+    if (!uheap::built::kIncremental) return;
+    std::vector<unsigned char> buffer(std::size_t(4) << 20, kPattern);
+    HeapConfig config;
+    config.incremental = true;
+    Status status = Status::ok;
+    Heap* heap = Heap::create(buffer.data(), buffer.size(), config, &status);
+    ASSERT_NE(heap, nullptr);
+    EXPECT_EQ(static_cast<uheap::detail::HeapImpl*>(heap)->gc.capacity, 256u);
+    EXPECT_VERIFIED(*heap);
 }
 
 // MicroPython keeps its mark stack in static state; a port passes that memory and the region

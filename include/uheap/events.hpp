@@ -35,6 +35,9 @@ enum class PauseKind : std::uint8_t {
     collection,  ///< a stop-the-world collection (collect(), collect_end(), sweep_all(), automatic)
     step,        ///< an incremental step that left the cycle running
     final_step,  ///< the incremental step that ran the final phase and ended the cycle
+    /// The final phase an allocation ran at once, because the heap filled during the cycle: the
+    /// rest of the marking was done in this stop (pacing started the cycle too late for the room).
+    forced_final,
 };
 
 /// Observer callbacks. Every member may be null. They run inside the heap's operations: they must

@@ -109,9 +109,10 @@ inline constexpr bool kPoisonFreedByDefault = built::kPoison;
 /// Options fixed when the heap is created.
 struct HeapConfig {
     /// Entries of the explicit mark stack (two words each), carved from the first region.
-    /// 0 (the default): sized from the region, default_mark_stack_entries(). Any value >= 1 is
-    /// correct; a small stack costs only time (an overflow rescans the marked objects of a few
-    /// blocks, never the heap).
+    /// 0 (the default): sized from the region, default_mark_stack_entries(), four times that with
+    /// `incremental` (a cycle's first step and the write barrier push without tracing, so the
+    /// stack holds every root; 0.1 % of the region). Any value >= 1 is correct; a small stack
+    /// costs only time (an overflow rescans the marked objects of a few blocks, never the heap).
     std::size_t mark_stack_entries = 0;
     /// The host's own memory for the mark stack (MicroPython's ports pass the static stack its
     /// state already has), instead of carving one from the region: `mark_stack_bytes` bytes at
@@ -238,8 +239,9 @@ public:
     static std::size_t control_bytes();
 
     /// Mark-stack entries a heap over `region_bytes` gets when the config does not say: one per
-    /// 64 KiB of region (0.025 % of it), at least 16, at most 16384.
-    static std::size_t default_mark_stack_entries(std::size_t region_bytes);
+    /// 64 KiB of region (0.025 % of it), at least 16, at most 16384; with HeapConfig::incremental,
+    /// one per 16 KiB (at most 16384).
+    static std::size_t default_mark_stack_entries(std::size_t region_bytes, bool incremental = false);
 
     /// Ends the heap: every area's region is made accessible again to AddressSanitizer and
     /// Valgrind (undoing HeapConfig::poison_freed), so the host may reuse the memory. No

@@ -212,7 +212,8 @@ typedef enum uheap_free_reason_t {
 typedef enum uheap_pause_kind_t {
     UHEAP_PAUSE_COLLECTION = 0, /**< uheap::PauseKind::collection: a stop-the-world collection */
     UHEAP_PAUSE_STEP,           /**< uheap::PauseKind::step: an incremental step that left the cycle running */
-    UHEAP_PAUSE_FINAL_STEP      /**< uheap::PauseKind::final_step: the step that ran the final phase */
+    UHEAP_PAUSE_FINAL_STEP,     /**< uheap::PauseKind::final_step: the step that ran the final phase */
+    UHEAP_PAUSE_FORCED_FINAL    /**< uheap::PauseKind::forced_final: an allocation found the heap full mid-cycle and ended it */
 } uheap_pause_kind_t;
 
 /** uheap::CollectionStats, field for field: one finished collection (on_collect_end). */
@@ -310,7 +311,8 @@ UHEAP_API size_t uheap_blocks_for_bytes(size_t n_bytes);
 /** uheap::Heap::control_bytes(): the exact control memory a heap needs (at most UHEAP_CONTROL_BYTES). */
 UHEAP_API size_t uheap_control_bytes(void);
 /** uheap::Heap::default_mark_stack_entries(): the mark stack a heap over region_bytes gets when
- * uheap_config_t.mark_stack_entries is 0. */
+ * uheap_config_t.mark_stack_entries is 0 (an incremental heap gets the figure for four times
+ * region_bytes, at most 16384). */
 UHEAP_API size_t uheap_default_mark_stack_entries(size_t region_bytes);
 
 /** uheap::Heap::alloc() with tag 0. */
