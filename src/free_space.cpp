@@ -319,7 +319,9 @@ std::size_t free_space_take_below(FreeSpace& fs, const BlockTables& t, std::size
     std::size_t start = 0;
     if (free_space_take_current(fs, n, &start)) return start;  // (the current run ends by the limit)
     start = free_space_search(fs, t, n, limit);
-    return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n, limit);
+    // The current run is measured to the area's end and cut back to the limit by the caller
+    // (free_space_limit_current): one register less to keep across the search.
+    return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n, t.n_blocks);
 }
 
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
@@ -369,10 +371,6 @@ void free_space_forget_current(FreeSpace& fs) {
     fs.fit_floor = kNoRun;
 }
 
-void free_space_limit_current(FreeSpace& fs, std::size_t limit) {
-    if (fs.current_end <= limit) return;
-    fs.current_end = static_cast<std::uint32_t>(limit > fs.current_begin ? limit : fs.current_begin);
-}
 
 bool free_space_matches(const FreeSpace& fs, const BlockTables& t, unsigned* level, std::size_t* node_index) {
     *level = 0;

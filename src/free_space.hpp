@@ -160,7 +160,8 @@ inline bool free_space_take_current(FreeSpace& fs, std::size_t n, std::size_t* s
 /// caller marks them used in the tables. O(kFanout × levels) for a search.
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
 /// free_space_take() of the blocks below `limit` only (as free_space_search's), for a pending
-/// lazy sweep. (Two functions, not a parameter: the eager path keeps its registers.)
+/// lazy sweep. (Two functions, not a parameter: the eager path keeps its registers.) The current
+/// run it leaves may reach past `limit`: the caller cuts it back with free_space_limit_current().
 std::size_t free_space_take_below(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit);
 /// The search of free_space_take alone: the lowest block where n free blocks begin, if they end
 /// by block `limit` (a multiple of kWordBits, or n_blocks), else kNoRun; it starts from the hints
@@ -173,7 +174,10 @@ std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t 
 /// No current run: the fast path waits for the next search.
 void free_space_forget_current(FreeSpace& fs);
 /// The current run ends at `limit` or before: the fast path carves nothing from block `limit` on.
-void free_space_limit_current(FreeSpace& fs, std::size_t limit);
+inline void free_space_limit_current(FreeSpace& fs, std::size_t limit) {
+    if (fs.current_end <= limit) return;
+    fs.current_end = static_cast<std::uint32_t>(limit > fs.current_begin ? limit : fs.current_begin);
+}
 /// The tables now show blocks [begin, end) free (a free, a shrink). Keeps the current run first
 /// fit: a run freed just below it joins it, anything else below it stops the fast path until
 /// the next search. Returns where the free run holding them now begins. O(free run below / 64).

@@ -444,7 +444,9 @@ struct HeapImpl final : Heap {
     std::size_t take_blocks(Area& area, std::size_t n_blocks) {
         if (!area.sweep_pending()) return free_space_take(area.space, area.tables, n_blocks);
         std::size_t start = free_space_take_below(area.space, area.tables, n_blocks, area.sweep_from);
-        return start != kNoRun ? start : take_blocks_sweeping(area, n_blocks);
+        if (start == kNoRun) return take_blocks_sweeping(area, n_blocks);
+        free_space_limit_current(area.space, area.sweep_from);  // I8
+        return start;
     }
     std::size_t take_blocks_sweeping(Area& area, std::size_t n_blocks);
     void sweep_through(Area& area, std::size_t end) {
