@@ -108,7 +108,6 @@ Counters HeapImpl::derived_counters() const {
 void HeapImpl::blocks_freed(Area& area, std::size_t begin, std::size_t end) {
     if (poisoning()) poison_blocks(area.ptr_of(begin), (end - begin) * kBlockBytes);
     std::size_t run_begin = free_space_released(area.space, area.tables, begin, end);
-    if (area.sweep_pending()) free_space_limit_current(area.space, area.sweep_from);  // I8
     // Everything from high_water up was free; if this run reaches it, so is everything from its start.
     if (end >= area.high_water && begin < area.high_water) area.high_water = run_begin;
 }

@@ -168,7 +168,7 @@ void HeapImpl::count_dead() {
         dead_blocks += area_dead_blocks;
         if (n_words != 0) {
             a->sweep_from = 0;
-            free_space_forget_current(a->space);  // I8: nothing is carved where the sweep has yet to pass
+            free_space_sweep_reached(a->space, 0);  // I8: nothing is carved where the sweep has yet to pass
         }
     }
     gc.freed_bytes = dead_blocks * kBlockBytes;

@@ -115,6 +115,7 @@ std::size_t free_space_bytes(std::size_t n_words) {
 void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
     static_assert(alignof(Summary) <= alignof(Word) && alignof(Level) == alignof(Summary), "free-space layout");
     fs = FreeSpace{};
+    fs.limit = static_cast<std::uint32_t>(t.n_blocks);
     if (!built::kFreeIndex) return;  // no tree: the searches read the tables
     Levels l = levels_for(t.n_words);
     fs.levels = l.levels;
@@ -303,10 +304,10 @@ std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n
 
 // The current run is bounded: carving needs only its first blocks, and measuring a long run in
 // the tables would cost O(run / 64) at every search.
-std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t start, std::size_t n, std::size_t limit) {
+std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t start, std::size_t n) {
     constexpr std::size_t kCurrentRunBlocks = 64 * kWordBits;
     std::size_t reach = start + n + kCurrentRunBlocks;
-    std::size_t run = t.free_run_length(start, reach < limit ? reach : limit);
+    std::size_t run = t.free_run_length(start, reach < fs.limit ? reach : fs.limit);
     UHEAP_ASSERT(run >= n);  // I5: the tree is derived from the tables; the caller swept the fit
     fs.current_begin = static_cast<std::uint32_t>(start + n);
     fs.current_end = static_cast<std::uint32_t>(start + run);
@@ -315,20 +316,11 @@ std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t 
     return start;
 }
 
-std::size_t free_space_take_below(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit) {
-    std::size_t start = 0;
-    if (free_space_take_current(fs, n, &start)) return start;  // (the current run ends by the limit)
-    start = free_space_search(fs, t, n, limit);
-    // The current run is measured to the area's end and cut back to the limit by the caller
-    // (free_space_limit_current): one register less to keep across the search.
-    return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n, t.n_blocks);
-}
-
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
     std::size_t start = 0;
-    if (free_space_take_current(fs, n, &start)) return start;
-    start = free_space_search(fs, t, n, t.n_blocks);
-    return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n, t.n_blocks);
+    if (free_space_take_current(fs, n, &start)) return start;  // (the current run ends by the limit)
+    start = free_space_search(fs, t, n, fs.limit);
+    return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n);
 }
 
 std::size_t free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t begin, std::size_t end) {
@@ -344,7 +336,7 @@ std::size_t free_space_released(FreeSpace& fs, const BlockTables& t, std::size_t
     } else if (begin < fs.current_begin) {
         fs.fit_floor = kNoRun;
     } else if (!empty && begin == fs.current_end) {
-        fs.current_end = static_cast<std::uint32_t>(end);
+        fs.current_end = static_cast<std::uint32_t>(end < fs.limit ? end : fs.limit);  // (I8: not past a pending sweep)
     }
     return run_begin;
 }
@@ -366,9 +358,11 @@ void free_space_swept(FreeSpace& fs, const BlockTables& t, std::size_t lowest_fr
     lower_hints(fs, run_begin_at(t, lowest_freed));
 }
 
-void free_space_forget_current(FreeSpace& fs) {
-    fs.current_end = fs.current_begin;
-    fs.fit_floor = kNoRun;
+void free_space_sweep_reached(FreeSpace& fs, std::size_t limit) {
+    fs.limit = static_cast<std::uint32_t>(limit);
+    if (fs.current_end <= limit) return;
+    fs.current_end = static_cast<std::uint32_t>(limit > fs.current_begin ? limit : fs.current_begin);
+    if (fs.current_end == fs.current_begin) fs.fit_floor = kNoRun;  // no current run: the next search starts from the hints
 }
 
 

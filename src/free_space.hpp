@@ -127,6 +127,10 @@ struct FreeSpace {
     /// for its own size (one store per search; hint[j] <= hint[k] for j < k is not kept, which
     /// costs nothing: each is a lower bound on its own).
     std::uint32_t hint[9] = {};
+    /// Blocks from here on are not handed out: a pending lazy sweep's sweep_from (I8), else the
+    /// area's n_blocks. The sweep moves it (free_space_sweep_reached); searches and the current
+    /// run stop at it. (In the padding after hint on 64-bit targets.)
+    std::uint32_t limit = 0;
 };
 inline constexpr std::size_t kHintSizes = 8;
 
@@ -155,13 +159,11 @@ inline bool free_space_take_current(FreeSpace& fs, std::size_t n, std::size_t* s
     fs.current_begin += static_cast<std::uint32_t>(n);
     return true;
 }
-/// First fit: the lowest n free blocks (the current run if that is first fit, else a search),
-/// or kNoRun. What follows them in their run becomes the current run. Marks them changed; the
-/// caller marks them used in the tables. O(kFanout × levels) for a search.
+/// First fit below fs.limit: the lowest n free blocks (the current run if that is first fit,
+/// else a search), or kNoRun. What follows them in their run, up to fs.limit, becomes the
+/// current run. Marks them changed; the caller marks them used in the tables. O(kFanout ×
+/// levels) for a search.
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
-/// free_space_take() of the blocks below `limit` only (as free_space_search's), for a pending
-/// lazy sweep. (Two functions, not a parameter: the eager path keeps its registers.) The current
-/// run it leaves may reach past `limit`: the caller cuts it back with free_space_limit_current().
 std::size_t free_space_take_below(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit);
 /// The search of free_space_take alone: the lowest block where n free blocks begin, if they end
 /// by block `limit` (a multiple of kWordBits, or n_blocks), else kNoRun; it starts from the hints
@@ -169,15 +171,11 @@ std::size_t free_space_take_below(FreeSpace& fs, const BlockTables& t, std::size
 /// (a lazy sweep) and search again before it takes the blocks.
 std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit);
 /// Takes the n free blocks at `start` (a first fit from free_space_search); what follows them in
-/// their run, up to block `limit`, becomes the current run.
-std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t start, std::size_t n, std::size_t limit);
-/// No current run: the fast path waits for the next search.
-void free_space_forget_current(FreeSpace& fs);
-/// The current run ends at `limit` or before: the fast path carves nothing from block `limit` on.
-inline void free_space_limit_current(FreeSpace& fs, std::size_t limit) {
-    if (fs.current_end <= limit) return;
-    fs.current_end = static_cast<std::uint32_t>(limit > fs.current_begin ? limit : fs.current_begin);
-}
+/// their run, up to fs.limit, becomes the current run.
+std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t start, std::size_t n);
+/// A lazy sweep stands at `limit` (a multiple of kWordBits, or n_blocks when it is done): nothing
+/// is handed out from there on (I8). The current run is cut back to it.
+void free_space_sweep_reached(FreeSpace& fs, std::size_t limit);
 /// The tables now show blocks [begin, end) free (a free, a shrink). Keeps the current run first
 /// fit: a run freed just below it joins it, anything else below it stops the fast path until
 /// the next search. Returns where the free run holding them now begins. O(free run below / 64).

@@ -88,8 +88,6 @@ struct Area {
     /// without lazy sweeping: the collection sweeps before it returns (finish_sweep() alone sees
     /// its sweep pending, and reads sweep_from itself).
     bool sweep_pending() const { return built::kLazySweep && sweep_from != kSwept; }
-    /// Where allocation may take blocks up to (I8): sweep_from, or the whole area.
-    std::size_t swept_end() const { return built::kLazySweep && sweep_from < tables.n_blocks ? sweep_from : tables.n_blocks; }
     /// A head the lazy sweep has yet to free: dead since the last collection (I8).
     bool is_dead_unswept(std::size_t head) const { return built::kLazySweep && head >= sweep_from && !tables.is_marked(head); }
     void* ptr_of(std::size_t block) const { return pool + block * kBlockBytes; }
@@ -442,11 +440,9 @@ struct HeapImpl final : Heap {
     /// First fit in the swept part (I8), the eager sweep's own path; only when the fit lies
     /// further on does the sweep move, out of line.
     std::size_t take_blocks(Area& area, std::size_t n_blocks) {
-        if (!area.sweep_pending()) return free_space_take(area.space, area.tables, n_blocks);
-        std::size_t start = free_space_take_below(area.space, area.tables, n_blocks, area.sweep_from);
-        if (start == kNoRun) return take_blocks_sweeping(area, n_blocks);
-        free_space_limit_current(area.space, area.sweep_from);  // I8
-        return start;
+        std::size_t start = free_space_take(area.space, area.tables, n_blocks);  // below space.limit: I8
+        if (start != kNoRun || !area.sweep_pending()) return start;
+        return take_blocks_sweeping(area, n_blocks);
     }
     std::size_t take_blocks_sweeping(Area& area, std::size_t n_blocks);
     void sweep_through(Area& area, std::size_t end) {

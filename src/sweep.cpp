@@ -24,8 +24,11 @@ std::size_t last_used_block_end(const BlockTables& t, std::size_t from) {
 }
 
 /// Blocks swept past a fit before it is taken, so the current run that follows it has room and
-/// the next searches find the swept part ahead of them.
-constexpr std::size_t kSweepAheadBlocks = 64 * kWordBits;
+/// the next searches find the swept part ahead of them. Every step is followed by a search, so
+/// fewer, larger steps search less; the sweep's own work is the same. 256 table words (~2 500
+/// instructions, about a microsecond) left the lazy sweep's total where the eager sweep's is
+/// (pauses/16M over 12 heap-fulls: 16 words +0.40 %, 64 words +0.05 %, 256 words +0.004 %).
+constexpr std::size_t kSweepAheadBlocks = 256 * kWordBits;
 
 }  // namespace
 
@@ -63,8 +66,10 @@ std::size_t HeapImpl::sweep_area(Area& area, std::size_t until) {
     if (w >= end_word) {
         area.sweep_from = Area::kSwept;
         area.high_water = last_used_block_end(t, area.high_water);
+        free_space_sweep_reached(area.space, t.n_blocks);
     } else {
         area.sweep_from = static_cast<std::uint32_t>(w * kWordBits);
+        free_space_sweep_reached(area.space, area.sweep_from);
     }
     if (lowest_freed != kNoRun) free_space_swept(area.space, t, lowest_freed);
     return w * kWordBits - from;
@@ -85,10 +90,10 @@ std::size_t HeapImpl::take_blocks_sweeping(Area& area, std::size_t n_blocks) {
     std::size_t start = kNoRun;
     for (std::size_t step = kSweepAheadBlocks; start == kNoRun && area.sweep_pending(); step *= 2) {
         sweep_area(area, area.sweep_from + step);
-        start = free_space_search(area.space, area.tables, n_blocks, area.swept_end());
+        start = free_space_search(area.space, area.tables, n_blocks, area.space.limit);
     }
     if (start == kNoRun) return kNoRun;
-    return free_space_take_at(area.space, area.tables, start, n_blocks, area.swept_end());
+    return free_space_take_at(area.space, area.tables, start, n_blocks);
 }
 
 // find_object()'s answer for a block-aligned pointer to a tail: already_free if that tail belongs

@@ -70,8 +70,11 @@ bool check_tables(Checker& c, const Area& a, std::size_t ai, bool collecting) {
 // Returns the dead blocks awaiting the sweep through `dead_blocks`.
 bool check_lazy_sweep(Checker& c, const Area& a, std::size_t ai, std::size_t* dead_blocks) {
     *dead_blocks = 0;
-    if (!a.sweep_pending()) return true;
     const BlockTables& t = a.tables;
+    if (a.space.limit != (a.sweep_pending() ? a.sweep_from : t.n_blocks)) {
+        return c.fail(Invariant::I8_lazy_sweep, ai, a.space.limit, why("free space hands out blocks to where the sweep does not stand"));
+    }
+    if (!a.sweep_pending()) return true;
     if (a.sweep_from % kWordBits != 0) return c.fail(Invariant::I8_lazy_sweep, ai, a.sweep_from, why("lazy sweep not on a table word boundary"));
     if (a.space.current_begin != a.space.current_end && a.space.current_end > a.sweep_from) {
         return c.fail(Invariant::I8_lazy_sweep, ai, a.space.current_end - 1, why("current run reaches where the lazy sweep has yet to pass"));

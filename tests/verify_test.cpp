@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// verify() (src/verify.cpp): each invariant I1..I7 broken on purpose through the internal tables,
+// verify() (src/verify.cpp): each invariant I1..I8 broken on purpose through the internal tables,
 // and verify() must name exactly that one (and pass again once it is restored).
 #include <gtest/gtest.h>
 
@@ -188,6 +188,16 @@ TEST_F(BrokenHeap, I7UsedBlockAboveTheHighWaterMark) {
     uheap::VerifyReport r = expect_broken(Invariant::I7_high_water);
     EXPECT_EQ(r.block, block_of(last));
     area().high_water = saved;
+    EXPECT_VERIFIED(**heap);
+}
+
+// I8: the free space may hand out blocks only up to where the sweep stands (the whole area when
+// no sweep is pending); a limit past a pending sweep would carve objects the sweep then frees.
+TEST_F(BrokenHeap, I8FreeSpaceLimitPastTheSweep) {
+    const std::uint32_t limit = area().space.limit;
+    area().space.limit = limit - 1;
+    expect_broken(Invariant::I8_lazy_sweep);
+    area().space.limit = limit;
     EXPECT_VERIFIED(**heap);
 }
 
