@@ -6,7 +6,8 @@
 //
 //   Impl(heap_bytes, options)    a heap of `heap_bytes` (the same budget for every collector)
 //   alloc(n)                     zeroed, scanned object (null when the budget is exhausted)
-//   alloc_atomic(n)              pointer-free object, never scanned (uheap kNoScan, GC_MALLOC_ATOMIC)
+//   alloc_atomic(n)              pointer-free object, never scanned, not zeroed (uheap kNoScan |
+//                                kUninitialised, GC_MALLOC_ATOMIC)
 //   realloc(p, n)                resize, may move
 //   release(p)                   explicit free; a no-op for collectors (dropping the pointer is enough)
 //   collect()                    one full collection; a no-op for malloc
@@ -117,7 +118,8 @@ public:
         return heap_ != nullptr ? std::string() : std::string("uheap create: ") + uheap::status_name(status_);
     }
     void* alloc(std::size_t n) { return heap_->alloc(n); }
-    void* alloc_atomic(std::size_t n) { return heap_->alloc(n, uheap::kNoScan); }
+    // Not zeroed, as GC_MALLOC_ATOMIC and malloc() do not zero (a one-block object still is).
+    void* alloc_atomic(std::size_t n) { return heap_->alloc(n, uheap::kNoScan | uheap::kUninitialised); }
     void* realloc(void* p, std::size_t n) { return heap_->realloc(p, n); }
     void release(void*) {}
     void collect() { heap_->collect(); }

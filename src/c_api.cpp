@@ -309,7 +309,7 @@ UHEAP_SAME_STATUS(UHEAP_ALREADY_REGISTERED, already_registered);
 UHEAP_SAME_STATUS(UHEAP_NO_ROOTS, no_roots);
 UHEAP_SAME_STATUS(UHEAP_UNSUPPORTED, unsupported);
 static_assert(uheap::kFinaliser == UHEAP_FINALISER && uheap::kNoScan == UHEAP_NO_SCAN && uheap::kWeak == UHEAP_WEAK &&
-                  uheap::kDestructor == UHEAP_DESTRUCTOR,
+                  uheap::kDestructor == UHEAP_DESTRUCTOR && uheap::kUninitialised == UHEAP_UNINITIALISED,
               "flag values match");
 static_assert(uheap::kHiddenPointerMask == UHEAP_HIDDEN_POINTER_MASK, "uheap_hide_pointer() is uheap::hide_pointer()");
 #define UHEAP_SAME_INVARIANT(c, x) \

@@ -43,6 +43,31 @@ TEST(Allocator, AllocReturnsZeroedBlockAlignedWholeBlocks) {
     EXPECT_VERIFIED(*heap);
 }
 
+// kUninitialised skips the zeroing only where nothing reads the memory: a no-scan object of two
+// blocks or more. Anything the collector scans is zeroed whatever the flags say.
+TEST(Allocator, UninitialisedSkipsZeroingOnlyForObjectsNeverScanned) {
+    TestHeap heap(kRegion, uheap_test::unpoisoned());  // (poisoning would fill freed blocks itself)
+    ASSERT_NE(heap.get(), nullptr);
+    heap->set_auto_collect(false);
+    auto recycled = [&](std::size_t n_blocks, unsigned flags) {
+        void* p = heap->alloc(blocks(n_blocks));
+        EXPECT_NE(p, nullptr);
+        std::memset(p, 0xab, blocks(n_blocks));
+        EXPECT_EQ(heap->free(p), Status::ok);
+        void* q = heap->alloc(blocks(n_blocks), flags);
+        EXPECT_EQ(q, p) << "first fit: the same blocks again";
+        const bool zeroed = all_zero(q, blocks(n_blocks));
+        EXPECT_EQ(heap->free(q), Status::ok);
+        return zeroed;
+    };
+    EXPECT_FALSE(recycled(4, uheap::kNoScan | uheap::kUninitialised)) << "left as it was";
+    EXPECT_FALSE(recycled(2, uheap::kNoScan | uheap::kUninitialised));
+    EXPECT_TRUE(recycled(4, uheap::kNoScan));
+    EXPECT_TRUE(recycled(4, uheap::kUninitialised)) << "scanned: always zeroed";
+    EXPECT_TRUE(recycled(1, uheap::kNoScan | uheap::kUninitialised)) << "one block is always scanned";
+    EXPECT_VERIFIED(*heap);
+}
+
 TEST(Allocator, AllocZeroIsNullWithOk) {
     TestHeap heap(kRegion);
     std::string before = snapshot(*heap);

@@ -73,6 +73,11 @@ enum AllocFlag : unsigned {
     /// side by side). Such an object takes at least two blocks (the flag lives on its first
     /// tail). The word is zero until the host writes it; zero runs nothing. Not with realloc().
     kDestructor = 8u,
+    /// With kNoScan, on an object of two blocks or more: its memory is handed out as it is, not
+    /// zeroed (as malloc() and Boehm's GC_MALLOC_ATOMIC do), for a buffer the host fills itself.
+    /// The collector never reads it, so stale words in it retain nothing. Ignored otherwise: an
+    /// object the collector scans (a one-block one is always scanned) is always zeroed.
+    kUninitialised = 16u,
 };
 
 /// What a kDestructor object keeps in its last word: called once, with the object's start, when

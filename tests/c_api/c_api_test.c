@@ -356,6 +356,12 @@ static void test_alloc_free_size(void) {
     uheap_counters(heap, &c);
     CHECK(c.allocations == 4 && c.frees == 4);
     CHECK(c.bytes_allocated == 7 * block_bytes && c.used_bytes == 0 && c.peak_used_bytes == 7 * block_bytes);
+    {   /* UHEAP_UNINITIALISED: a buffer the host fills itself; a flag of the request, not kept */
+        unsigned char *buffer = (unsigned char *)uheap_alloc(heap, 4 * block_bytes, UHEAP_NO_SCAN | UHEAP_UNINITIALISED);
+        CHECK(buffer != NULL && uheap_size_of(heap, buffer) == 4 * block_bytes);
+        CHECK(uheap_flags_of(heap, buffer) == UHEAP_NO_SCAN);
+        CHECK(uheap_free(heap, buffer) == UHEAP_OK);
+    }
     CHECK(c.out_of_memory == 1); /* the SIZE_MAX request */
 }
 
