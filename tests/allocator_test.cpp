@@ -65,6 +65,9 @@ TEST(Allocator, UninitialisedSkipsZeroingOnlyForObjectsNeverScanned) {
     EXPECT_TRUE(recycled(4, uheap::kNoScan));
     EXPECT_TRUE(recycled(4, uheap::kUninitialised)) << "scanned: always zeroed";
     EXPECT_TRUE(recycled(1, uheap::kNoScan | uheap::kUninitialised)) << "one block is always scanned";
+    if (uheap::built::kFinalisers) {
+        EXPECT_TRUE(recycled(4, uheap::kNoScan | uheap::kUninitialised | uheap::kDestructor)) << "the destructor word starts zero";
+    }
     EXPECT_VERIFIED(*heap);
 }
 

@@ -76,7 +76,8 @@ enum AllocFlag : unsigned {
     /// With kNoScan, on an object of two blocks or more: its memory is handed out as it is, not
     /// zeroed (as malloc() and Boehm's GC_MALLOC_ATOMIC do), for a buffer the host fills itself.
     /// The collector never reads it, so stale words in it retain nothing. Ignored otherwise: an
-    /// object the collector scans (a one-block one is always scanned) is always zeroed.
+    /// object the collector scans (a one-block one is always scanned) is always zeroed, and so is
+    /// a kDestructor object (its last word must start zero).
     kUninitialised = 16u,
 };
 

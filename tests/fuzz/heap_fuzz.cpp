@@ -507,7 +507,7 @@ private:
     }
 
     /// A new object's checks: in a pool, aligned, zeroed, overlapping nothing the model holds.
-    void check_fresh(std::uintptr_t p, std::size_t nb) {
+    void check_fresh(std::uintptr_t p, std::size_t nb, bool zeroed = true) {
         CHECK_MSG(p % kBlockBytes == 0, "object %p not block-aligned", reinterpret_cast<void*>(p));
         CHECK(heap_->contains(reinterpret_cast<void*>(p)));
         CHECK(heap_->contains(reinterpret_cast<void*>(p + nb * kBlockBytes - 1)));
@@ -516,7 +516,7 @@ private:
         auto next = objs_.lower_bound(p);
         CHECK_MSG(next == objs_.end() || next->first >= p + nb * kBlockBytes, "new object %p (%zu blocks) overlaps live object %p",
                   reinterpret_cast<void*>(p), nb, reinterpret_cast<void*>(next->first));
-        CHECK_MSG(all_zero(p, nb * kBlockBytes), "new object %p (%zu blocks) is not zeroed", reinterpret_cast<void*>(p), nb);
+        CHECK_MSG(!zeroed || all_zero(p, nb * kBlockBytes), "new object %p (%zu blocks) is not zeroed", reinterpret_cast<void*>(p), nb);
         CHECK_MSG(heap_->size_of(reinterpret_cast<void*>(p)) == nb * kBlockBytes, "size_of(new %p) = %zu, expected %zu",
                   reinterpret_cast<void*>(p), heap_->size_of(reinterpret_cast<void*>(p)), nb * kBlockBytes);
     }
@@ -1218,6 +1218,7 @@ private:
         // One flag byte in four adds kDestructor (gen_corpus.py: DESTRUCTOR; its other seeds'
         // flags are 0..7); one such object in four keeps its word zero (DESTRUCTOR_ZERO).
         if ((d & 0x18) == 0x18) flags |= uheap::kDestructor;
+        if ((d & 0x18) == 0x10) flags |= uheap::kUninitialised;  // one in four: not zeroed if no-scan
         const bool zero_word = (d & 0x60) == 0x60;
         void* q = heap_->alloc(n, flags);
         auto p = reinterpret_cast<std::uintptr_t>(q);
@@ -1243,7 +1244,8 @@ private:
         }
         std::size_t nb = blocks_for(n);
         if ((flags & uheap::kDestructor) && nb < 2) nb = 2;  // the flag lives on the first tail
-        check_fresh(p, nb);
+        // kUninitialised leaves a no-scan object of two blocks or more as it was; all else is zeroed.
+        check_fresh(p, nb, !((flags & uheap::kUninitialised) && (flags & uheap::kNoScan) && nb >= 2));
         Obj o;
         o.nb = nb;
         o.fin = flags & (uheap::kFinaliser | uheap::kDestructor);  // the heap's finaliser phase runs both
