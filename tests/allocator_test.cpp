@@ -43,8 +43,8 @@ TEST(Allocator, AllocReturnsZeroedBlockAlignedWholeBlocks) {
     EXPECT_VERIFIED(*heap);
 }
 
-// kUninitialised skips the zeroing only where nothing reads the memory: a no-scan object of two
-// blocks or more. Anything the collector scans is zeroed whatever the flags say.
+// kUninitialised skips the zeroing only where nothing reads the memory: a no-scan object (of
+// three blocks or more). Anything the collector scans is zeroed whatever the flags say.
 TEST(Allocator, UninitialisedSkipsZeroingOnlyForObjectsNeverScanned) {
     TestHeap heap(kRegion, uheap_test::unpoisoned());  // (poisoning would fill freed blocks itself)
     ASSERT_NE(heap.get(), nullptr);
@@ -61,7 +61,7 @@ TEST(Allocator, UninitialisedSkipsZeroingOnlyForObjectsNeverScanned) {
         return zeroed;
     };
     EXPECT_FALSE(recycled(4, uheap::kNoScan | uheap::kUninitialised)) << "left as it was";
-    EXPECT_FALSE(recycled(2, uheap::kNoScan | uheap::kUninitialised));
+    EXPECT_FALSE(recycled(3, uheap::kNoScan | uheap::kUninitialised));
     EXPECT_TRUE(recycled(4, uheap::kNoScan));
     EXPECT_TRUE(recycled(4, uheap::kUninitialised)) << "scanned: always zeroed";
     EXPECT_TRUE(recycled(1, uheap::kNoScan | uheap::kUninitialised)) << "one block is always scanned";

@@ -73,8 +73,9 @@ enum AllocFlag : unsigned {
     /// side by side). Such an object takes at least two blocks (the flag lives on its first
     /// tail). The word is zero until the host writes it; zero runs nothing. Not with realloc().
     kDestructor = 8u,
-    /// With kNoScan, on an object of two blocks or more: its memory is handed out as it is, not
-    /// zeroed (as malloc() and Boehm's GC_MALLOC_ATOMIC do), for a buffer the host fills itself.
+    /// With kNoScan: the memory need not be zeroed (as malloc() and Boehm's GC_MALLOC_ATOMIC do
+    /// not), for a buffer the host fills itself; objects of three blocks or more are handed out
+    /// as they are (smaller ones are zeroed anyway, which costs less than the test).
     /// The collector never reads it, so stale words in it retain nothing. Ignored otherwise: an
     /// object the collector scans (a one-block one is always scanned) is always zeroed, and so is
     /// a kDestructor object (its last word must start zero).

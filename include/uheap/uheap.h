@@ -61,7 +61,7 @@ typedef enum uheap_status_t {
 #define UHEAP_NO_SCAN 2u   /**< uheap::kNoScan: contents are never read by the collector */
 #define UHEAP_WEAK 4u      /**< uheap::kWeak: report its death to the weak-freed callback */
 #define UHEAP_DESTRUCTOR 8u /**< uheap::kDestructor: the last word holds a uheap_destructor_fn */
-#define UHEAP_UNINITIALISED 16u /**< uheap::kUninitialised: with UHEAP_NO_SCAN on 2+ blocks, not zeroed */
+#define UHEAP_UNINITIALISED 16u /**< uheap::kUninitialised: with UHEAP_NO_SCAN, need not be zeroed */
 
 /** uheap::DestructorFn: what a UHEAP_DESTRUCTOR object keeps in its last word. */
 typedef void (*uheap_destructor_fn)(void *object);

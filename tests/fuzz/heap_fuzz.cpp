@@ -1244,8 +1244,8 @@ private:
         }
         std::size_t nb = blocks_for(n);
         if ((flags & uheap::kDestructor) && nb < 2) nb = 2;  // the flag lives on the first tail
-        // kUninitialised leaves a no-scan object of two blocks or more as it was; all else is zeroed.
-        check_fresh(p, nb, !((flags & uheap::kUninitialised) && (flags & uheap::kNoScan) && nb >= 2));
+        // kUninitialised may leave a no-scan object as it was (three blocks or more); all else is zeroed.
+        check_fresh(p, nb, !((flags & uheap::kUninitialised) && (flags & uheap::kNoScan) && nb >= 3));
         Obj o;
         o.nb = nb;
         o.fin = flags & (uheap::kFinaliser | uheap::kDestructor);  // the heap's finaliser phase runs both
