@@ -354,30 +354,55 @@ TEST(Incremental, PacingStartsCyclesThatAllocationCarries) {
     EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
 }
 
+/// What a paced run saw: the collections it ran, by kind of final stop.
+struct PacedRun {
+    std::uint64_t collections = 0;
+    int full_stops = 0;     ///< PauseKind::collection
+    int forced_finals = 0;  ///< PauseKind::forced_final
+    std::uint64_t out_of_memory = 0;
+};
+
+/// A live set of 4-block objects filling `live_percent` % of a 1 MB incremental heap, then
+/// set_pacing(pause_percent, step_words) and four pool-fulls of one-block garbage, the live set
+/// changing as the cycles run (one allocation in 64 replaces a root).
+PacedRun run_paced(std::size_t live_percent, unsigned pause_percent, std::size_t step_words, unsigned seed) {
+    PacedRun run;
+    TestHeap heap(1024 * 1024, incremental_config());
+    const std::size_t pool_blocks = heap->info_fast().total / kBlockBytes;
+    const std::size_t live = pool_blocks * live_percent / 100 / 4;
+    RootArray roots(*heap, live);
+    for (std::size_t i = 0; i < live; ++i) {
+        roots[i] = heap->alloc(blocks(4));
+        EXPECT_NE(roots[i], nullptr);
+    }
+    EXPECT_EQ(heap->collect(), Status::ok);
+    heap->set_pacing(pause_percent, step_words);
+    PauseKinds kinds(*heap);
+    std::mt19937 rng(seed);
+    for (std::size_t i = 0; i < 4 * pool_blocks; ++i) {
+        void* p = heap->alloc(kBlockBytes);
+        EXPECT_NE(p, nullptr) << "allocation " << i;
+        if (p == nullptr) break;
+        if (rng() % 64 == 0) roots[rng() % live] = p;
+    }
+    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+    run.collections = heap->counters().collections;
+    run.full_stops = kinds[uheap::PauseKind::collection];
+    run.forced_finals = kinds[uheap::PauseKind::forced_final];
+    run.out_of_memory = heap->counters().out_of_memory;
+    return run;
+}
+
 // A pause the heap cannot afford: 400 % of a live set of ~45 % of the pool is past the pool's
 // end, so the threshold alone would never start a cycle and every collection would be a full stop
 // when the heap is full. Pacing starts each cycle early enough for allocation's steps to finish it.
 TEST(Incremental, PacingStartsACycleWhileTheHeapStillHasRoomForIt) {
     UHEAP_TEST_NEEDS(uheap::kFeatureIncremental | uheap::kFeatureEventHooks);
-    TestHeap heap(1024 * 1024, incremental_config());
-    const std::size_t pool_blocks = heap->info_fast().total / kBlockBytes;
-    const std::size_t live = pool_blocks * 45 / 100 / 4;
-    RootArray roots(*heap, live);
-    for (std::size_t i = 0; i < live; ++i) ASSERT_NE(roots[i] = heap->alloc(blocks(4)), nullptr);
-    ASSERT_EQ(heap->collect(), Status::ok);
-    heap->set_pacing(400, 16);
-    PauseKinds kinds(*heap);
-    std::mt19937 rng(5);
-    for (std::size_t i = 0; i < 4 * pool_blocks; ++i) {
-        void* p = heap->alloc(kBlockBytes);
-        ASSERT_NE(p, nullptr) << "allocation " << i;
-        if (rng() % 64 == 0) roots[rng() % live] = p;  // the live set changes as the cycles run
-    }
-    EXPECT_GT(heap->counters().collections, 3u);
-    EXPECT_EQ(kinds[uheap::PauseKind::collection], 0) << "a collection was a full stop: its cycle started too late";
-    EXPECT_EQ(kinds[uheap::PauseKind::forced_final], 0) << "a cycle ran out of room";
-    EXPECT_EQ(heap->counters().out_of_memory, 0u);
-    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+    PacedRun run = run_paced(45, 400, 16, 5);
+    EXPECT_GT(run.collections, 3u);
+    EXPECT_EQ(run.full_stops, 0) << "a collection was a full stop: its cycle started too late";
+    EXPECT_EQ(run.forced_finals, 0) << "a cycle ran out of room";
+    EXPECT_EQ(run.out_of_memory, 0u);
 }
 
 // A heap mostly live (70 % of the pool): at 8 words per block, even a cycle that starts at once
@@ -385,24 +410,10 @@ TEST(Incremental, PacingStartsACycleWhileTheHeapStillHasRoomForIt) {
 // still ends by its steps, never by an allocation that finds the heap full.
 TEST(Incremental, ACycleInAFullHeapMarksFasterToEndInTime) {
     UHEAP_TEST_NEEDS(uheap::kFeatureIncremental | uheap::kFeatureEventHooks);
-    TestHeap heap(1024 * 1024, incremental_config());
-    const std::size_t pool_blocks = heap->info_fast().total / kBlockBytes;
-    const std::size_t live = pool_blocks * 70 / 100 / 4;
-    RootArray roots(*heap, live);
-    for (std::size_t i = 0; i < live; ++i) ASSERT_NE(roots[i] = heap->alloc(blocks(4)), nullptr);
-    ASSERT_EQ(heap->collect(), Status::ok);
-    heap->set_pacing(200, 8);
-    PauseKinds kinds(*heap);
-    std::mt19937 rng(11);
-    for (std::size_t i = 0; i < 4 * pool_blocks; ++i) {
-        void* p = heap->alloc(kBlockBytes);
-        ASSERT_NE(p, nullptr) << "allocation " << i;
-        if (rng() % 64 == 0) roots[rng() % live] = p;
-    }
-    EXPECT_GT(heap->counters().collections, 3u);
-    EXPECT_EQ(kinds[uheap::PauseKind::collection], 0);
-    EXPECT_EQ(kinds[uheap::PauseKind::forced_final], 0) << "a cycle ran out of room: it marked too slowly";
-    EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+    PacedRun run = run_paced(70, 200, 8, 11);
+    EXPECT_GT(run.collections, 3u);
+    EXPECT_EQ(run.full_stops, 0);
+    EXPECT_EQ(run.forced_finals, 0) << "a cycle ran out of room: it marked too slowly";
 }
 
 // Idle time sweeps what a collection left and carries a cycle on, and says when nothing is left.
