@@ -118,7 +118,7 @@ void free_space_init(FreeSpace& fs, void* memory, const BlockTables& t) {
     fs.limit = static_cast<std::uint32_t>(t.n_blocks);
     if (!built::kFreeIndex) return;  // no tree: the searches read the tables
     Levels l = levels_for(t.n_words);
-    fs.levels = l.levels;
+    fs.levels = static_cast<std::uint8_t>(l.levels);
     fs.dirty = static_cast<Word*>(memory);
     fs.nodes = reinterpret_cast<Summary*>(fs.dirty + l.dirty_words);
     Level* level = reinterpret_cast<Level*>(fs.nodes + l.nodes);

@@ -113,7 +113,7 @@ struct FreeSpace {
     /// levels + 1 entries, in the out-of-line memory beside the nodes (so an area's descriptor
     /// does not carry the table for the deepest tree any area could have).
     const Level* level = nullptr;
-    unsigned levels = 0;                      ///< node levels; level `levels` has one node
+    std::uint8_t levels = 0;                  ///< node levels; level `levels` has one node (a few)
     bool any_dirty = false;
     /// The current run [current_begin, current_end): free blocks the fast path carves from.
     std::uint32_t current_begin = 0;
@@ -129,7 +129,8 @@ struct FreeSpace {
     std::uint32_t hint[9] = {};
     /// Blocks from here on are not handed out: a pending lazy sweep's sweep_from (I8), else the
     /// area's n_blocks. The sweep moves it (free_space_sweep_reached); searches and the current
-    /// run stop at it. (In the padding after hint on 64-bit targets.)
+    /// run stop at it. (In the padding after hint on 64-bit targets; on 32-bit ones `levels` is a
+    /// byte to make room: the control data's budget, areas.cpp.)
     std::uint32_t limit = 0;
 };
 inline constexpr std::size_t kHintSizes = 8;
