@@ -222,7 +222,7 @@ struct Policy {
     /// too full for that rate to finish the cycle in the room left (pace_cycle()).
     std::size_t cycle_step_words = 64;
     /// During an incremental cycle: the blocks_since_collect at which allocation owes the next
-    /// paced step (kPacedStepWords / step_words_per_block blocks after the last one).
+    /// paced step (kPacedStepWords / cycle_step_words blocks after the last one).
     std::size_t step_at_blocks = 0;
     std::size_t threshold_blocks = 0;    ///< 0 = off
     std::size_t blocks_since_collect = 0;

@@ -397,6 +397,8 @@ public:
     /// marking keeps ahead of allocation; and the threshold is never later than what leaves the
     /// cycle room to finish at that rate (the words of what survived over `step_words_per_block`,
     /// plus a quarter), so a large `pause_percent` (1000) means "as late as the heap allows".
+    /// A heap too full for that rate even when a cycle starts at once marks faster in that cycle
+    /// (more words per block, in more frequent steps of the same size).
     void set_pacing(unsigned pause_percent, std::size_t step_words_per_block = 64);
 
     /// Sweeps up to `max_blocks` blocks of a lazy sweep (0: none), in address order, and returns
