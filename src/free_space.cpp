@@ -285,7 +285,8 @@ std::size_t scan_from(FreeSpace& fs, const BlockTables& t, std::size_t from, std
 
 // Where the first fit for n can begin: at or above the hint for its size, and at or above the
 // current run when n reaches fit_floor (every run below that is shorter).
-std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit) {
+std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n) {
+    const std::size_t limit = fs.limit;  // (a multiple of kWordBits, or n_blocks)
     std::size_t hint_size = n < kHintSizes ? n : kHintSizes;
     std::size_t from = fs.hint[hint_size];
     bool from_hint = true;
@@ -319,7 +320,7 @@ std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t 
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n) {
     std::size_t start = 0;
     if (free_space_take_current(fs, n, &start)) return start;  // (the current run ends by the limit)
-    start = free_space_search(fs, t, n, fs.limit);
+    start = free_space_search(fs, t, n);
     return start == kNoRun ? kNoRun : free_space_take_at(fs, t, start, n);
 }
 
@@ -364,7 +365,6 @@ void free_space_sweep_reached(FreeSpace& fs, std::size_t limit) {
     fs.current_end = static_cast<std::uint32_t>(limit > fs.current_begin ? limit : fs.current_begin);
     if (fs.current_end == fs.current_begin) fs.fit_floor = kNoRun;  // no current run: the next search starts from the hints
 }
-
 
 bool free_space_matches(const FreeSpace& fs, const BlockTables& t, unsigned* level, std::size_t* node_index) {
     *level = 0;

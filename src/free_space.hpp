@@ -165,12 +165,11 @@ inline bool free_space_take_current(FreeSpace& fs, std::size_t n, std::size_t* s
 /// current run. Marks them changed; the caller marks them used in the tables. O(kFanout ×
 /// levels) for a search.
 std::size_t free_space_take(FreeSpace& fs, const BlockTables& t, std::size_t n);
-std::size_t free_space_take_below(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit);
 /// The search of free_space_take alone: the lowest block where n free blocks begin, if they end
-/// by block `limit` (a multiple of kWordBits, or n_blocks), else kNoRun; it starts from the hints
-/// (which it raises). The free space is otherwise unchanged, so a caller may change the tables
-/// (a lazy sweep) and search again before it takes the blocks.
-std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n, std::size_t limit);
+/// by fs.limit, else kNoRun; it starts from the hints (which it raises). The free space is
+/// otherwise unchanged, so a caller may change the tables (a lazy sweep, which moves the limit)
+/// and search again before it takes the blocks.
+std::size_t free_space_search(FreeSpace& fs, const BlockTables& t, std::size_t n);
 /// Takes the n free blocks at `start` (a first fit from free_space_search); what follows them in
 /// their run, up to fs.limit, becomes the current run.
 std::size_t free_space_take_at(FreeSpace& fs, const BlockTables& t, std::size_t start, std::size_t n);

@@ -90,7 +90,7 @@ std::size_t HeapImpl::take_blocks_sweeping(Area& area, std::size_t n_blocks) {
     std::size_t start = kNoRun;
     for (std::size_t step = kSweepAheadBlocks; start == kNoRun && area.sweep_pending(); step *= 2) {
         sweep_area(area, area.sweep_from + step);
-        start = free_space_search(area.space, area.tables, n_blocks, area.space.limit);
+        start = free_space_search(area.space, area.tables, n_blocks);
     }
     if (start == kNoRun) return kNoRun;
     return free_space_take_at(area.space, area.tables, start, n_blocks);
