@@ -209,8 +209,10 @@ using detail::Op;
 UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
     constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
-    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 &&
-        self.policy.blocks_since_collect < self.policy.fast_path_limit) {
+    // (The limit is tested first: with threads it is 0, and the count, which other threads
+    // change under the lock, is not read at all.)
+    const std::size_t limit = self.policy.fast_path_limit;
+    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && limit != 0 && self.policy.blocks_since_collect < limit) {
         std::size_t n_blocks = detail::blocks_for_bytes(n_bytes);
         Area& area = *self.areas.first;
         std::size_t start = 0;
@@ -249,11 +251,13 @@ void* HeapImpl::allocate_searching(Area& area, std::size_t n_blocks, unsigned fl
 // Every allocation the fast path does not take: zero bytes, a lock, a collection in progress,
 // the threshold, a search of the free space, growth, and the on_alloc hook.
 void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
+    SharedSection shared(*this);
+    if (shared.refused()) return nullptr;
     if (n_bytes == 0) {
         status = Status::ok;
         return nullptr;
     }
-    if (policy.locks > 0) {
+    if (caller_locks() > 0) {
         status = Status::locked;
         return nullptr;
     }
@@ -272,9 +276,11 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
 
 Status Heap::free(void* ptr) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (ptr == nullptr) return self.status = Status::ok;
     // MicroPython: ignored while locked; allowed while collecting, so finalisers may free.
-    if (self.policy.locks > 0) return self.status = Status::locked;
+    if (self.caller_locks() > 0) return self.status = Status::locked;
     if (!self.admitted(Op::free)) return self.status;
     ObjectRef obj;
     if (Status why = self.find_object(ptr, &obj); why != Status::ok) return self.status = why;
@@ -287,6 +293,8 @@ Status Heap::free(void* ptr) {
 
 std::size_t Heap::size_of(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return 0;
     ObjectRef obj;
     if (ptr == nullptr || self.find_object(ptr, &obj) != Status::ok) return 0;
     return (obj.area->tables.object_end(obj.block) - obj.block) * kBlockBytes;
@@ -294,6 +302,8 @@ std::size_t Heap::size_of(const void* ptr) const {
 
 void* Heap::object_start(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return nullptr;
     ObjectRef obj = self.areas.object_at(ptr, true);
     if (obj && obj.area->is_dead_unswept(obj.block)) obj = ObjectRef{};
     return obj ? obj.area->ptr_of(obj.block) : nullptr;
@@ -301,6 +311,8 @@ void* Heap::object_start(const void* ptr) const {
 
 unsigned Heap::flags_of(const void* ptr) const {
     const HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return 0;
     ObjectRef obj;
     if (self.find_object(ptr, &obj) != Status::ok) return 0;
     const detail::BlockTables& t = obj.area->tables;
@@ -313,6 +325,8 @@ unsigned Heap::flags_of(const void* ptr) const {
 
 Status Heap::set_weak(void* ptr) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!built::kWeakReferences) return self.status = Status::unsupported;
     if (!self.admitted(Op::set_weak)) return self.status;
     ObjectRef obj;
@@ -324,12 +338,14 @@ Status Heap::set_weak(void* ptr) {
 // MicroPython's gc_realloc, case by case.
 void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return nullptr;
     if (ptr == nullptr) return alloc(n_bytes);
     if (n_bytes == 0) {
         free(ptr);
         return nullptr;
     }
-    if (self.policy.locks > 0) {
+    if (self.caller_locks() > 0) {
         self.status = Status::locked;
         return nullptr;
     }

@@ -290,6 +290,8 @@ Heap* Heap::create(void* region, std::size_t region_bytes, const HeapConfig& con
 
 Status Heap::add_area(void* region, std::size_t region_bytes) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!self.admitted(detail::Op::add_area)) return self.status;
     auto begin = reinterpret_cast<std::uintptr_t>(region);
     if (region != nullptr && region_bytes <= UINTPTR_MAX - begin && self.areas.overlaps(begin, begin + region_bytes)) {
@@ -303,6 +305,8 @@ Status Heap::add_area(void* region, std::size_t region_bytes) {
 
 Status Heap::retire() {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!self.admitted(detail::Op::add_area)) return self.status;  // not while collecting
     // The first area's region may hold the heap itself: read every link before any region goes.
     for (Area* a = self.areas.first; a != nullptr;) {

@@ -91,6 +91,8 @@ constexpr bool abi_same() {
         return pointee_same<std::remove_pointer_t<C>, std::remove_pointer_t<X>>();
     } else if constexpr (std::is_pointer_v<C> && std::is_reference_v<X>) {
         return pointee_same<std::remove_pointer_t<C>, std::remove_reference_t<X>>();
+    } else if constexpr (Mirror<C, X>::value) {  // a struct field that is itself a mirror
+        return true;
     } else {
         return false;
     }
@@ -118,6 +120,41 @@ UHEAP_SAME_FIELD(uheap_root_range_t, uheap::RootRange, words);
 UHEAP_SAME_FIELD(uheap_root_range_t, uheap::RootRange, n_words);
 UHEAP_SAME_FIELD(uheap_root_range_t, uheap::RootRange, prev);
 UHEAP_SAME_FIELD(uheap_root_range_t, uheap::RootRange, next);
+
+UHEAP_MIRROR_STRUCT(uheap_thread_record_t, uheap::ThreadRecord, 8);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, stack_base);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, host);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, stack_top);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, lock_depth);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, in_heap);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, parked);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, prev);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, next);
+
+// (Declared before the hooks, whose stop_others takes one.)
+template <>
+struct Mirror<uheap_thread_set_t, uheap::ThreadSet> : std::true_type {};
+
+UHEAP_MIRROR_STRUCT(uheap_thread_hooks_t, uheap::ThreadHooks, 8);
+UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, lock);
+UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, unlock);
+UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, wait);
+UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, notify_all);
+UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, current);
+UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, stop_others);
+UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, resume_others);
+UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, user);
+
+static_assert(field_count<uheap_thread_set_t>() == 6 && field_count<uheap::ThreadSet>() == 6, "a new field needs its twin");
+static_assert(sizeof(uheap_thread_set_t) == sizeof(uheap::ThreadSet) && alignof(uheap_thread_set_t) == alignof(uheap::ThreadSet) &&
+                  std::is_standard_layout_v<uheap::ThreadSet> && std::is_trivially_copyable_v<uheap::ThreadSet>,
+              "uheap_thread_set_t and uheap::ThreadSet: same plain data");
+UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, hooks);
+UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, first);
+UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, attached);
+UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, parked);
+UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, collector);
+UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, stopping);
 
 UHEAP_MIRROR_STRUCT(uheap_weak_slot_t, uheap::WeakSlot, 3);
 UHEAP_SAME_FIELD(uheap_weak_slot_t, uheap::WeakSlot, slot);
@@ -308,6 +345,7 @@ UHEAP_SAME_STATUS(UHEAP_OVERLAP, overlap);
 UHEAP_SAME_STATUS(UHEAP_ALREADY_REGISTERED, already_registered);
 UHEAP_SAME_STATUS(UHEAP_NO_ROOTS, no_roots);
 UHEAP_SAME_STATUS(UHEAP_UNSUPPORTED, unsupported);
+UHEAP_SAME_STATUS(UHEAP_NOT_ATTACHED, not_attached);
 static_assert(uheap::kFinaliser == UHEAP_FINALISER && uheap::kNoScan == UHEAP_NO_SCAN && uheap::kWeak == UHEAP_WEAK &&
                   uheap::kDestructor == UHEAP_DESTRUCTOR && uheap::kUninitialised == UHEAP_UNINITIALISED,
               "flag values match");
@@ -406,6 +444,16 @@ void uheap_set_pacing(uheap_t* heap, unsigned pause_percent, size_t step_words_p
     cxx(heap)->set_pacing(pause_percent, step_words_per_block);
 }
 void uheap_set_stack_base(uheap_t* heap, const void* stack_base) { cxx(heap)->set_stack_base(stack_base); }
+
+uheap_status_t uheap_enable_threads(uheap_t* heap, uheap_thread_set_t* set) {
+    return c_status(cxx(heap)->enable_threads(reinterpret_cast<uheap::ThreadSet*>(set)));
+}
+uheap_status_t uheap_attach_thread(uheap_t* heap, uheap_thread_record_t* record, const void* stack_base) {
+    return c_status(cxx(heap)->attach_thread(reinterpret_cast<uheap::ThreadRecord*>(record), stack_base));
+}
+void uheap_detach_thread(uheap_t* heap) { cxx(heap)->detach_thread(); }
+void uheap_safe_point(uheap_t* heap) { cxx(heap)->safe_point(); }
+void uheap_blocking(uheap_t* heap, uheap_blocking_fn fn, void* arg) { cxx(heap)->blocking(fn, arg); }
 void uheap_clear_stack(size_t n_bytes) { uheap::clear_stack(n_bytes); }
 
 // The host's node is the node the heap links (layouts proven above), never a copy.

@@ -68,6 +68,7 @@ void HeapImpl::enter(Phase phase) {
 // The last collection's lazy sweep, if unfinished, is finished first: marking needs every mark
 // clear. Its time counts in this collection's pause.
 void HeapImpl::begin_collection(bool ignore_roots) {
+    stop_world();  // (threads: every other attached thread parked or stopped until finish_collection)
     gc.started_ns = now_ns();
     finish_sweep();
     enter(Phase::roots);
@@ -180,7 +181,7 @@ void HeapImpl::count_dead() {
 // callback or a pin, every object would die, which is never what a host that forgot to say where
 // its roots are wants (sweep_all() says so on purpose). Three-step hosts report their own.
 bool HeapImpl::has_root_source() const {
-    return cb.root != nullptr || gc.stack_base != nullptr || gc.roots != nullptr || gc.pins != nullptr;
+    return cb.root != nullptr || has_stacks() || gc.roots != nullptr || gc.pins != nullptr;
 }
 
 // Only when an observer listens or freed blocks are poisoned: each dead object of word `w`, with
@@ -311,6 +312,7 @@ void HeapImpl::finish_collection() {
     notify_collection_end();
     gc.cycle = Collector::Cycle::none;
     enter(Phase::idle);
+    resume_world();
 }
 
 }  // namespace uheap::detail
@@ -323,6 +325,8 @@ using detail::Phase;
 
 Status Heap::collect_start() {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!self.admitted(Op::start)) return self.status;
     if (self.cycling()) return self.status = Status::collecting;  // a cycle is running
     self.begin_collection(false);
@@ -331,6 +335,8 @@ Status Heap::collect_start() {
 
 void Heap::collect_root(void* const* words, std::size_t n_words) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     if (!self.admitted(Op::report_roots) || self.gc.ignore_roots) return;
     self.mark_root_words(words, n_words);
     self.status = Status::ok;  // (a refusal above left its own status)
@@ -338,6 +344,8 @@ void Heap::collect_root(void* const* words, std::size_t n_words) {
 
 Status Heap::collect_end() {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!self.admitted(Op::end)) return self.status;
     self.finish_collection();
     return Status::ok;
@@ -345,6 +353,8 @@ Status Heap::collect_end() {
 
 Status Heap::collect() {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!self.admitted(Op::start)) return self.status;
     if (self.cycling()) {  // the running cycle, finished now, is the collection
         self.gc.started_ns = self.now_ns();
@@ -358,13 +368,15 @@ Status Heap::collect() {
         self.cb.root(self.cb.root_user);
         self.enter(Phase::roots);
     }
-    if (built::kStackScan && self.gc.stack_base != nullptr) collect_stack();
+    if (built::kStackScan && self.has_stacks()) collect_stack();
     self.finish_collection();
     return Status::ok;
 }
 
 Status Heap::sweep_all() {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!self.admitted(Op::start)) return self.status;
     if (self.cycling()) {  // ends the running cycle first: its finalisers run there
         self.gc.started_ns = self.now_ns();

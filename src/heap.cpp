@@ -29,6 +29,7 @@ const char* status_name(Status status) {
         case Status::already_registered: return "already_registered";
         case Status::no_roots: return "no_roots";
         case Status::unsupported: return "unsupported";
+        case Status::not_attached: return "not_attached";
     }
     return "unknown";
 }
@@ -45,6 +46,8 @@ using detail::HeapImpl;
 
 void Heap::set_root_callback(RootFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     self.cb.root = fn;
     self.cb.root_user = user;
 }
@@ -53,6 +56,8 @@ void Heap::set_root_callback(RootFn fn, void* user) {
 // nothing: the heap could never call what they would store.
 void Heap::set_finaliser(FinaliserFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     if (!built::kFinalisers) {
         self.status = Status::unsupported;
         return;
@@ -60,10 +65,15 @@ void Heap::set_finaliser(FinaliserFn fn, void* user) {
     self.cb.set_finaliser({fn, user});
 }
 
-FinaliserFn Heap::finaliser() const { return HeapImpl::of(*this).cb.finaliser().fn; }
+FinaliserFn Heap::finaliser() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    return shared.refused() ? nullptr : HeapImpl::of(*this).cb.finaliser().fn;
+}
 
 void Heap::set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     if (!built::kWeakReferences) {
         self.status = Status::unsupported;
         return;
@@ -73,12 +83,16 @@ void Heap::set_weak_callbacks(WeakFreedFn freed, WeakSweepFn after_sweep, void* 
 
 void Heap::set_collect_callback(CollectFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     self.cb.collect = fn;
     self.cb.collect_user = user;
 }
 
 void Heap::set_grow_callback(GrowFn grow, ReleaseFn release, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     if (!built::kGrowth) {
         self.status = Status::unsupported;
         return;
@@ -88,12 +102,16 @@ void Heap::set_grow_callback(GrowFn grow, ReleaseFn release, void* user) {
 
 void Heap::set_clock(ClockFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     self.cb.clock = fn;
     self.cb.clock_user = user;
 }
 
 void Heap::set_event_hooks(const EventHooks& hooks) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     if (!built::kEventHooks) {
         self.status = Status::unsupported;
         return;
@@ -101,26 +119,48 @@ void Heap::set_event_hooks(const EventHooks& hooks) {
     self.cb.set_hooks(hooks);
     self.refresh_fast_path();  // an on_alloc hook sends every allocation through the slow path
 }
-EventHooks Heap::event_hooks() const { return HeapImpl::of(*this).cb.hooks(); }
+EventHooks Heap::event_hooks() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    return shared.refused() ? EventHooks{} : HeapImpl::of(*this).cb.hooks();
+}
 
 Status Heap::add_root_range(RootRange* range) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     return self.status = detail::link_front(self.gc.roots, range);
 }
-void Heap::remove_root_range(RootRange* range) { detail::unlink(HeapImpl::of(*this).gc.roots, range); }
+void Heap::remove_root_range(RootRange* range) {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    if (!shared.refused()) detail::unlink(HeapImpl::of(*this).gc.roots, range);
+}
 Status Heap::add_weak_slot(WeakSlot* slot) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!built::kWeakReferences) return self.status = Status::unsupported;
     return self.status = detail::link_front(self.gc.weak_slots, slot);
 }
-void Heap::remove_weak_slot(WeakSlot* slot) { detail::unlink(HeapImpl::of(*this).gc.weak_slots, slot); }
+void Heap::remove_weak_slot(WeakSlot* slot) {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    if (!shared.refused()) detail::unlink(HeapImpl::of(*this).gc.weak_slots, slot);
+}
 
-Status Heap::last_status() const { return HeapImpl::of(*this).status; }
+Status Heap::last_status() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    shared.refused();
+    return HeapImpl::of(*this).status;
+}
 
 bool Heap::contains(const void* ptr) const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    if (shared.refused()) return false;
     return HeapImpl::of(*this).areas.containing(reinterpret_cast<std::uintptr_t>(ptr)) != nullptr;
 }
 
-Counters Heap::counters() const { return HeapImpl::of(*this).derived_counters(); }
+Counters Heap::counters() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    return shared.refused() ? Counters{} : HeapImpl::of(*this).derived_counters();
+}
 
 }  // namespace uheap

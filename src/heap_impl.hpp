@@ -292,17 +292,22 @@ void unpoison_blocks(void* begin, std::size_t n_bytes);
 void unpoison_region(void* begin, std::size_t n_bytes);  ///< a region the host gets back
 void declare_defined(void* begin, std::size_t n_bytes);  ///< words a conservative scan copied (Valgrind)
 
+/// One byte: beside Heap's two, the first word of HeapImpl on 32-bit (which makes room for
+/// HeapImpl::threads within the control budget).
 struct Options {
-    bool interior_pointers = false;
-    bool collect_on_every_alloc = false;
-    bool lazy_sweep = true;
-    bool incremental = false;
-    bool poison_freed = false;
+    bool interior_pointers : 1;
+    bool collect_on_every_alloc : 1;
+    bool lazy_sweep : 1;
+    bool incremental : 1;
+    bool poison_freed : 1;
 };
 
 struct HeapImpl final : Heap {
     Options config;
     AreaSet areas;
+    /// enable_threads(): the host's lock and the attached threads (threads.cpp). Here, not with
+    /// the rest: on 32-bit it fills the padding before the Collector's 64-bit field.
+    ThreadSet* threads = nullptr;
     Collector gc;
     Policy policy;
     Callbacks cb;
@@ -451,6 +456,48 @@ struct HeapImpl final : Heap {
 
     // platform.cpp
     std::uint64_t now_ns() const;
+
+    // threads.cpp
+    ThreadRecord* enter_shared();
+    void leave_shared(ThreadRecord* me);
+    void stop_world();
+    void resume_world();
+    /// lock() calls that refuse the calling thread's allocations: its own with threads, else the heap's.
+    unsigned caller_locks() const { return threads == nullptr ? policy.locks : shared_locks(); }
+    unsigned shared_locks() const;
+    unsigned& caller_lock_depth();  ///< the counter lock() and unlock() move: the caller's own with threads
+    /// A stack to scan: the heap's base, or attached threads.
+    bool has_stacks() const { return gc.stack_base != nullptr || (threads != nullptr && threads->attached > 0); }
+    void scan_other_threads(const ThreadRecord* me);
+    void set_status(Status s) { status = s; }
+};
+
+/// The heap's lock around one public operation, when threads are enabled (one test otherwise).
+/// Nested calls of the same thread (a finaliser's free()) pass through. A thread that has not
+/// attached is refused: the operation returns at once, with Status::not_attached.
+class SharedSection {
+public:
+    explicit SharedSection(HeapImpl& heap) : heap_(heap) {
+        if (heap.threads == nullptr) return;
+        me_ = heap.enter_shared();
+        refused_ = me_ == nullptr;
+    }
+    explicit SharedSection(const HeapImpl& heap) : SharedSection(const_cast<HeapImpl&>(heap)) {}
+    ~SharedSection() {
+        if (me_ != nullptr) heap_.leave_shared(me_);
+    }
+    SharedSection(const SharedSection&) = delete;
+    SharedSection& operator=(const SharedSection&) = delete;
+    /// True (and the status set) if the caller may not use the heap.
+    bool refused() const {
+        if (refused_) heap_.set_status(Status::not_attached);
+        return refused_;
+    }
+
+private:
+    HeapImpl& heap_;
+    ThreadRecord* me_ = nullptr;
+    bool refused_ = false;
 };
 
 // Accounting shared by every way blocks become used (a new object, growth in place) or free (a

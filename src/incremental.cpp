@@ -24,7 +24,7 @@ void HeapImpl::start_cycle() {
         cb.root(cb.root_user);
         enter(Phase::roots);
     }
-    if (built::kStackScan && gc.stack_base != nullptr) collect_stack();
+    if (built::kStackScan && has_stacks()) collect_stack();
     enter(Phase::marking);
     mark_pinned_and_registered();
     gc.shade_only = false;
@@ -54,7 +54,7 @@ void HeapImpl::finish_cycle() {
         cb.root(cb.root_user);
         enter(Phase::roots);
     }
-    if (built::kStackScan && gc.stack_base != nullptr) collect_stack();
+    if (built::kStackScan && has_stacks()) collect_stack();
     finish_collection();
 }
 
@@ -105,9 +105,11 @@ using detail::Phase;
 
 Status Heap::collect_step(std::size_t budget_words) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return self.status;
     if (!built::kIncremental) return self.status = Status::unsupported;
     if (!self.incremental()) return self.status = Status::invalid_argument;
-    if (self.policy.locks > 0) return self.status = Status::locked;
+    if (self.caller_locks() > 0) return self.status = Status::locked;
     if (!self.admitted(Op::start)) return self.status;
     if (self.cycling()) {
         self.gc.started_ns = self.now_ns();
@@ -119,7 +121,10 @@ Status Heap::collect_step(std::size_t budget_words) {
     return self.status = Status::ok;
 }
 
-bool Heap::is_marking() const { return HeapImpl::of(*this).cycling(); }
+bool Heap::is_marking() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    return !shared.refused() && HeapImpl::of(*this).cycling();
+}
 
 // The barrier's slow half: the holder, if marked, goes back to grey (its group is rescanned by a
 // later step or the final phase). A holder not yet marked needs nothing: its contents are read
@@ -146,6 +151,8 @@ void Heap::record_store(const void* holder, const void* value) {
 
 void Heap::set_pacing(unsigned pause_percent, std::size_t step_words_per_block) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     if (!built::kIncremental) {
         self.status = Status::unsupported;
         return;
@@ -161,13 +168,15 @@ void Heap::set_pacing(unsigned pause_percent, std::size_t step_words_per_block) 
 // tens of microseconds, so the deadline is overrun by at most one piece.
 bool Heap::collect_idle(std::uint64_t deadline_ns) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return false;
     constexpr std::size_t kPiece = 4096;
     auto cycle_due = [&] {
         return self.incremental() && self.policy.auto_collect && self.policy.threshold_blocks != 0 &&
                self.policy.blocks_since_collect >= self.policy.threshold_blocks;
     };
     auto work_left = [&] { return sweep_step(0) != 0 || is_marking() || cycle_due(); };
-    if (self.policy.locks > 0 || detail::is_collecting(self.gc.phase) || self.gc.phase == Phase::notifying) return work_left();
+    if (self.caller_locks() > 0 || detail::is_collecting(self.gc.phase) || self.gc.phase == Phase::notifying) return work_left();
     while (self.now_ns() < deadline_ns) {
         if (sweep_step(0) != 0) {
             sweep_step(kPiece);

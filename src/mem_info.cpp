@@ -98,6 +98,8 @@ using detail::kWordBits;
 // is read through (SweptWords), not run: info() changes nothing.
 Info Heap::info() const {
     const HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return Info{};
     Info info;
     std::size_t free_blocks = 0;
     std::size_t used_blocks = 0;
@@ -156,6 +158,8 @@ Info Heap::info() const {
 
 Info Heap::info_fast() const {
     const HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return Info{};
     Info info;
     for (const Area* a = self.areas.first; a != nullptr; a = a->next) {
         info.total += a->pool_bytes;
@@ -188,6 +192,8 @@ void Heap::dump_info(PrintFn print, void* print_user) const {
 // MicroPython's layout: per area a header, then lines of 64 blocks prefixed by the byte offset;
 // where two or more whole lines from a line start are free, one "(N lines all free)" replaces them.
 void Heap::dump_alloc_table(PrintFn print, void* print_user, LetterFn letter, void* letter_user) const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    if (shared.refused()) return;
     const HeapImpl& self = HeapImpl::swept(*this);
     constexpr std::size_t kBlocksPerLine = 64;
     detail::Printer out(print, print_user);
@@ -219,6 +225,8 @@ void Heap::dump_alloc_table(PrintFn print, void* print_user, LetterFn letter, vo
 // Objects come from the head bits (their ends from object_end); free runs from the free bits.
 // Both are walked in one merged pass so spans arrive in address order.
 void Heap::walk(WalkFn fn, void* user) const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    if (shared.refused()) return;
     const HeapImpl& self = HeapImpl::swept(*this);
     std::size_t ai = 0;
     for (const Area* a = self.areas.first; a != nullptr; a = a->next, ++ai) {
@@ -246,6 +254,8 @@ void Heap::walk(WalkFn fn, void* user) const {
 std::size_t Heap::area_count() const { return HeapImpl::of(*this).areas.count; }
 
 AreaPool Heap::area_pool(std::size_t index) const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    if (shared.refused()) return AreaPool{};
     const Area* a = HeapImpl::of(*this).areas.first;
     for (; a != nullptr && index > 0; a = a->next) --index;
     if (a == nullptr) return AreaPool{};

@@ -6,12 +6,13 @@
 namespace uheap::detail {
 
 // Every input of the allocation fast path's one comparison: locks, the phase, the stress mode,
-// the threshold, an on_alloc hook. Called whenever one of them changes.
+// the threshold, an on_alloc hook, threads (every allocation takes the host's lock). Called
+// whenever one of them changes.
 // The fast path is closed during an incremental cycle (allocate_blocks() marks new objects) and
 // with poisoning (allocate_blocks() unpoisons them).
 void HeapImpl::refresh_fast_path() {
     if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
-        cb.hooks().on_alloc != nullptr || poisoning()) {
+        cb.hooks().on_alloc != nullptr || poisoning() || threads != nullptr) {
         policy.fast_path_limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;
@@ -132,40 +133,65 @@ using detail::HeapImpl;
 
 void Heap::lock() {
     HeapImpl& self = HeapImpl::of(*this);
-    ++self.policy.locks;
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
+    ++self.caller_lock_depth();
     self.refresh_fast_path();
 }
 
 void Heap::unlock() {
     HeapImpl& self = HeapImpl::of(*this);
-    if (self.policy.locks > 0) --self.policy.locks;
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
+    unsigned& depth = self.caller_lock_depth();
+    if (depth > 0) --depth;
     self.refresh_fast_path();
 }
 
 bool Heap::is_locked() const {
     const HeapImpl& self = HeapImpl::of(*this);
-    return self.policy.locks > 0 || detail::is_collecting(self.gc.phase);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return false;
+    return self.caller_locks() > 0 || detail::is_collecting(self.gc.phase);
 }
 
-unsigned Heap::lock_depth() const { return HeapImpl::of(*this).policy.locks; }
-bool Heap::is_collecting() const { return detail::is_collecting(HeapImpl::of(*this).gc.phase); }
+unsigned Heap::lock_depth() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    return shared.refused() ? 0 : HeapImpl::of(*this).caller_locks();
+}
+bool Heap::is_collecting() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    return !shared.refused() && detail::is_collecting(HeapImpl::of(*this).gc.phase);
+}
 
 void Heap::set_auto_collect(bool enabled) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     self.policy.auto_collect = enabled;
     self.refresh_fast_path();
 }
-bool Heap::auto_collect() const { return HeapImpl::of(*this).policy.auto_collect; }
+bool Heap::auto_collect() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    return !shared.refused() && HeapImpl::of(*this).policy.auto_collect;
+}
 
 // Saturates: a threshold too large to count in blocks is the largest one that can be.
 void Heap::set_threshold(std::size_t n_bytes) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     std::size_t n_blocks = detail::blocks_for_bytes(n_bytes);
     self.policy.threshold_blocks = n_blocks < SIZE_MAX / kBlockBytes ? n_blocks : SIZE_MAX / kBlockBytes;
     self.refresh_fast_path();
 }
-std::size_t Heap::threshold() const { return HeapImpl::of(*this).policy.threshold_blocks * kBlockBytes; }
+std::size_t Heap::threshold() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    return shared.refused() ? 0 : HeapImpl::of(*this).policy.threshold_blocks * kBlockBytes;
+}
 std::size_t Heap::allocated_since_collect() const {
+    detail::SharedSection shared(HeapImpl::of(*this));
+    if (shared.refused()) return 0;
     std::size_t n_blocks = HeapImpl::of(*this).policy.blocks_since_collect;
     return n_blocks < SIZE_MAX / kBlockBytes ? n_blocks * kBlockBytes : SIZE_MAX;
 }

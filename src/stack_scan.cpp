@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Conservative scanning of the calling thread's registers and C stack.
+// Conservative scanning of the calling thread's registers and C stack, and of the stacks other
+// attached threads published (threads.cpp).
 //
 // Callee-saved registers may hold the only pointer to an object, so they are spilled into this
-// frame first, then every word from the innermost frame up to the base the host recorded is
-// treated as a possible pointer. The spill is one short instruction sequence per architecture
-// (as MicroPython's ports' gchelper): it stores exactly the general-purpose callee-saved
-// registers, and so, on a hard-float Cortex-M, touches no FP register (__builtin_unwind_init
-// saves d8-d15 too, which gives the collecting thread an FP context). Elsewhere the portable
-// spill: __builtin_unwind_init forces the compiler to save every callee-saved register, and
-// setjmp stores them again in a buffer on the stack.
-#include <csetjmp>
+// frame first (register_spill.hpp), then every word from the innermost frame up to the base the
+// host recorded is treated as a possible pointer. A parked thread did the same before it parked:
+// its stack from its published top up to its base holds its registers and every live frame.
 #include <cstdint>
 #include <cstring>
 
 #include "heap_impl.hpp"
+#include "register_spill.hpp"
 
 // Under AddressSanitizer with use-after-return detection, locals live in "fake stack" frames
 // outside the real stack, and the real stack holds pointers to them: those frames are scanned too.
@@ -75,51 +72,6 @@ __attribute__((no_sanitize("address"), noinline)) void scan_stack_words(HeapImpl
 #endif
 }
 
-// One of the spills below is compiled, whole: the general-purpose callee-saved registers of the
-// ABI stored into `words`.
-#if defined(__x86_64__) && !defined(_WIN64)
-struct RegisterSpill {
-    std::uintptr_t words[6];  // rbx, rbp, r12-r15 (System V)
-};
-__attribute__((always_inline)) inline void spill_registers(RegisterSpill& s) {
-    __asm__ volatile(
-        "movq %%rbx, 0(%0)\n\tmovq %%rbp, 8(%0)\n\tmovq %%r12, 16(%0)\n\t"
-        "movq %%r13, 24(%0)\n\tmovq %%r14, 32(%0)\n\tmovq %%r15, 40(%0)"
-        :
-        : "r"(s.words)
-        : "memory");
-}
-#elif defined(__arm__) && defined(__thumb2__)
-struct RegisterSpill {
-    std::uintptr_t words[8];  // r4-r11 (AAPCS; Cortex-M3/M4/M7/M33)
-};
-__attribute__((always_inline)) inline void spill_registers(RegisterSpill& s) {
-    __asm__ volatile("stmia %0, {r4-r11}" : : "r"(s.words) : "memory");
-}
-#elif defined(__arm__) && defined(__thumb__)
-struct RegisterSpill {
-    std::uintptr_t words[8];  // r4-r11 (AAPCS; Cortex-M0/M0+/M23: r8-r11 reach memory through a low register)
-};
-__attribute__((always_inline)) inline void spill_registers(RegisterSpill& s) {
-    std::uintptr_t scratch;
-    __asm__ volatile(
-        "str r4, [%1, #0]\n\tstr r5, [%1, #4]\n\tstr r6, [%1, #8]\n\tstr r7, [%1, #12]\n\t"
-        "mov %0, r8\n\tstr %0, [%1, #16]\n\tmov %0, r9\n\tstr %0, [%1, #20]\n\t"
-        "mov %0, r10\n\tstr %0, [%1, #24]\n\tmov %0, r11\n\tstr %0, [%1, #28]"
-        : "=&l"(scratch)
-        : "l"(s.words)
-        : "memory");
-}
-#else
-struct RegisterSpill {
-    std::jmp_buf buffer;
-};
-__attribute__((always_inline)) inline void spill_registers(RegisterSpill& s) {
-    __builtin_unwind_init();  // (in the caller's frame: always inlined)
-    setjmp(s.buffer);
-}
-#endif
-
 __attribute__((noinline)) void spill_registers_and_scan(HeapImpl& heap, const void* stack_base) {
     RegisterSpill registers;
     spill_registers(registers);
@@ -135,6 +87,20 @@ __attribute__((noinline)) void spill_registers_and_scan(HeapImpl& heap, const vo
 }
 
 }  // namespace
+
+// Every other attached thread is parked or stopped (stop_world()): its registers lie in its own
+// frames, below the live ones, from its published top up to its base.
+void HeapImpl::scan_other_threads(const ThreadRecord* me) {
+    for (const ThreadRecord* t = threads->first; t != nullptr; t = t->next) {
+        if (t == me || t->stack_top == nullptr) continue;
+        if (t->stack_top < t->stack_base) {
+            scan_stack_words(*this, t->stack_top, t->stack_base);
+        } else {
+            scan_stack_words(*this, t->stack_base, t->stack_top);  // a stack that grows upwards
+        }
+    }
+}
+
 }  // namespace uheap::detail
 
 namespace uheap {
@@ -183,6 +149,8 @@ __attribute__((no_sanitize("address"), noinline)) void clear_stack(std::size_t n
 
 void Heap::set_stack_base(const void* stack_base) {
     detail::HeapImpl& self = detail::HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     if (!built::kStackScan) {
         self.status = Status::unsupported;
         return;
@@ -192,15 +160,21 @@ void Heap::set_stack_base(const void* stack_base) {
 
 void Heap::collect_stack() {
     detail::HeapImpl& self = detail::HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return;
     if (!built::kStackScan) {
         self.status = Status::unsupported;
         return;
     }
     if (!self.admitted(detail::Op::report_roots)) return;
+    // With threads, an attached thread's own base is in its record; the others' stacks follow.
+    const ThreadRecord* me = self.threads != nullptr ? self.threads->hooks.current(self.threads->hooks.user) : nullptr;
+    const void* base = me != nullptr ? me->stack_base : self.gc.stack_base;
     // Without a stack base there is no stack to scan: said, not silently skipped.
-    self.status = self.gc.stack_base == nullptr ? Status::no_roots : Status::ok;
-    if (self.gc.stack_base == nullptr || self.gc.ignore_roots) return;
-    detail::spill_registers_and_scan(self, self.gc.stack_base);
+    self.status = base == nullptr && !self.has_stacks() ? Status::no_roots : Status::ok;
+    if (self.gc.ignore_roots) return;
+    if (base != nullptr) detail::spill_registers_and_scan(self, base);
+    if (self.threads != nullptr) self.scan_other_threads(me);
 }
 
 }  // namespace uheap

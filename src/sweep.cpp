@@ -118,6 +118,8 @@ using detail::HeapImpl;
 
 std::size_t Heap::sweep_step(std::size_t max_blocks) {
     HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return 0;
     std::size_t left = 0;
     for (Area* a = self.areas.first; a != nullptr; a = a->next) {
         if (!a->sweep_pending()) continue;

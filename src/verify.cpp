@@ -147,6 +147,8 @@ using detail::HeapImpl;
 
 VerifyReport Heap::verify() const {
     const HeapImpl& self = HeapImpl::of(*this);
+    detail::SharedSection shared(self);
+    if (shared.refused()) return VerifyReport{Invariant::none, 0, 0, "not attached: nothing checked (last_status)"};
     detail::Checker c;
     std::size_t ai = 0;
     // Marks and grey bits are legal while a collection runs, and between incremental steps.

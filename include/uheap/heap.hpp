@@ -6,7 +6,8 @@
 /// tables and mark stack are carved from that region, so the library never calls an allocator.
 /// A host that keeps such state in static memory (MicroPython does) may give the control data
 /// and the mark stack memory of their own (HeapConfig), and the region is all tables and pool.
-/// A Heap is not thread-safe; a host with threads wraps every call in its own lock.
+/// A Heap is single-threaded until enable_threads() (threads.hpp): then every operation takes
+/// the host's lock and a collection stops and scans every attached thread.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include "uheap/events.hpp"
 #include "uheap/export.h"
 #include "uheap/mem_info.hpp"
+#include "uheap/threads.hpp"
 
 /// Everything uheap declares for C++ hosts: the Heap, its configuration, reports and hooks, the
 /// C++ conveniences (cxx.hpp) and the profiler (profiler.hpp).
@@ -50,6 +52,8 @@ enum class Status : std::uint8_t {
                        ///< freed; nothing was collected (sweep_all() frees everything on purpose)
     unsupported,       ///< the call needs a feature this library was built without (config.hpp,
                        ///< features()); nothing was done
+    not_attached,      ///< a heap shared by threads (enable_threads()) called from a thread that
+                       ///< has not attached: its stack would be no root; nothing was done
 };
 
 /// Static, human-readable name of a status ("ok", "already_free", ...).
@@ -408,7 +412,37 @@ public:
     std::size_t sweep_step(std::size_t max_blocks);
 
     /// Records the base (highest address) of the calling thread's stack for collect_stack().
+    /// (With threads, each attached thread's own base is in its ThreadRecord; this one is used
+    /// by a thread that has not attached.)
     void set_stack_base(const void* stack_base);
+
+    // ---- threads (threads.hpp; docs/embedding.md, "Threads") ----------------------------------
+
+    /// Makes the heap shared by threads, once, before any thread but the creator uses it: from
+    /// now on every operation takes `set->hooks.lock`, lock() depth is per thread, and each
+    /// collection stops every other attached thread and scans its stack. `set` stays the
+    /// host's and must outlive the heap's use. Fails with invalid_argument if a required hook is
+    /// missing, already_registered if threads are enabled, collecting outside idle, and
+    /// unsupported with HeapConfig::incremental (its barrier is not shared yet) or without
+    /// stack scanning in the build. The allocation fast path is closed: every allocation locks.
+    Status enable_threads(ThreadSet* set);
+    /// Attaches the calling thread, whose record `hooks.current()` must already return, with
+    /// its stack's highest address. Until it detaches, its stack and registers are roots of every
+    /// collection, and it must reach safe_point() regularly (cooperative stops) or be stoppable by
+    /// stop_others. Fails with invalid_argument (no threads, null arguments, or current() is not
+    /// `record`), already_registered if it is attached.
+    Status attach_thread(ThreadRecord* record, const void* stack_base);
+    /// Detaches the calling thread (before it exits); its stack is no root any more. Its lock()
+    /// depth is dropped. No-op for a thread that is not attached.
+    void detach_thread();
+    /// A safe point: if another thread's collection is waiting for this one, it parks here until
+    /// the collection ends. One relaxed load otherwise. No-op without threads.
+    void safe_point();
+    /// Runs `fn(arg)` with the calling thread parked, for a call that may block (I/O, a sleep, a
+    /// lock of the host's): collections need not wait for it. `fn` must not touch heap memory nor
+    /// call the heap; pointers it needs stay reachable from this frame. Returns when `fn` has
+    /// returned and no collection is running. Without threads, just calls `fn(arg)`.
+    void blocking(void (*fn)(void* arg), void* arg);
 
     /// Registers a host-owned range. O(1). Fails (already_registered, nothing changed) if the
     /// node is already linked into this heap's list. A node that lives inside a heap object is

@@ -52,7 +52,8 @@ typedef enum uheap_status_t {
     UHEAP_OVERLAP,            /**< uheap::Status::overlap */
     UHEAP_ALREADY_REGISTERED, /**< uheap::Status::already_registered */
     UHEAP_NO_ROOTS,           /**< uheap::Status::no_roots */
-    UHEAP_UNSUPPORTED         /**< uheap::Status::unsupported: the feature is not built in (uheap_features()) */
+    UHEAP_UNSUPPORTED,        /**< uheap::Status::unsupported: the feature is not built in (uheap_features()) */
+    UHEAP_NOT_ATTACHED        /**< uheap::Status::not_attached: a shared heap called from a thread not attached */
 } uheap_status_t;
 
 /* Allocation flags (uheap::AllocFlag). UHEAP_FINALISER equals MicroPython's
@@ -371,6 +372,58 @@ UHEAP_API void uheap_set_stack_base(uheap_t *heap, const void *stack_base);
 /** uheap::clear_stack(): overwrites n_bytes of the calling thread's stack below the current frame
  * with zeros, so stale words of dead frames cannot retain garbage (call it at quiet points). */
 UHEAP_API void uheap_clear_stack(size_t n_bytes);
+
+/** uheap::ThreadRecord (threads.hpp): one attached thread, host-owned; the host sets
+ * stack_base (through uheap_attach_thread()) and host, the heap maintains the rest. */
+typedef struct uheap_thread_record_t {
+    const void *stack_base;              /**< highest address of the thread's stack */
+    void *host;                          /**< the host's own per-thread data */
+    const void *stack_top;               /**< maintained by the heap: innermost published address */
+    unsigned lock_depth;                 /**< maintained by the heap: this thread's uheap_lock() depth */
+    unsigned in_heap;                    /**< maintained by the heap: nested heap calls under way */
+    bool parked;                         /**< maintained by the heap: published, touching no heap memory */
+    struct uheap_thread_record_t *prev;  /**< maintained by the heap */
+    struct uheap_thread_record_t *next;  /**< maintained by the heap */
+} uheap_thread_record_t;
+
+struct uheap_thread_set_t;
+/** uheap::ThreadHooks: the host's mutex, a condition variable on it, the calling thread's record,
+ * and optionally a way to stop the other threads (both stop_others and resume_others, or neither). */
+typedef struct uheap_thread_hooks_t {
+    void (*lock)(void *user);                       /**< takes the heap's mutex */
+    void (*unlock)(void *user);                     /**< releases it */
+    void (*wait)(void *user);                       /**< condition variable wait on that mutex */
+    void (*notify_all)(void *user);                 /**< wakes every waiter */
+    uheap_thread_record_t *(*current)(void *user);  /**< the calling thread's record, or NULL */
+    void (*stop_others)(struct uheap_thread_set_t *set, void *user);    /**< optional: stop the unparked threads */
+    void (*resume_others)(struct uheap_thread_set_t *set, void *user);  /**< optional: let them go */
+    void *user;                                     /**< passed back to each hook */
+} uheap_thread_hooks_t;
+
+/** uheap::ThreadSet: host-owned, outlives the heap's use; the host fills hooks, the heap the rest. */
+typedef struct uheap_thread_set_t {
+    uheap_thread_hooks_t hooks;        /**< filled by the host before uheap_enable_threads() */
+    uheap_thread_record_t *first;      /**< maintained by the heap: the attached threads */
+    size_t attached;                   /**< maintained by the heap */
+    size_t parked;                     /**< maintained by the heap */
+    uheap_thread_record_t *collector;  /**< maintained by the heap */
+    bool stopping;                     /**< maintained by the heap (a relaxed atomic) */
+} uheap_thread_set_t;
+
+/** What uheap_blocking() runs. */
+typedef void (*uheap_blocking_fn)(void *arg);
+
+/** uheap::Heap::enable_threads(): every call then takes the host's lock; collections stop and
+ * scan every attached thread (docs/embedding.md, "Threads"). */
+UHEAP_API uheap_status_t uheap_enable_threads(uheap_t *heap, uheap_thread_set_t *set);
+/** uheap::Heap::attach_thread(): the calling thread, whose record hooks.current() returns. */
+UHEAP_API uheap_status_t uheap_attach_thread(uheap_t *heap, uheap_thread_record_t *record, const void *stack_base);
+/** uheap::Heap::detach_thread(): the calling thread, before it exits. */
+UHEAP_API void uheap_detach_thread(uheap_t *heap);
+/** uheap::Heap::safe_point(): parks here while another thread's collection runs. */
+UHEAP_API void uheap_safe_point(uheap_t *heap);
+/** uheap::Heap::blocking(): runs fn(arg) parked, for a call that may block. */
+UHEAP_API void uheap_blocking(uheap_t *heap, uheap_blocking_fn fn, void *arg);
 
 /** uheap::Heap::add_root_range(): links the host's node (not a copy), O(1); NULL is
  * UHEAP_INVALID_ARGUMENT, a node already linked UHEAP_ALREADY_REGISTERED. */

@@ -1511,6 +1511,76 @@ static void test_features(void) {
     CHECK(verify_ok(heap));
 }
 
+/* A shared heap driven by one thread (this test also runs on bare metal, without threads): the
+ * hooks count, the calling thread's record is `thread_self` once attached, and a thread that has
+ * not attached is refused. */
+static uheap_thread_record_t thread_self;
+static bool thread_attached;
+static int thread_lock_depth;
+static unsigned thread_lock_calls;
+static void thread_lock(void *user) {
+    (void)user;
+    ++thread_lock_depth;
+    ++thread_lock_calls;
+}
+static void thread_unlock(void *user) {
+    (void)user;
+    --thread_lock_depth;
+}
+static void thread_wait(void *user) { (void)user; }
+static void thread_notify(void *user) { (void)user; }
+static uheap_thread_record_t *thread_current(void *user) {
+    (void)user;
+    return thread_attached ? &thread_self : NULL;
+}
+static void thread_blocking_call(void *arg) { *(int *)arg = thread_lock_depth; }
+
+static void test_threads(void *stack_base) {
+    uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
+    static uheap_thread_set_t set;
+    memset(&set, 0, sizeof set);
+    if (!built(UHEAP_FEATURE_BIT_STACK_SCAN)) {
+        CHECK(uheap_enable_threads(heap, &set) == UHEAP_UNSUPPORTED);
+        return;
+    }
+    CHECK(uheap_enable_threads(heap, NULL) == UHEAP_INVALID_ARGUMENT);
+    CHECK(uheap_enable_threads(heap, &set) == UHEAP_INVALID_ARGUMENT); /* no hooks */
+    set.hooks.lock = thread_lock;
+    set.hooks.unlock = thread_unlock;
+    set.hooks.wait = thread_wait;
+    set.hooks.notify_all = thread_notify;
+    set.hooks.current = thread_current;
+    CHECK(uheap_enable_threads(heap, &set) == UHEAP_OK);
+    CHECK(uheap_enable_threads(heap, &set) == UHEAP_ALREADY_REGISTERED);
+    /* Not attached: refused, nothing done, no lock taken. */
+    CHECK(uheap_alloc(heap, 16, 0) == NULL && uheap_last_status(heap) == UHEAP_NOT_ATTACHED);
+    CHECK(uheap_attach_thread(heap, &thread_self, stack_base) == UHEAP_INVALID_ARGUMENT); /* current() is not it */
+    thread_attached = true;
+    CHECK(uheap_attach_thread(heap, &thread_self, stack_base) == UHEAP_OK);
+    CHECK(uheap_attach_thread(heap, &thread_self, stack_base) == UHEAP_ALREADY_REGISTERED);
+    CHECK(set.attached == 1 && set.first == &thread_self && thread_lock_depth == 0);
+    /* Every call takes the lock once and gives it back. */
+    unsigned calls = thread_lock_calls;
+    void *volatile kept = uheap_alloc(heap, 16, 0);
+    CHECK(kept != NULL && thread_lock_calls == calls + 1 && thread_lock_depth == 0);
+    uheap_alloc(heap, 16, 0); /* garbage */
+    /* The thread's own stack, from its record's base, is scanned; no heap-wide base was set. */
+    CHECK(uheap_collect(heap) == UHEAP_OK && uheap_size_of(heap, kept) == block_bytes);
+    CHECK(thread_lock_depth == 0);
+    /* lock() depth is the thread's own. */
+    uheap_lock(heap);
+    CHECK(uheap_lock_depth(heap) == 1 && thread_self.lock_depth == 1 && uheap_alloc(heap, 16, 0) == NULL);
+    uheap_unlock(heap);
+    CHECK(uheap_lock_depth(heap) == 0);
+    uheap_safe_point(heap); /* no collection waiting: returns at once */
+    int depth_inside = -1;
+    uheap_blocking(heap, thread_blocking_call, &depth_inside);
+    CHECK(depth_inside == 0 && !thread_self.parked && set.parked == 0);
+    uheap_detach_thread(heap);
+    CHECK(set.attached == 0 && set.first == NULL && thread_lock_depth == 0);
+    thread_attached = false;
+}
+
 int main(void) {
     int stack_base_marker = 0;
     test_names_and_sizes();
@@ -1540,6 +1610,10 @@ int main(void) {
     test_poison_and_retire();
     test_no_roots();
     test_write_barrier_holder();
+    {
+        void (*volatile threads_test)(void *) = test_threads;
+        threads_test(&stack_base_marker + 1);
+    }
     printf("%u passed, %u failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

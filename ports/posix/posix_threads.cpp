@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+// The ThreadHooks of a shared heap on POSIX threads: std::mutex and std::condition_variable_any,
+// a thread_local list of the calling thread's records (one per Threads object it attached
+// through), and on Linux the stop by signal (Boehm GC's scheme): the collector signals each
+// attached thread that is not parked; the handler spills the registers into its own frame,
+// publishes the innermost address, acknowledges on a semaphore and waits in sigsuspend() for the
+// resume signal; the collector waits for every acknowledgement, scans, then resumes them and
+// waits for the acknowledgements again (so no thread is still in the handler when the next stop
+// begins).
+#include "uheap/posix_threads.hpp"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csetjmp>
+
+namespace uheap::posix {
+namespace {
+
+/// One attachment of this thread: its record and what the signal stop needs.
+struct PerThread {
+    const Threads* owner = nullptr;
+    ThreadRecord record{};
+    pthread_t id{};
+    bool stopped = false;           ///< signalled by the current stop (the stopper's, under its lock)
+    std::atomic<bool> resume{false};
+    PerThread* next = nullptr;
+};
+
+thread_local PerThread* tls_attached = nullptr;
+
+PerThread* find(const Threads* owner) {
+    for (PerThread* p = tls_attached; p != nullptr; p = p->next) {
+        if (p->owner == owner) return p;
+    }
+    return nullptr;
+}
+
+// One signal stop at a time in the process (the handler finds its record through g_stopper).
+std::mutex g_stop_mutex;
+std::atomic<const Threads*> g_stopper{nullptr};
+sem_t g_ack;
+int g_suspend_signal = 0;
+int g_resume_signal = 0;
+std::once_flag g_installed;
+
+void wait_for_acks(int n) {
+    for (; n > 0; --n) {
+        while (sem_wait(&g_ack) != 0 && errno == EINTR) {
+        }
+    }
+}
+
+// Runs on the stopped thread's own stack, below its interrupted frames (and below the context
+// the kernel saved, registers included).
+__attribute__((noinline)) void suspend_handler(int) {
+    const int saved_errno = errno;
+    PerThread* me = find(g_stopper.load(std::memory_order_acquire));
+    if (me != nullptr) {
+        std::jmp_buf registers;
+        __builtin_unwind_init();
+        setjmp(registers);
+        const void* top = __builtin_frame_address(0);
+        if (static_cast<const void*>(&registers) < top) top = &registers;
+        me->record.stack_top = top;
+        sem_post(&g_ack);
+        sigset_t others;
+        sigfillset(&others);
+        sigdelset(&others, g_resume_signal);
+        while (!me->resume.load(std::memory_order_acquire)) sigsuspend(&others);
+        me->resume.store(false, std::memory_order_relaxed);
+        sem_post(&g_ack);
+    }
+    errno = saved_errno;
+}
+
+void resume_handler(int) {}
+
+void install_handlers(int suspend_signal, int resume_signal) {
+    g_suspend_signal = suspend_signal;
+    g_resume_signal = resume_signal;
+    sem_init(&g_ack, 0, 0);
+    struct sigaction action {};
+    sigfillset(&action.sa_mask);  // nothing interrupts the handler but the resume signal (sigsuspend)
+    action.sa_flags = SA_RESTART;
+    action.sa_handler = suspend_handler;
+    sigaction(suspend_signal, &action, nullptr);
+    action.sa_handler = resume_handler;
+    sigaction(resume_signal, &action, nullptr);
+}
+
+}  // namespace
+
+Threads::Threads(Stop stop, int suspend_signal, int resume_signal)
+    : stop_(stop),
+#ifdef __linux__
+      suspend_signal_(suspend_signal != 0 ? suspend_signal : SIGPWR),
+      resume_signal_(resume_signal != 0 ? resume_signal : SIGXCPU)
+#else
+      suspend_signal_(suspend_signal),
+      resume_signal_(resume_signal)
+#endif
+{
+}
+
+Threads::~Threads() = default;
+
+Status Threads::enable(Heap& heap) {
+    ThreadHooks& h = set_.hooks;
+    h.lock = lock_hook;
+    h.unlock = unlock_hook;
+    h.wait = wait_hook;
+    h.notify_all = notify_hook;
+    h.current = current_hook;
+    h.user = this;
+    if (stop_ == Stop::signals) {
+#ifdef __linux__
+        std::call_once(g_installed, install_handlers, suspend_signal_, resume_signal_);
+        if (g_suspend_signal != suspend_signal_ || g_resume_signal != resume_signal_) return Status::invalid_argument;
+        h.stop_others = stop_hook;
+        h.resume_others = resume_hook;
+#else
+        return Status::unsupported;
+#endif
+    }
+    return heap.enable_threads(&set_);
+}
+
+// The stack's highest address, from the system: for the main thread glibc reads it from the
+// process's mappings, for others it is what pthread_create gave.
+Status Threads::attach(Heap& heap) {
+    if (find(this) != nullptr) return Status::already_registered;
+    pthread_attr_t attr;
+    void* low = nullptr;
+    std::size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return Status::unsupported;
+    pthread_attr_getstack(&attr, &low, &size);
+    pthread_attr_destroy(&attr);
+    auto* p = new PerThread;
+    p->owner = this;
+    p->id = pthread_self();
+    p->record.host = p;
+    p->next = tls_attached;
+    tls_attached = p;
+    Status s = heap.attach_thread(&p->record, static_cast<char*>(low) + size);
+    if (s != Status::ok) {
+        tls_attached = p->next;
+        delete p;
+    }
+    return s;
+}
+
+void Threads::detach(Heap& heap) {
+    PerThread* p = find(this);
+    if (p == nullptr) return;
+    heap.detach_thread();  // first: no stop signals it any more
+    for (PerThread** link = &tls_attached; *link != nullptr; link = &(*link)->next) {
+        if (*link == p) {
+            *link = p->next;
+            break;
+        }
+    }
+    delete p;
+}
+
+void Threads::lock_hook(void* self) { static_cast<Threads*>(self)->mutex_.lock(); }
+void Threads::unlock_hook(void* self) { static_cast<Threads*>(self)->mutex_.unlock(); }
+void Threads::wait_hook(void* self) {
+    auto* t = static_cast<Threads*>(self);
+    t->changed_.wait(t->mutex_);
+}
+void Threads::notify_hook(void* self) { static_cast<Threads*>(self)->changed_.notify_all(); }
+ThreadRecord* Threads::current_hook(void* self) {
+    PerThread* p = find(static_cast<Threads*>(self));
+    return p != nullptr ? &p->record : nullptr;
+}
+
+// With the heap's lock held by the collector: every attached thread but it that is not parked.
+void Threads::stop_hook(ThreadSet& set, void* self) {
+    g_stop_mutex.lock();
+    g_stopper.store(static_cast<Threads*>(self), std::memory_order_release);
+    int signalled = 0;
+    for (ThreadRecord* r = set.first; r != nullptr; r = r->next) {
+        if (r == set.collector || r->parked) continue;
+        auto* p = static_cast<PerThread*>(r->host);
+        p->stopped = pthread_kill(p->id, g_suspend_signal) == 0;
+        signalled += p->stopped ? 1 : 0;
+    }
+    wait_for_acks(signalled);
+}
+
+void Threads::resume_hook(ThreadSet& set, void*) {
+    int resumed = 0;
+    for (ThreadRecord* r = set.first; r != nullptr; r = r->next) {
+        auto* p = static_cast<PerThread*>(r->host);
+        if (r == set.collector || !p->stopped) continue;
+        p->stopped = false;
+        p->resume.store(true, std::memory_order_release);
+        pthread_kill(p->id, g_resume_signal);
+        ++resumed;
+    }
+    wait_for_acks(resumed);
+    g_stopper.store(nullptr, std::memory_order_release);
+    g_stop_mutex.unlock();
+}
+
+}  // namespace uheap::posix

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+// One heap shared by threads (threads.hpp, ports/posix): every thread's roots found, nothing
+// lost, lock depth per thread, blocked threads not holding up a collection, threads that have not
+// attached refused. Pointers to live objects are kept only in the threads' locals (and so in
+// their registers and stacks): the collector finds them there or the objects die. Freed blocks
+// are poisoned, so an object freed while reachable fails its stamp check.
+//
+// UHEAP_THREAD_OPS sets the allocations per thread of the stress tests (default 250 000: four
+// threads make the 10^6).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "uheap/posix_threads.hpp"
+
+namespace {
+
+using uheap::Heap;
+using uheap::Status;
+using uheap::posix::Attached;
+using uheap::posix::Threads;
+
+struct Node {
+    Node* next;
+    std::uint64_t stamp;
+    std::uint64_t owner;
+};
+
+std::uint64_t stamp_of(unsigned owner, std::uint64_t index) { return (std::uint64_t{owner} << 40) ^ (index * 0x9E3779B97F4A7C15u >> 24); }
+
+std::size_t ops_per_thread() {
+    const char* env = std::getenv("UHEAP_THREAD_OPS");
+    return env != nullptr ? std::strtoull(env, nullptr, 10) : 250000;
+}
+
+/// A heap over a region of its own, poisoning freed blocks.
+struct SharedHeap {
+    explicit SharedHeap(std::size_t bytes, Threads::Stop stop = Threads::Stop::cooperative)
+        : region(new unsigned char[bytes]), threads(stop) {
+        uheap::HeapConfig config;
+        config.poison_freed = true;
+        Status status = Status::ok;
+        heap = Heap::create(region.get(), bytes, config, &status);
+        EXPECT_EQ(status, Status::ok);
+        EXPECT_EQ(threads.enable(*heap), Status::ok);
+    }
+    std::unique_ptr<unsigned char[]> region;
+    Threads threads;
+    Heap* heap = nullptr;
+};
+
+/// Runs `join` parked, so the other threads' collections need not wait for this one.
+void join_parked(Heap& heap, std::vector<std::thread>& workers) {
+    heap.blocking(
+        [](void* arg) {
+            for (std::thread& t : *static_cast<std::vector<std::thread>*>(arg)) t.join();
+        },
+        &workers);
+}
+
+// Builds lists of nodes held only by `head` (a local), checks every stamp before dropping one,
+// and collects now and then; `lost` counts nodes whose stamp or owner changed under it.
+__attribute__((noinline)) void churn_lists(Heap& heap, unsigned id, std::size_t ops, bool safe_points,
+                                           std::atomic<std::uint64_t>& lost, std::atomic<std::uint64_t>& checked) {
+    Node* head = nullptr;
+    std::uint64_t length = 0;
+    std::uint64_t rng = 0x2545F4914F6CDD1Du * (id + 1);
+    auto check = [&] {
+        std::uint64_t index = length;
+        for (Node* p = head; p != nullptr; p = p->next) {
+            --index;
+            if (p->stamp != stamp_of(id, index) || p->owner != id) {
+                ++lost;
+                break;
+            }
+        }
+        checked += length;
+    };
+    for (std::size_t i = 0; i < ops; ++i) {
+        if (safe_points) heap.safe_point();
+        auto* n = static_cast<Node*>(heap.alloc(sizeof(Node)));
+        if (n == nullptr) {  // full of the other threads' lists: start again
+            check();
+            head = nullptr;
+            length = 0;
+            continue;
+        }
+        n->next = head;
+        n->stamp = stamp_of(id, length);
+        n->owner = id;
+        head = n;
+        ++length;
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        if (length >= 64 && rng % 512 == 0) {
+            check();
+            head = nullptr;
+            length = 0;
+        }
+        if (rng % 20011 == 0) heap.collect();
+    }
+    check();
+}
+
+void stress(Threads::Stop stop, bool safe_points) {
+    SharedHeap shared(512 * 1024, stop);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    ASSERT_EQ(main_thread.status(), Status::ok);
+    const std::size_t ops = ops_per_thread();
+    std::atomic<std::uint64_t> lost{0};
+    std::atomic<std::uint64_t> checked{0};
+    std::vector<std::thread> workers;
+    for (unsigned id = 0; id < 4; ++id) {
+        workers.emplace_back([&, id] {
+            Attached me(shared.threads, heap);
+            ASSERT_EQ(me.status(), Status::ok);
+            churn_lists(heap, id, ops, safe_points, lost, checked);
+        });
+    }
+    join_parked(heap, workers);
+    EXPECT_EQ(lost.load(), 0u);
+    EXPECT_GT(checked.load(), ops);
+    uheap::Counters c = heap.counters();
+    EXPECT_GE(c.allocations, 4 * ops / 2);
+    EXPECT_GT(c.collections, 10u);
+    EXPECT_TRUE(heap.verify().ok()) << heap.verify().detail;
+}
+
+// The crash: a worker collecting under the host's lock used to scan from its own stack
+// up to the main thread's stack base. Now each thread's own base is in its record.
+TEST(Threads, AWorkerCollectsWhileTheMainThreadHoldsObjects) {
+    SharedHeap shared(256 * 1024);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    ASSERT_EQ(main_thread.status(), Status::ok);
+    auto* volatile kept = static_cast<Node*>(heap.alloc(sizeof(Node)));
+    ASSERT_NE(kept, nullptr);
+    kept->stamp = 42;
+    std::vector<std::thread> workers;
+    workers.emplace_back([&] {
+        Attached me(shared.threads, heap);
+        ASSERT_EQ(me.status(), Status::ok);
+        for (int i = 0; i < 50; ++i) {
+            heap.alloc(sizeof(Node));  // garbage
+            EXPECT_EQ(heap.collect(), Status::ok);
+        }
+    });
+    join_parked(heap, workers);
+    EXPECT_EQ(heap.size_of(kept), uheap::kBlockBytes);
+    EXPECT_EQ(kept->stamp, 42u);
+    EXPECT_GE(heap.counters().collections, 50u);
+    EXPECT_GE(heap.counters().objects_collected, 40u);
+}
+
+TEST(Threads, FourThreadsLoseNothingStoppedAtSafePoints) { stress(Threads::Stop::cooperative, true); }
+
+#ifdef __linux__
+TEST(Threads, FourThreadsLoseNothingStoppedBySignals) { stress(Threads::Stop::signals, false); }
+#endif
+
+// MicroPython's rule: gc_lock() depth is per thread.
+TEST(Threads, LockDepthIsEachThreadsOwn) {
+    SharedHeap shared(64 * 1024);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    heap.lock();
+    EXPECT_EQ(heap.lock_depth(), 1u);
+    EXPECT_EQ(heap.alloc(16), nullptr);
+    EXPECT_EQ(heap.last_status(), Status::locked);
+    bool worker_allocated = false;
+    unsigned worker_depth = 99;
+    std::vector<std::thread> workers;
+    workers.emplace_back([&] {
+        Attached me(shared.threads, heap);
+        worker_depth = heap.lock_depth();
+        worker_allocated = heap.alloc(16) != nullptr;
+    });
+    join_parked(heap, workers);
+    EXPECT_TRUE(worker_allocated);
+    EXPECT_EQ(worker_depth, 0u);
+    heap.unlock();
+    EXPECT_NE(heap.alloc(16), nullptr);
+}
+
+// Cooperative stops: a thread blocked in blocking() is parked, so a collection goes ahead; the
+// objects its frames hold survive it.
+TEST(Threads, AThreadInABlockingCallDoesNotHoldUpACollection) {
+    SharedHeap shared(64 * 1024);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    std::promise<void> collected;
+    std::shared_future<void> done = collected.get_future().share();
+    std::atomic<bool> blocked{false};
+    bool survived = false;
+    std::vector<std::thread> workers;
+    workers.emplace_back([&] {
+        Attached me(shared.threads, heap);
+        auto* volatile mine = static_cast<Node*>(heap.alloc(sizeof(Node)));
+        mine->stamp = 7;
+        struct Wait {
+            std::atomic<bool>* blocked;
+            std::shared_future<void>* done;
+        } wait{&blocked, &done};
+        heap.blocking(
+            [](void* arg) {
+                auto* w = static_cast<Wait*>(arg);
+                w->blocked->store(true);
+                w->done->wait();
+            },
+            &wait);
+        survived = heap.size_of(mine) == uheap::kBlockBytes && mine->stamp == 7;
+    });
+    while (!blocked.load()) std::this_thread::yield();
+    for (int i = 0; i < 8; ++i) heap.alloc(sizeof(Node));
+    EXPECT_EQ(heap.collect(), Status::ok);  // would wait forever if the worker were not parked
+    collected.set_value();
+    join_parked(heap, workers);
+    EXPECT_TRUE(survived);
+}
+
+// A thread spinning at safe points parks there for each collection another thread runs.
+TEST(Threads, ASafePointParksForAnotherThreadsCollection) {
+    SharedHeap shared(64 * 1024);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    std::atomic<bool> stop{false};
+    std::atomic<bool> started{false};
+    bool survived = false;
+    std::vector<std::thread> workers;
+    workers.emplace_back([&] {
+        Attached me(shared.threads, heap);
+        auto* volatile mine = static_cast<Node*>(heap.alloc(sizeof(Node)));
+        mine->stamp = 9;
+        started.store(true);
+        while (!stop.load()) heap.safe_point();
+        survived = heap.size_of(mine) == uheap::kBlockBytes && mine->stamp == 9;
+    });
+    while (!started.load()) std::this_thread::yield();
+    for (int i = 0; i < 20; ++i) {
+        heap.alloc(sizeof(Node));
+        EXPECT_EQ(heap.collect(), Status::ok);
+    }
+    stop.store(true);
+    join_parked(heap, workers);
+    EXPECT_TRUE(survived);
+    EXPECT_GE(heap.counters().objects_collected, 20u);
+}
+
+TEST(Threads, AThreadThatHasNotAttachedIsRefused) {
+    SharedHeap shared(64 * 1024);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    void* got = reinterpret_cast<void*>(1);
+    Status why = Status::ok;
+    Status collect_status = Status::ok;
+    std::vector<std::thread> workers;
+    workers.emplace_back([&] {
+        got = heap.alloc(16);
+        why = heap.last_status();
+        collect_status = heap.collect();
+    });
+    join_parked(heap, workers);
+    EXPECT_EQ(got, nullptr);
+    EXPECT_EQ(why, Status::not_attached);
+    EXPECT_EQ(collect_status, Status::not_attached);
+    EXPECT_EQ(heap.counters().collections, 0u);
+}
+
+TEST(Threads, EnablingIsRefusedWhereItCannotWork) {
+    std::unique_ptr<unsigned char[]> region(new unsigned char[64 * 1024]);
+    uheap::HeapConfig config;
+    config.incremental = true;
+    Heap* heap = Heap::create(region.get(), 64 * 1024, config);
+    ASSERT_NE(heap, nullptr);
+    Threads threads;
+    EXPECT_EQ(threads.enable(*heap), Status::unsupported);  // the barrier is not shared yet
+    Heap* plain = Heap::create(region.get(), 64 * 1024);
+    ASSERT_NE(plain, nullptr);
+    EXPECT_EQ(plain->enable_threads(nullptr), Status::invalid_argument);
+    uheap::ThreadSet set;
+    EXPECT_EQ(plain->enable_threads(&set), Status::invalid_argument);  // no hooks
+    EXPECT_EQ(threads.enable(*plain), Status::ok);
+    EXPECT_EQ(plain->enable_threads(&threads.set()), Status::already_registered);
+}
+
+}  // namespace
