@@ -25,9 +25,9 @@ public:
         cooperative,  ///< threads park at Heap::safe_point(), in Heap::blocking() and entering the heap
         signals,      ///< Linux: threads that are not parked are stopped by a signal (suspend_signal)
     };
-    /// `suspend_signal` and `resume_signal` (Stop::signals only) must be signals the host does
-    /// not use; the defaults are Boehm GC's on Linux (SIGPWR and SIGXCPU).
-    explicit Threads(Stop stop = Stop::cooperative, int suspend_signal = 0, int resume_signal = 0);
+    /// `suspend_signal` (Stop::signals only) must be a signal the host does not use; the
+    /// default is Boehm GC's on Linux (SIGPWR). Every Threads object of a process uses the same.
+    explicit Threads(Stop stop = Stop::cooperative, int suspend_signal = 0);
     ~Threads();
     Threads(const Threads&) = delete;
     Threads& operator=(const Threads&) = delete;
@@ -52,7 +52,6 @@ public:
 private:
     Stop stop_;
     int suspend_signal_;
-    int resume_signal_;
     std::mutex mutex_;
     std::condition_variable_any changed_;
     ThreadSet set_{};
