@@ -209,10 +209,9 @@ using detail::Op;
 UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
     constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
-    // (The limit is tested first: with threads it is 0, and the count, which other threads
-    // change under the lock, is not read at all.)
-    const std::size_t limit = self.policy.fast_path_limit;
-    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && limit != 0 && self.policy.blocks_since_collect < limit) {
+    // (With threads, nothing is read before the lock: allocate_slow() takes it, then this path.)
+    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && self.threads == nullptr &&
+        self.policy.blocks_since_collect < self.policy.fast_path_limit) {
         std::size_t n_blocks = detail::blocks_for_bytes(n_bytes);
         Area& area = *self.areas.first;
         std::size_t start = 0;
@@ -253,11 +252,25 @@ void* HeapImpl::allocate_searching(Area& area, std::size_t n_blocks, unsigned fl
 void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     SharedSection shared(*this);
     if (shared.refused()) return nullptr;
+    if (threads != nullptr) {  // the fast path's test and take, now that the lock is held
+        constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
+        std::size_t n_blocks = blocks_for_bytes(n_bytes);
+        Area& area = *areas.first;
+        std::size_t start = 0;
+        if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && policy.blocks_since_collect < policy.fast_path_limit &&
+            shared.depth() == 0 && free_space_take_current(area.space, n_blocks, &start)) {
+            status = Status::ok;
+            if (n_blocks > 1 && word_index(start + 1) != word_index(start + n_blocks - 1)) {
+                return commit_spanning_object(area, start, n_blocks, flags);
+            }
+            return commit_object(area, start, n_blocks, flags);
+        }
+    }
     if (n_bytes == 0) {
         status = Status::ok;
         return nullptr;
     }
-    if (caller_locks() > 0) {
+    if ((threads != nullptr ? shared.depth() : policy.locks) > 0) {
         status = Status::locked;
         return nullptr;
     }

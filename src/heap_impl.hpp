@@ -488,6 +488,8 @@ public:
     }
     SharedSection(const SharedSection&) = delete;
     SharedSection& operator=(const SharedSection&) = delete;
+    /// The caller's own lock() depth (threads enabled and not refused).
+    unsigned depth() const { return me_->lock_depth; }
     /// True (and the status set) if the caller may not use the heap.
     bool refused() const {
         if (refused_) heap_.set_status(Status::not_attached);

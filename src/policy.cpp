@@ -6,13 +6,13 @@
 namespace uheap::detail {
 
 // Every input of the allocation fast path's one comparison: locks, the phase, the stress mode,
-// the threshold, an on_alloc hook, threads (every allocation takes the host's lock). Called
-// whenever one of them changes.
+// the threshold, an on_alloc hook. Called whenever one of them changes. (With threads, the fast
+// path runs inside allocate_slow(), once it holds the lock, with the caller's own lock depth.)
 // The fast path is closed during an incremental cycle (allocate_blocks() marks new objects) and
 // with poisoning (allocate_blocks() unpoisons them).
 void HeapImpl::refresh_fast_path() {
     if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
-        cb.hooks().on_alloc != nullptr || poisoning() || threads != nullptr) {
+        cb.hooks().on_alloc != nullptr || poisoning()) {
         policy.fast_path_limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;

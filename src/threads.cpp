@@ -30,9 +30,18 @@ bool is_attached(const ThreadSet& set, const ThreadRecord* record) {
 
 // Waits, parked, while another thread's collection runs. Called with the lock held; `me` may be
 // null for a thread that never attached (the collector does not wait for it; it only waits).
-void park_while_stopped(ThreadSet& set, ThreadRecord* me) {
+// Out of line: the registers it parks with are spilled into its own frame, which stays live
+// while it waits (the caller's frames, above, hold everything else); only a thread that parks
+// pays for the spill.
+__attribute__((noinline)) void park_while_stopped(ThreadSet& set, ThreadRecord* me) {
+    if (!__atomic_load_n(&set.stopping, __ATOMIC_RELAXED) || set.collector == me) return;
+    RegisterSpill registers;
+    spill_registers(registers);
+    const void* top = __builtin_frame_address(0);
+    if (static_cast<const void*>(&registers) < top) top = &registers;
     while (__atomic_load_n(&set.stopping, __ATOMIC_RELAXED) && set.collector != me) {
         if (me != nullptr) {
+            me->stack_top = top;
             me->parked = true;
             ++set.parked;
         }
@@ -47,18 +56,13 @@ void park_while_stopped(ThreadSet& set, ThreadRecord* me) {
 
 }  // namespace
 
-// The lock for one operation. Inlined into nothing: the registers this thread parks with must
-// be spilled in the frame that waits, and this is that frame.
-__attribute__((noinline)) ThreadRecord* HeapImpl::enter_shared() {
+// The lock for one operation. A thread blocked in lock() while another collects is stopped by
+// stop_others, or (cooperative) parks as soon as it has the lock, before it touches the heap.
+ThreadRecord* HeapImpl::enter_shared() {
     ThreadSet& set = *threads;
     ThreadRecord* me = current_thread(set);
     if (me == nullptr) return nullptr;          // not attached: refused (SharedSection)
     if (me->in_heap++ > 0) return me;           // nested (a finaliser's free()): the lock is this thread's
-    RegisterSpill registers;
-    spill_registers(registers);
-    const void* top = __builtin_frame_address(0);
-    if (static_cast<const void*>(&registers) < top) top = &registers;
-    me->stack_top = top;
     set.hooks.lock(set.hooks.user);
     park_while_stopped(set, me);
     return me;
@@ -125,29 +129,23 @@ Status Heap::enable_threads(ThreadSet* set) {
     set->attached = set->parked = 0;
     set->collector = nullptr;
     __atomic_store_n(&set->stopping, false, __ATOMIC_RELAXED);
-    self.threads = set;
-    self.refresh_fast_path();  // closed: every allocation takes the lock
+    self.threads = set;  // from now on every allocation takes the lock (allocate_slow())
     return self.status = Status::ok;
 }
 
-// Publishes this frame's registers before it links the record: if a collection is waiting, the
-// thread parks at once, counted as attached.
-__attribute__((noinline)) Status Heap::attach_thread(ThreadRecord* record, const void* stack_base) {
+// If a collection is waiting, the thread parks as soon as it is linked, counted as attached.
+Status Heap::attach_thread(ThreadRecord* record, const void* stack_base) {
     HeapImpl& self = HeapImpl::of(*this);
     if (self.threads == nullptr || record == nullptr || stack_base == nullptr) return self.status = Status::invalid_argument;
     ThreadSet& set = *self.threads;
     if (detail::current_thread(set) != record) return self.status = Status::invalid_argument;
-    detail::RegisterSpill registers;
-    detail::spill_registers(registers);
-    const void* top = __builtin_frame_address(0);
-    if (static_cast<const void*>(&registers) < top) top = &registers;
     set.hooks.lock(set.hooks.user);
     Status result = Status::ok;
     if (detail::is_attached(set, record)) {
         result = Status::already_registered;
     } else {
         record->stack_base = stack_base;
-        record->stack_top = top;
+        record->stack_top = nullptr;  // (published when it parks or is stopped)
         record->lock_depth = record->in_heap = 0;
         record->parked = false;
         record->prev = nullptr;

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+// threads: small allocations from 1, 2 and 4 threads on one heap (issue 15), against Boehm GC
+// with its thread support (GC_THREADS, GC_register_my_thread) on the same workload.
+//
+// Each thread builds lists of 100 nodes of 24 bytes, held only in a local, and drops each when
+// it is full: allocation-bound, with collections when the 16 MB heap fills. Rows: uheap without
+// threads enabled (the single-threaded baseline), uheap shared (enable_threads, cooperative
+// stops, every allocation under the lock), Boehm GC. Wall time, the minimum of --reps runs per
+// row, rows interleaved; throughput in allocations per microsecond over all threads.
+//
+//   build/bench/uheap_threads_bench [--ops N] [--reps R]
+#define GC_THREADS 1
+#include <gc.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "uheap/posix_threads.hpp"
+
+namespace {
+
+constexpr std::size_t kHeapBytes = 16u << 20;
+
+struct Node {
+    Node* next;
+    std::uint64_t value;
+    std::uint64_t pad;
+};
+
+template <class Alloc>
+__attribute__((noinline)) std::uint64_t build_lists(Alloc alloc, std::size_t ops) {
+    Node* head = nullptr;
+    std::size_t length = 0;
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < ops; ++i) {
+        auto* n = static_cast<Node*>(alloc(sizeof(Node)));
+        if (n == nullptr) std::abort();
+        n->next = head;
+        n->value = i;
+        head = n;
+        if (++length == 100) {
+            for (Node* p = head; p != nullptr; p = p->next) sum += p->value;
+            head = nullptr;
+            length = 0;
+        }
+    }
+    return sum;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// uheap; `shared`: enable_threads() and every thread attached (cooperative stops).
+double run_uheap(unsigned n_threads, std::size_t ops, bool shared) {
+    std::unique_ptr<unsigned char[]> region(new unsigned char[kHeapBytes]);
+    std::memset(region.get(), 0, kHeapBytes);
+    uheap::Heap* heap = uheap::Heap::create(region.get(), kHeapBytes);
+    uheap::posix::Threads threads;
+    if (shared && threads.enable(*heap) != uheap::Status::ok) std::abort();
+    auto alloc = [heap](std::size_t n) { return heap->alloc(n); };
+    auto t0 = std::chrono::steady_clock::now();
+    if (!shared) {
+        int base = 0;
+        heap->set_stack_base(&base + 1);
+        build_lists(alloc, ops);
+        return seconds_since(t0);
+    }
+    uheap::posix::Attached main_thread(threads, *heap);
+    std::vector<std::thread> workers;
+    for (unsigned t = 0; t < n_threads; ++t) {
+        workers.emplace_back([&] {
+            uheap::posix::Attached me(threads, *heap);
+            build_lists(alloc, ops);
+        });
+    }
+    heap->blocking([](void* w) { for (auto& t : *static_cast<std::vector<std::thread>*>(w)) t.join(); }, &workers);
+    return seconds_since(t0);
+}
+
+double run_boehm(unsigned n_threads, std::size_t ops) {
+    GC_gcollect();
+    auto alloc = [](std::size_t n) { return GC_MALLOC(n); };
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> workers;
+    for (unsigned t = 0; t < n_threads; ++t) {
+        workers.emplace_back([&] {
+            GC_stack_base sb;
+            GC_get_stack_base(&sb);
+            GC_register_my_thread(&sb);
+            build_lists(alloc, ops);
+            GC_unregister_my_thread();
+        });
+    }
+    for (auto& t : workers) t.join();
+    return seconds_since(t0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::size_t ops = 1000000;
+    unsigned reps = 5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (std::strcmp(argv[i], "--ops") == 0) ops = std::strtoull(argv[i + 1], nullptr, 10);
+        if (std::strcmp(argv[i], "--reps") == 0) reps = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
+    }
+    GC_INIT();
+    GC_allow_register_threads();
+    GC_set_max_heap_size(kHeapBytes);
+    GC_expand_hp(kHeapBytes - GC_get_heap_size());
+    struct Row {
+        std::string name;
+        unsigned threads;
+        std::function<double()> run;
+        double best = 1e9;
+    };
+    std::vector<Row> rows;
+    rows.push_back({"uheap, threads not enabled", 1, [ops] { return run_uheap(1, ops, false); }});
+    for (unsigned n : {1u, 2u, 4u}) rows.push_back({"uheap shared", n, [n, ops] { return run_uheap(n, ops, true); }});
+    for (unsigned n : {1u, 2u, 4u}) rows.push_back({"Boehm GC", n, [n, ops] { return run_boehm(n, ops); }});
+    for (unsigned r = 0; r < reps; ++r) {
+        for (Row& row : rows) row.best = std::min(row.best, row.run());
+    }
+    std::printf("each thread: %zu allocations of %zu B; 16 MB heap; wall time, min of %u interleaved runs\n\n", ops, sizeof(Node), reps);
+    std::printf("| implementation | threads | allocations / µs | ns per allocation per thread | vs its 1 thread |\n| --- | ---: | ---: | ---: | ---: |\n");
+    double one = 0;
+    double unshared = 0;
+    for (Row& row : rows) {
+        double rate = static_cast<double>(ops) * row.threads / row.best / 1e6;
+        if (row.threads == 1) one = rate;
+        if (unshared == 0) unshared = rate;
+        std::printf("| %s | %u | %.1f | %.1f | %.2f |\n", row.name.c_str(), row.threads, rate, row.best * 1e9 / static_cast<double>(ops),
+                    rate / one);
+    }
+    const double shared_one = static_cast<double>(ops) / rows[1].best / 1e6;
+    std::printf("\nuheap shared, one thread, per allocation: %.2f x the time without threads enabled\n", unshared / shared_one);
+    return 0;
+}
