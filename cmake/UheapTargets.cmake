@@ -31,7 +31,7 @@ configure_file("${CMAKE_CURRENT_LIST_DIR}/version.h.in" "${UHEAP_GENERATED_INCLU
 # makes them default to OFF (the minimal configuration). A library gets UHEAP_FEATURE_X=0 for each
 # feature off, PUBLIC, so everything that links it compiles the headers with the same values.
 set(UHEAP_FEATURES INTERIOR_POINTERS FINALISERS WEAK_REFERENCES GROWTH EVENT_HOOKS STACK_SCAN COUNTERS_64
-    VERIFY_MESSAGES INCREMENTAL LAZY_SWEEP POISON FREE_INDEX)
+    VERIFY_MESSAGES INCREMENTAL LAZY_SWEEP POISON FREE_INDEX THREADS)
 option(UHEAP_MINIMAL "Default every UHEAP_FEATURE_* option to OFF: the smallest core" OFF)
 if(UHEAP_MINIMAL)
   set(_uheap_feature_default OFF)

@@ -210,7 +210,7 @@ UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std
     HeapImpl& self = HeapImpl::of(*this);
     constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
     // (With threads, nothing is read before the lock: allocate_slow() takes it, then this path.)
-    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && self.threads == nullptr &&
+    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && !self.shared() &&
         self.policy.blocks_since_collect < self.policy.fast_path_limit) {
         std::size_t n_blocks = detail::blocks_for_bytes(n_bytes);
         Area& area = *self.areas.first;
@@ -252,7 +252,7 @@ void* HeapImpl::allocate_searching(Area& area, std::size_t n_blocks, unsigned fl
 void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     SharedSection shared(*this);
     if (shared.refused()) return nullptr;
-    if (threads != nullptr) {  // the fast path's test and take, now that the lock is held
+    if (this->shared()) {  // the fast path's test and take, now that the lock is held
         constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
         std::size_t n_blocks = blocks_for_bytes(n_bytes);
         Area& area = *areas.first;
@@ -270,7 +270,7 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
         status = Status::ok;
         return nullptr;
     }
-    if ((threads != nullptr ? shared.depth() : policy.locks) > 0) {
+    if ((this->shared() ? shared.depth() : policy.locks) > 0) {
         status = Status::locked;
         return nullptr;
     }

@@ -463,11 +463,13 @@ struct HeapImpl final : Heap {
     void stop_world();
     void resume_world();
     /// lock() calls that refuse the calling thread's allocations: its own with threads, else the heap's.
-    unsigned caller_locks() const { return threads == nullptr ? policy.locks : shared_locks(); }
+    unsigned caller_locks() const { return !built::kThreads || threads == nullptr ? policy.locks : shared_locks(); }
     unsigned shared_locks() const;
     unsigned& caller_lock_depth();  ///< the counter lock() and unlock() move: the caller's own with threads
     /// A stack to scan: the heap's base, or attached threads.
-    bool has_stacks() const { return gc.stack_base != nullptr || (threads != nullptr && threads->attached > 0); }
+    bool has_stacks() const { return gc.stack_base != nullptr || (built::kThreads && threads != nullptr && threads->attached > 0); }
+    /// Threads are enabled (never, in a build without them).
+    bool shared() const { return built::kThreads && threads != nullptr; }
     void scan_other_threads(const ThreadRecord* me);
     void set_status(Status s) { status = s; }
 };
@@ -478,13 +480,13 @@ struct HeapImpl final : Heap {
 class SharedSection {
 public:
     explicit SharedSection(HeapImpl& heap) : heap_(heap) {
-        if (heap.threads == nullptr) return;
+        if (!built::kThreads || heap.threads == nullptr) return;
         me_ = heap.enter_shared();
         refused_ = me_ == nullptr;
     }
     explicit SharedSection(const HeapImpl& heap) : SharedSection(const_cast<HeapImpl&>(heap)) {}
     ~SharedSection() {
-        if (me_ != nullptr) heap_.leave_shared(me_);
+        if (built::kThreads && me_ != nullptr) heap_.leave_shared(me_);
     }
     SharedSection(const SharedSection&) = delete;
     SharedSection& operator=(const SharedSection&) = delete;
@@ -492,8 +494,8 @@ public:
     unsigned depth() const { return me_->lock_depth; }
     /// True (and the status set) if the caller may not use the heap.
     bool refused() const {
-        if (refused_) heap_.set_status(Status::not_attached);
-        return refused_;
+        if (built::kThreads && refused_) heap_.set_status(Status::not_attached);
+        return built::kThreads && refused_;
     }
 
 private:

@@ -75,7 +75,7 @@ void HeapImpl::leave_shared(ThreadRecord* me) {
 
 // Called with the lock held, by begin_collection().
 void HeapImpl::stop_world() {
-    if (threads == nullptr) return;
+    if (!shared()) return;
     ThreadSet& set = *threads;
     ThreadRecord* me = current_thread(set);
     set.collector = me;
@@ -90,7 +90,7 @@ void HeapImpl::stop_world() {
 
 // Called with the lock held, at the end of finish_collection().
 void HeapImpl::resume_world() {
-    if (threads == nullptr) return;
+    if (!shared()) return;
     ThreadSet& set = *threads;
     if (set.hooks.resume_others != nullptr) set.hooks.resume_others(set, set.hooks.user);
     set.collector = nullptr;
@@ -104,7 +104,7 @@ unsigned HeapImpl::shared_locks() const {
 }
 
 unsigned& HeapImpl::caller_lock_depth() {
-    ThreadRecord* me = threads != nullptr ? current_thread(*threads) : nullptr;
+    ThreadRecord* me = shared() ? current_thread(*threads) : nullptr;
     return me != nullptr ? me->lock_depth : policy.locks;
 }
 
@@ -117,7 +117,7 @@ using detail::SharedSection;
 
 Status Heap::enable_threads(ThreadSet* set) {
     HeapImpl& self = HeapImpl::of(*this);
-    if (!built::kStackScan || self.incremental()) return self.status = Status::unsupported;
+    if (!built::kThreads || self.incremental()) return self.status = Status::unsupported;
     if (set == nullptr || set->hooks.lock == nullptr || set->hooks.unlock == nullptr || set->hooks.wait == nullptr ||
         set->hooks.notify_all == nullptr || set->hooks.current == nullptr ||
         (set->hooks.stop_others == nullptr) != (set->hooks.resume_others == nullptr)) {
@@ -136,7 +136,7 @@ Status Heap::enable_threads(ThreadSet* set) {
 // If a collection is waiting, the thread parks as soon as it is linked, counted as attached.
 Status Heap::attach_thread(ThreadRecord* record, const void* stack_base) {
     HeapImpl& self = HeapImpl::of(*this);
-    if (self.threads == nullptr || record == nullptr || stack_base == nullptr) return self.status = Status::invalid_argument;
+    if (!self.shared() || record == nullptr || stack_base == nullptr) return self.status = Status::invalid_argument;
     ThreadSet& set = *self.threads;
     if (detail::current_thread(set) != record) return self.status = Status::invalid_argument;
     set.hooks.lock(set.hooks.user);
@@ -162,7 +162,7 @@ Status Heap::attach_thread(ThreadRecord* record, const void* stack_base) {
 
 void Heap::detach_thread() {
     HeapImpl& self = HeapImpl::of(*this);
-    if (self.threads == nullptr) return;
+    if (!self.shared()) return;
     ThreadSet& set = *self.threads;
     ThreadRecord* me = detail::current_thread(set);
     if (me == nullptr) return;
@@ -178,14 +178,14 @@ void Heap::detach_thread() {
 
 void Heap::safe_point() {
     HeapImpl& self = HeapImpl::of(*this);
-    if (self.threads == nullptr || !__atomic_load_n(&self.threads->stopping, __ATOMIC_RELAXED)) return;
+    if (!self.shared() || !__atomic_load_n(&self.threads->stopping, __ATOMIC_RELAXED)) return;
     SharedSection shared(self);  // entering parks until the collection ends
 }
 
 // Parked for the whole call: registers spilled in this frame, which stays live around fn.
 __attribute__((noinline)) void Heap::blocking(void (*fn)(void* arg), void* arg) {
     HeapImpl& self = HeapImpl::of(*this);
-    ThreadSet* set = self.threads;
+    ThreadSet* set = self.shared() ? self.threads : nullptr;
     ThreadRecord* me = set != nullptr ? detail::current_thread(*set) : nullptr;
     if (me == nullptr || me->in_heap > 0) {  // no threads, not attached, or inside the heap (a callback): cannot park
         fn(arg);

@@ -52,6 +52,19 @@ TEST(Features, OptionsNeedingALeftOutFeatureFailCreate) {
     ASSERT_EQ(heap.status(), Status::ok);
 }
 
+// Without UHEAP_FEATURE_THREADS (or the stack scan it needs) no heap can be shared: refused, and
+// the heap goes on single-threaded.
+TEST(Features, EnablingThreadsNeedsTheFeature) {
+    TestHeap heap(32 * 1024);
+    ASSERT_NE(heap.get(), nullptr);
+    uheap::ThreadSet set;
+    set.hooks.lock = set.hooks.unlock = set.hooks.wait = set.hooks.notify_all = [](void*) {};
+    set.hooks.current = [](void*) -> uheap::ThreadRecord* { return nullptr; };
+    EXPECT_EQ(heap->enable_threads(&set), built::kThreads ? Status::ok : Status::unsupported);
+    if (built::kThreads) return;
+    EXPECT_NE(heap->alloc(16), nullptr);  // nothing refused as not_attached
+}
+
 // Setters that return nothing record the refusal as last_status() and keep nothing.
 TEST(Features, SettersOfALeftOutFeatureAreRefused) {
     TestHeap heap(32 * 1024);

@@ -32,6 +32,7 @@ inline constexpr bool kIncremental = UHEAP_FEATURE_INCREMENTAL != 0;  ///< UHEAP
 inline constexpr bool kLazySweep = UHEAP_FEATURE_LAZY_SWEEP != 0;  ///< UHEAP_FEATURE_LAZY_SWEEP (uheap/features.h)
 inline constexpr bool kPoison = UHEAP_FEATURE_POISON != 0;  ///< UHEAP_FEATURE_POISON (uheap/features.h)
 inline constexpr bool kFreeIndex = UHEAP_FEATURE_FREE_INDEX != 0;  ///< UHEAP_FEATURE_FREE_INDEX (uheap/features.h)
+inline constexpr bool kThreads = UHEAP_FEATURE_THREADS != 0 && kStackScan;  ///< UHEAP_FEATURE_THREADS (needs the stack scan)
 }  // namespace built
 
 /// The features as bits, in the order above (C: UHEAP_FEATURE_BIT_*): what features() returns.
@@ -48,6 +49,7 @@ enum Feature : unsigned {
     kFeatureLazySweep = UHEAP_FEATURE_BIT_LAZY_SWEEP,  ///< UHEAP_FEATURE_LAZY_SWEEP (uheap/features.h)
     kFeaturePoison = UHEAP_FEATURE_BIT_POISON,  ///< UHEAP_FEATURE_POISON (uheap/features.h)
     kFeatureFreeIndex = UHEAP_FEATURE_BIT_FREE_INDEX,  ///< UHEAP_FEATURE_FREE_INDEX (uheap/features.h)
+    kFeatureThreads = UHEAP_FEATURE_BIT_THREADS,  ///< UHEAP_FEATURE_THREADS (uheap/features.h)
 };
 
 /// The features these headers were compiled with, as Feature bits. features() (heap.hpp) gives

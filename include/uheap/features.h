@@ -53,6 +53,9 @@
 #ifndef UHEAP_FEATURE_FREE_INDEX
 #define UHEAP_FEATURE_FREE_INDEX 1         /**< the free-space tree (O(log blocks) first fit); 0: first fit by scanning the tables, as py/gc.c */
 #endif
+#ifndef UHEAP_FEATURE_THREADS
+#define UHEAP_FEATURE_THREADS 1            /**< enable_threads(): one heap shared by threads (uheap/threads.hpp) */
+#endif
 #ifndef UHEAP_FEATURE_POISON
 #define UHEAP_FEATURE_POISON 1             /**< HeapConfig::poison_freed */
 #endif
@@ -70,6 +73,7 @@
 #define UHEAP_FEATURE_BIT_LAZY_SWEEP (1u << 9)
 #define UHEAP_FEATURE_BIT_POISON (1u << 10)
 #define UHEAP_FEATURE_BIT_FREE_INDEX (1u << 11)
+#define UHEAP_FEATURE_BIT_THREADS (1u << 12)
 
 /** The features the including code was compiled with, as UHEAP_FEATURE_BIT_* bits. */
 #define UHEAP_FEATURES_BUILT                                                                        \
@@ -84,7 +88,8 @@
      (UHEAP_FEATURE_INCREMENTAL ? UHEAP_FEATURE_BIT_INCREMENTAL : 0u) |                             \
      (UHEAP_FEATURE_LAZY_SWEEP ? UHEAP_FEATURE_BIT_LAZY_SWEEP : 0u) |                               \
      (UHEAP_FEATURE_POISON ? UHEAP_FEATURE_BIT_POISON : 0u) |                                       \
-     (UHEAP_FEATURE_FREE_INDEX ? UHEAP_FEATURE_BIT_FREE_INDEX : 0u))
+     (UHEAP_FEATURE_FREE_INDEX ? UHEAP_FEATURE_BIT_FREE_INDEX : 0u) |                               \
+     (UHEAP_FEATURE_THREADS ? UHEAP_FEATURE_BIT_THREADS : 0u))
 
 /** A counter of uheap_counters_t (uheap::Counter): 64 bits, or size_t without UHEAP_FEATURE_COUNTERS_64. */
 #if UHEAP_FEATURE_COUNTERS_64

@@ -1539,7 +1539,7 @@ static void test_threads(void *stack_base) {
     uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
     static uheap_thread_set_t set;
     memset(&set, 0, sizeof set);
-    if (!built(UHEAP_FEATURE_BIT_STACK_SCAN)) {
+    if (!built(UHEAP_FEATURE_BIT_THREADS) || !built(UHEAP_FEATURE_BIT_STACK_SCAN)) {
         CHECK(uheap_enable_threads(heap, &set) == UHEAP_UNSUPPORTED);
         return;
     }
