@@ -205,11 +205,13 @@ using detail::Op;
 // on_alloc hook) and the first area's current run has room. When only the room is missing, the
 // first area is searched (allocate_searching) without the slow path's checks; everything else is
 // the slow path. Both are out of line and reached by tail calls, so the fast path makes no call
-// of its own.
+// of its own. n_bytes - 1 wraps for 0, which therefore takes the slow path.
 UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
+    constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
     // (With threads, nothing is read before the lock: allocate_slow() takes it, then this path.)
-    if (!self.shared() && self.fast_path_admits(n_bytes, flags)) {
+    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && !self.shared() &&
+        self.policy.blocks_since_collect < self.policy.fast_path_limit) {
         std::size_t n_blocks = detail::blocks_for_bytes(n_bytes);
         Area& area = *self.areas.first;
         std::size_t start = 0;
@@ -251,10 +253,12 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     SharedSection shared(*this);
     if (shared.refused()) return nullptr;
     if (this->shared()) {  // the fast path's test and take, now that the lock is held
+        constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
         std::size_t n_blocks = blocks_for_bytes(n_bytes);
         Area& area = *areas.first;
         std::size_t start = 0;
-        if (fast_path_admits(n_bytes, flags) && shared.locks() == 0 && free_space_take_current(area.space, n_blocks, &start)) {
+        if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && policy.blocks_since_collect < policy.fast_path_limit &&
+            shared.depth() == 0 && free_space_take_current(area.space, n_blocks, &start)) {
             status = Status::ok;
             if (n_blocks > 1 && word_index(start + 1) != word_index(start + n_blocks - 1)) {
                 return commit_spanning_object(area, start, n_blocks, flags);
@@ -266,7 +270,7 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
         status = Status::ok;
         return nullptr;
     }
-    if (shared.locks() > 0) {
+    if ((this->shared() ? shared.depth() : policy.locks) > 0) {
         status = Status::locked;
         return nullptr;
     }
@@ -289,7 +293,7 @@ Status Heap::free(void* ptr) {
     if (shared.refused()) return self.status;
     if (ptr == nullptr) return self.status = Status::ok;
     // MicroPython: ignored while locked; allowed while collecting, so finalisers may free.
-    if (shared.locks() > 0) return self.status = Status::locked;
+    if (self.caller_locks() > 0) return self.status = Status::locked;
     if (!self.admitted(Op::free)) return self.status;
     ObjectRef obj;
     if (Status why = self.find_object(ptr, &obj); why != Status::ok) return self.status = why;
@@ -354,7 +358,7 @@ void* Heap::realloc(void* ptr, std::size_t n_bytes, bool allow_move) {
         free(ptr);
         return nullptr;
     }
-    if (shared.locks() > 0) {
+    if (self.caller_locks() > 0) {
         self.status = Status::locked;
         return nullptr;
     }

@@ -207,9 +207,6 @@ struct MarkStackView {
     explicit MarkStackView(const Collector& gc) : stack(gc.stack), depth(gc.depth), capacity(gc.capacity) {}
 };
 
-/// The largest allocation the fast path takes (Heap::alloc, and allocate_slow() with threads).
-inline constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
-
 /// Words of marking one paced incremental step does (policy.cpp, collector.cpp).
 inline constexpr std::size_t kPacedStepWords = 4096;
 /// The least threshold pacing sets, in blocks.
@@ -385,11 +382,6 @@ struct HeapImpl final : Heap {
 
     // policy.cpp
     void refresh_fast_path();
-    /// The fast path's one test (refresh_fast_path()): a size it takes, no destructor, nothing due.
-    /// n_bytes - 1 wraps for 0, which therefore takes the slow path.
-    bool fast_path_admits(std::size_t n_bytes, unsigned flags) const {
-        return n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && policy.blocks_since_collect < policy.fast_path_limit;
-    }
     void* allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, unsigned flags);
     void run_automatic_collection();
     bool could_ever_fit(std::size_t n_blocks) const;
@@ -470,6 +462,10 @@ struct HeapImpl final : Heap {
     void leave_shared(ThreadRecord* me);
     void stop_world();
     void resume_world();
+    /// lock() calls that refuse the calling thread's allocations: its own with threads, else the heap's.
+    unsigned caller_locks() const { return !built::kThreads || threads == nullptr ? policy.locks : shared_locks(); }
+    unsigned shared_locks() const;
+    unsigned& caller_lock_depth();  ///< the counter lock() and unlock() move: the caller's own with threads
     /// A stack to scan: the heap's base, or attached threads.
     bool has_stacks() const { return gc.stack_base != nullptr || (built::kThreads && threads != nullptr && threads->attached > 0); }
     /// Threads are enabled (never, in a build without them).
@@ -494,11 +490,8 @@ public:
     }
     SharedSection(const SharedSection&) = delete;
     SharedSection& operator=(const SharedSection&) = delete;
-    /// The calling thread's record (null without threads).
-    ThreadRecord* me() const { return me_; }
-    /// The lock() depth that refuses the caller's allocations, and that its lock() and unlock()
-    /// move: its own with threads, else the heap's.
-    unsigned& locks() const { return me_ != nullptr ? me_->lock_depth : heap_.policy.locks; }
+    /// The caller's own lock() depth (threads enabled and not refused).
+    unsigned depth() const { return me_->lock_depth; }
     /// True (and the status set) if the caller may not use the heap.
     bool refused() const {
         if (built::kThreads && refused_) heap_.set_status(Status::not_attached);

@@ -109,7 +109,7 @@ Status Heap::collect_step(std::size_t budget_words) {
     if (shared.refused()) return self.status;
     if (!built::kIncremental) return self.status = Status::unsupported;
     if (!self.incremental()) return self.status = Status::invalid_argument;
-    if (shared.locks() > 0) return self.status = Status::locked;
+    if (self.caller_locks() > 0) return self.status = Status::locked;
     if (!self.admitted(Op::start)) return self.status;
     if (self.cycling()) {
         self.gc.started_ns = self.now_ns();
@@ -176,7 +176,7 @@ bool Heap::collect_idle(std::uint64_t deadline_ns) {
                self.policy.blocks_since_collect >= self.policy.threshold_blocks;
     };
     auto work_left = [&] { return sweep_step(0) != 0 || is_marking() || cycle_due(); };
-    if (shared.locks() > 0 || detail::is_collecting(self.gc.phase) || self.gc.phase == Phase::notifying) return work_left();
+    if (self.caller_locks() > 0 || detail::is_collecting(self.gc.phase) || self.gc.phase == Phase::notifying) return work_left();
     while (self.now_ns() < deadline_ns) {
         if (sweep_step(0) != 0) {
             sweep_step(kPiece);

@@ -135,7 +135,7 @@ void Heap::lock() {
     HeapImpl& self = HeapImpl::of(*this);
     detail::SharedSection shared(self);
     if (shared.refused()) return;
-    ++shared.locks();
+    ++self.caller_lock_depth();
     self.refresh_fast_path();
 }
 
@@ -143,7 +143,7 @@ void Heap::unlock() {
     HeapImpl& self = HeapImpl::of(*this);
     detail::SharedSection shared(self);
     if (shared.refused()) return;
-    unsigned& depth = shared.locks();
+    unsigned& depth = self.caller_lock_depth();
     if (depth > 0) --depth;
     self.refresh_fast_path();
 }
@@ -152,12 +152,12 @@ bool Heap::is_locked() const {
     const HeapImpl& self = HeapImpl::of(*this);
     detail::SharedSection shared(self);
     if (shared.refused()) return false;
-    return shared.locks() > 0 || detail::is_collecting(self.gc.phase);
+    return self.caller_locks() > 0 || detail::is_collecting(self.gc.phase);
 }
 
 unsigned Heap::lock_depth() const {
     detail::SharedSection shared(HeapImpl::of(*this));
-    return shared.refused() ? 0 : shared.locks();
+    return shared.refused() ? 0 : HeapImpl::of(*this).caller_locks();
 }
 bool Heap::is_collecting() const {
     detail::SharedSection shared(HeapImpl::of(*this));

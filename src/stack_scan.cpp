@@ -168,7 +168,7 @@ void Heap::collect_stack() {
     }
     if (!self.admitted(detail::Op::report_roots)) return;
     // With threads, an attached thread's own base is in its record; the others' stacks follow.
-    const ThreadRecord* me = shared.me();
+    const ThreadRecord* me = self.shared() ? self.threads->hooks.current(self.threads->hooks.user) : nullptr;
     const void* base = me != nullptr ? me->stack_base : self.gc.stack_base;
     // Without a stack base there is no stack to scan: said, not silently skipped.
     self.status = base == nullptr && !self.has_stacks() ? Status::no_roots : Status::ok;

@@ -98,6 +98,16 @@ void HeapImpl::resume_world() {
     set.hooks.notify_all(set.hooks.user);
 }
 
+unsigned HeapImpl::shared_locks() const {
+    const ThreadRecord* me = current_thread(*threads);
+    return me != nullptr ? me->lock_depth : policy.locks;
+}
+
+unsigned& HeapImpl::caller_lock_depth() {
+    ThreadRecord* me = shared() ? current_thread(*threads) : nullptr;
+    return me != nullptr ? me->lock_depth : policy.locks;
+}
+
 }  // namespace uheap::detail
 
 namespace uheap {
