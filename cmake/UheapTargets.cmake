@@ -18,6 +18,7 @@ set(UHEAP_CORE_SOURCES
   src/poison.cpp
   src/stack_scan.cpp
   src/sweep.cpp
+  src/thread_cache.cpp
   src/threads.cpp
   src/verify.cpp)
 list(TRANSFORM UHEAP_CORE_SOURCES PREPEND "${CMAKE_CURRENT_LIST_DIR}/../")

@@ -102,6 +102,7 @@ Counters HeapImpl::derived_counters() const {
     c.used_bytes = used_blocks_now() * kBlockBytes;
     if (c.used_bytes > c.peak_used_bytes) c.peak_used_bytes = c.used_bytes;
     c.bytes_allocated += std::uint64_t(policy.blocks_since_collect) * kBlockBytes;
+    if (shared()) c.allocations += handed_out_by_caches();  // (C3, thread_cache.cpp)
     return c;
 }
 
@@ -228,6 +229,7 @@ UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std
         }
         return self.commit_object(area, start, n_blocks, flags);
     }
+    if (self.shared()) return self.allocate_shared(n_bytes, flags, tag);  // its thread's cache, or the lock
     return self.allocate_slow(n_bytes, flags, tag);
 }
 
@@ -254,6 +256,9 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     if (shared.refused()) return nullptr;
     if (this->shared()) {  // the fast path's test and take, now that the lock is held
         constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
+        if (n_bytes - 1 < kThreadCacheSizes * kBlockBytes && flags == 0 && shared.depth() == 0 && shared.me().in_heap == 1) {
+            if (void* object = allocate_from_refill(shared.me(), n_bytes)) return object;
+        }
         std::size_t n_blocks = blocks_for_bytes(n_bytes);
         Area& area = *areas.first;
         std::size_t start = 0;

@@ -93,6 +93,8 @@ constexpr bool abi_same() {
         return pointee_same<std::remove_pointer_t<C>, std::remove_reference_t<X>>();
     } else if constexpr (Mirror<C, X>::value) {  // a struct field that is itself a mirror
         return true;
+    } else if constexpr (std::is_array_v<C> && std::is_array_v<X>) {  // arrays of the same length and kind
+        return std::extent_v<C> == std::extent_v<X> && abi_same<std::remove_extent_t<C>, std::remove_extent_t<X>>();
     } else {
         return false;
     }
@@ -121,7 +123,11 @@ UHEAP_SAME_FIELD(uheap_root_range_t, uheap::RootRange, n_words);
 UHEAP_SAME_FIELD(uheap_root_range_t, uheap::RootRange, prev);
 UHEAP_SAME_FIELD(uheap_root_range_t, uheap::RootRange, next);
 
-UHEAP_MIRROR_STRUCT(uheap_thread_record_t, uheap::ThreadRecord, 8);
+static_assert(UHEAP_THREAD_CACHE_SIZES == uheap::kThreadCacheSizes, "uheap.h's count of cache sizes is threads.hpp's");
+UHEAP_MIRROR_STRUCT(uheap_thread_cache_t, uheap::ThreadCache, 2);
+UHEAP_SAME_FIELD(uheap_thread_cache_t, uheap::ThreadCache, next);
+UHEAP_SAME_FIELD(uheap_thread_cache_t, uheap::ThreadCache, end);
+UHEAP_MIRROR_STRUCT(uheap_thread_record_t, uheap::ThreadRecord, 9 + UHEAP_THREAD_CACHE_SIZES + 2);  // (each cache counts as a field)
 UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, stack_base);
 UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, host);
 UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, stack_top);
@@ -130,6 +136,10 @@ UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, in_heap);
 UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, parked);
 UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, prev);
 UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, next);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, popping);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, caches);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, handed_out);
+UHEAP_SAME_FIELD(uheap_thread_record_t, uheap::ThreadRecord, refills);
 
 // (Declared before the hooks, whose stop_others takes one.)
 template <>
@@ -145,7 +155,7 @@ UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, stop_others);
 UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, resume_others);
 UHEAP_SAME_FIELD(uheap_thread_hooks_t, uheap::ThreadHooks, user);
 
-static_assert(field_count<uheap_thread_set_t>() == 6 && field_count<uheap::ThreadSet>() == 6, "a new field needs its twin");
+static_assert(field_count<uheap_thread_set_t>() == 7 && field_count<uheap::ThreadSet>() == 7, "a new field needs its twin");
 static_assert(sizeof(uheap_thread_set_t) == sizeof(uheap::ThreadSet) && alignof(uheap_thread_set_t) == alignof(uheap::ThreadSet) &&
                   std::is_standard_layout_v<uheap::ThreadSet> && std::is_trivially_copyable_v<uheap::ThreadSet>,
               "uheap_thread_set_t and uheap::ThreadSet: same plain data");
@@ -155,6 +165,7 @@ UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, attached);
 UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, parked);
 UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, collector);
 UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, stopping);
+UHEAP_SAME_FIELD(uheap_thread_set_t, uheap::ThreadSet, caches_open);
 
 UHEAP_MIRROR_STRUCT(uheap_weak_slot_t, uheap::WeakSlot, 3);
 UHEAP_SAME_FIELD(uheap_weak_slot_t, uheap::WeakSlot, slot);

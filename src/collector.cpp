@@ -71,6 +71,7 @@ void HeapImpl::begin_collection(bool ignore_roots) {
     stop_world();  // (threads: every other attached thread parked or stopped until finish_collection)
     gc.started_ns = now_ns();
     finish_sweep();
+    if (shared()) release_thread_caches();  // (after the sweep: blocks_freed needs none pending)
     enter(Phase::roots);
     gc.ignore_roots = ignore_roots;
     gc.depth = 0;
@@ -86,6 +87,7 @@ void HeapImpl::mark_pinned_and_registered() {
         void* const object = const_cast<void*>(p->object);
         mark_root_words(&object, 1);
     }
+    if (shared()) mark_kept_thread_caches();  // (as pins: a take in progress owns them)
     if (gc.ignore_roots) return;
     for (RootRange* r = gc.roots; r != nullptr; r = r->next) mark_root_words(r->words, r->n_words);
 }

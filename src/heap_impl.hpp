@@ -472,6 +472,14 @@ struct HeapImpl final : Heap {
     bool shared() const { return built::kThreads && threads != nullptr; }
     void scan_other_threads(const ThreadRecord* me);
     void set_status(Status s) { status = s; }
+
+    // thread_cache.cpp
+    [[gnu::noinline]] void* allocate_shared(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
+    void* allocate_from_refill(ThreadRecord& me, std::size_t n_bytes);
+    void release_caches_of(ThreadRecord& r);
+    void release_thread_caches();
+    void mark_kept_thread_caches();
+    std::size_t handed_out_by_caches() const;
 };
 
 /// The heap's lock around one public operation, when threads are enabled (one test otherwise).
@@ -492,6 +500,8 @@ public:
     SharedSection& operator=(const SharedSection&) = delete;
     /// The caller's own lock() depth (threads enabled and not refused).
     unsigned depth() const { return me_->lock_depth; }
+    /// The caller's record (threads enabled and not refused).
+    ThreadRecord& me() const { return *me_; }
     /// True (and the status set) if the caller may not use the heap.
     bool refused() const {
         if (built::kThreads && refused_) heap_.set_status(Status::not_attached);

@@ -11,8 +11,9 @@ namespace uheap::detail {
 // The fast path is closed during an incremental cycle (allocate_blocks() marks new objects) and
 // with poisoning (allocate_blocks() unpoisons them).
 void HeapImpl::refresh_fast_path() {
-    if (policy.locks > 0 || gc.phase != Phase::idle || (policy.auto_collect && config.collect_on_every_alloc) ||
-        cb.hooks().on_alloc != nullptr || poisoning()) {
+    const bool every_allocation_seen = (policy.auto_collect && config.collect_on_every_alloc) || cb.hooks().on_alloc != nullptr || poisoning();
+    if (shared()) __atomic_store_n(&threads->caches_open, !every_allocation_seen, __ATOMIC_RELAXED);  // (thread_cache.cpp)
+    if (policy.locks > 0 || gc.phase != Phase::idle || every_allocation_seen) {
         policy.fast_path_limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
         policy.fast_path_limit = policy.threshold_blocks;

@@ -129,7 +129,8 @@ Status Heap::enable_threads(ThreadSet* set) {
     set->attached = set->parked = 0;
     set->collector = nullptr;
     __atomic_store_n(&set->stopping, false, __ATOMIC_RELAXED);
-    self.threads = set;  // from now on every allocation takes the lock (allocate_slow())
+    self.threads = set;  // from now on an allocation takes an object from its thread's cache, or the lock
+    self.refresh_fast_path();  // (opens the caches)
     return self.status = Status::ok;
 }
 
@@ -147,7 +148,10 @@ Status Heap::attach_thread(ThreadRecord* record, const void* stack_base) {
         record->stack_base = stack_base;
         record->stack_top = nullptr;  // (published when it parks or is stopped)
         record->lock_depth = record->in_heap = 0;
-        record->parked = false;
+        record->parked = record->popping = false;
+        for (ThreadCache& c : record->caches) c = ThreadCache{};
+        record->handed_out = 0;
+        record->refills = 0;
         record->prev = nullptr;
         record->next = set.first;
         if (set.first != nullptr) set.first->prev = record;
@@ -168,6 +172,7 @@ void Heap::detach_thread() {
     if (me == nullptr) return;
     SharedSection shared(self);
     if (!detail::is_attached(set, me)) return;
+    self.release_caches_of(*me);
     if (me->prev != nullptr) me->prev->next = me->next; else set.first = me->next;
     if (me->next != nullptr) me->next->prev = me->prev;
     me->prev = me->next = nullptr;

@@ -28,6 +28,17 @@ namespace uheap {
 class Heap;
 struct ThreadSet;
 
+/// Object sizes, in blocks (1 to this), that a thread's allocations take from its own cache.
+inline constexpr unsigned kThreadCacheSizes = 4;
+
+/// One of a thread's allocation caches: objects of one size, laid end to end in [next, end),
+/// each already an object of the heap (committed and zeroed under the lock). Heap::alloc() hands
+/// them out in order without the lock; the next collection releases what is left.
+struct ThreadCache {
+    unsigned char* next = nullptr;  ///< the next object to hand out (written by its thread alone)
+    unsigned char* end = nullptr;   ///< past the last
+};
+
 /// One attached thread: host-owned memory (a thread_local object, a field of the host's thread
 /// state) that stays in place while the thread is attached. The host sets `stack_base` and, if
 /// it likes, `host`; the heap maintains the rest.
@@ -41,8 +52,13 @@ struct ThreadRecord {
     unsigned lock_depth = 0;           ///< Heap::lock() calls of this thread not yet undone
     unsigned in_heap = 0;              ///< heap calls of this thread under way (a finaliser's free() nests)
     bool parked = false;               ///< published, and touches no heap memory until the stop ends
+    /// Taking an object from a cache right now (read by a signal stop: that cache is kept).
+    bool popping = false;
     ThreadRecord* prev = nullptr;
     ThreadRecord* next = nullptr;
+    ThreadCache caches[kThreadCacheSizes]{};  ///< caches[n - 1]: objects of n blocks
+    std::size_t handed_out = 0;        ///< objects the caches handed out, not yet in Counters::allocations
+    unsigned refills = 0;              ///< refills since the last collection (each batch doubles, to a limit)
 };
 
 /// What a shared heap needs from the host's threads library. lock, unlock, wait, notify_all and
@@ -76,6 +92,10 @@ struct ThreadSet {
     /// A collection wants the other threads stopped: written under the lock, and read by
     /// safe_point() without it, both as relaxed atomics (a plain bool, so C mirrors the struct).
     bool stopping = false;
+    /// Threads may take objects from their caches (the allocation fast path's conditions: no
+    /// on_alloc hook, no poisoning, no collection on every allocation). Written under the lock,
+    /// read by Heap::alloc() without it, as `stopping`.
+    bool caches_open = false;
 };
 
 }  // namespace uheap

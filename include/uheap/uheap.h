@@ -373,6 +373,15 @@ UHEAP_API void uheap_set_stack_base(uheap_t *heap, const void *stack_base);
  * with zeros, so stale words of dead frames cannot retain garbage (call it at quiet points). */
 UHEAP_API void uheap_clear_stack(size_t n_bytes);
 
+/** uheap::kThreadCacheSizes: objects of 1 to this many blocks come from a thread's own cache. */
+#define UHEAP_THREAD_CACHE_SIZES 4
+
+/** uheap::ThreadCache: objects of one size a thread hands out without the lock. */
+typedef struct uheap_thread_cache_t {
+    unsigned char *next;                 /**< the next object to hand out */
+    unsigned char *end;                  /**< past the last */
+} uheap_thread_cache_t;
+
 /** uheap::ThreadRecord (threads.hpp): one attached thread, host-owned; the host sets
  * stack_base (through uheap_attach_thread()) and host, the heap maintains the rest. */
 typedef struct uheap_thread_record_t {
@@ -382,8 +391,12 @@ typedef struct uheap_thread_record_t {
     unsigned lock_depth;                 /**< maintained by the heap: this thread's uheap_lock() depth */
     unsigned in_heap;                    /**< maintained by the heap: nested heap calls under way */
     bool parked;                         /**< maintained by the heap: published, touching no heap memory */
+    bool popping;                        /**< maintained by the heap: taking from a cache now */
     struct uheap_thread_record_t *prev;  /**< maintained by the heap */
     struct uheap_thread_record_t *next;  /**< maintained by the heap */
+    uheap_thread_cache_t caches[UHEAP_THREAD_CACHE_SIZES]; /**< maintained by the heap: caches[n - 1], n blocks */
+    size_t handed_out;                   /**< maintained by the heap: objects handed out, not yet counted */
+    unsigned refills;                    /**< maintained by the heap: refills since the last collection */
 } uheap_thread_record_t;
 
 struct uheap_thread_set_t;
@@ -408,6 +421,7 @@ typedef struct uheap_thread_set_t {
     size_t parked;                     /**< maintained by the heap */
     uheap_thread_record_t *collector;  /**< maintained by the heap */
     bool stopping;                     /**< maintained by the heap (a relaxed atomic) */
+    bool caches_open;                  /**< maintained by the heap (a relaxed atomic) */
 } uheap_thread_set_t;
 
 /** What uheap_blocking() runs. */

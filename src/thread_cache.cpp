@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+// A thread's allocation caches (threads.hpp, ThreadCache): small objects a thread of a shared
+// heap hands out without the heap's lock. Under the lock, a refill takes one free run and
+// commits it as a batch of objects of one size, end to end, zeroed and counted as used; then
+// Heap::alloc() hands them out in order, reading and writing nothing but the thread's own
+// record. The next collection releases what is left of every cache (after the last sweep is
+// finished), so a cache never holds memory across a collection.
+//
+// Why whole objects and not a raw run carved without the lock: carving writes table words
+// (heads, tails) that other threads read under the lock (free, size_of, the scan's object
+// lookups), so every table access would need atomics. A batch commits under the lock.
+//
+// Invariants (checked by verify() through the tables, and by tests/threads):
+//   C1  a cache's [next, end) is a run of committed n-block objects (n its size), zero, that
+//       nothing but the cache refers to;
+//   C2  a collection releases the caches of every thread not stopped inside a pop; a thread
+//       stopped there (a signal stop, `popping`) keeps them, and the collection marks them, so
+//       the object it is taking is live;
+//   C3  Counters::allocations is stats.allocations plus every attached record's handed_out.
+#include <algorithm>
+#include <cstring>
+
+#include "heap_impl.hpp"
+
+namespace uheap::detail {
+namespace {
+
+constexpr std::size_t kCacheMaxBytes = kThreadCacheSizes * kBlockBytes;
+constexpr std::size_t kFirstBatch = 8;        ///< objects in a thread's first refill after a collection
+constexpr std::size_t kBatchMaxBlocks = 128;  ///< blocks in one refill, at most (4 KB on 64-bit)
+
+std::size_t cache_index(std::size_t n_bytes) { return (n_bytes - 1) / kBlockBytes; }
+
+// The one way an object leaves a cache. `next` and `handed_out` are relaxed atomics: other
+// threads read them under the lock (counters(), verify) while their owner writes them without.
+unsigned char* pop(ThreadRecord& me, ThreadCache& c, std::size_t stride) {
+    unsigned char* object = c.next;
+    __atomic_store_n(&c.next, object + stride, __ATOMIC_RELAXED);
+    __atomic_store_n(&me.handed_out, me.handed_out + 1, __ATOMIC_RELAXED);
+    return object;
+}
+
+}  // namespace
+
+// Heap::alloc() with threads enabled: an object from the caller's cache, without the lock, if
+// the fast path's conditions hold (small, no flags, the thread not inside lock() or a heap call,
+// no collection waiting for it). `popping` brackets the take, so that a signal stop between its
+// read of `next` and its write sees it (C2); compiler fences suffice, the handler runs on this
+// thread. Anything else, and an empty cache, goes to allocate_slow(), which takes the lock.
+void* HeapImpl::allocate_shared(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
+    ThreadSet& set = *threads;
+    ThreadRecord* me = set.hooks.current(set.hooks.user);
+    if (me != nullptr && n_bytes - 1 < kCacheMaxBytes && flags == 0 && (me->lock_depth | me->in_heap) == 0 &&
+        __atomic_load_n(&set.caches_open, __ATOMIC_RELAXED) && !__atomic_load_n(&set.stopping, __ATOMIC_RELAXED)) {
+        std::size_t index = cache_index(n_bytes);
+        ThreadCache& c = me->caches[index];
+        me->popping = true;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        void* object = nullptr;
+        if (c.next != c.end) object = pop(*me, c, (index + 1) * kBlockBytes);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        me->popping = false;
+        if (object != nullptr) return object;
+    }
+    return allocate_slow(n_bytes, flags, tag);
+}
+
+// allocate_slow() with the lock held, for a top-level call whose size a cache serves: refills
+// the caller's empty cache and takes its first object, or returns null (a collection is due,
+// no run is long enough for two objects: the usual path allocates this one). A batch doubles
+// with every refill since the last collection, from kFirstBatch up to kBatchMaxBlocks, and
+// takes at most a sixteenth of the area's free blocks, so a small heap is not handed out in
+// caches; nor does it cross the collection threshold.
+void* HeapImpl::allocate_from_refill(ThreadRecord& me, std::size_t n_bytes) {
+    std::size_t index = cache_index(n_bytes);
+    std::size_t n_blocks = index + 1;
+    ThreadCache& c = me.caches[index];
+    if (!__atomic_load_n(&threads->caches_open, __ATOMIC_RELAXED) || policy.fast_path_limit == 0) return nullptr;
+    if (c.next == c.end) {
+        Area& area = *areas.first;
+        std::size_t objects = kFirstBatch << (me.refills < 4 ? me.refills : 4);
+        std::size_t room = policy.blocks_since_collect < policy.fast_path_limit ? policy.fast_path_limit - policy.blocks_since_collect : 0;
+        objects = std::min({objects, kBatchMaxBlocks / n_blocks, (area.tables.n_blocks - area.used_blocks) / 16 / n_blocks,
+                            room / n_blocks});
+        std::size_t start = kNoRun;
+        for (; objects >= 2; objects /= 2) {
+            start = take_blocks(area, objects * n_blocks);
+            if (start != kNoRun) break;
+        }
+        if (start == kNoRun) return nullptr;
+        BlockTables& t = area.tables;
+        std::size_t end = start + objects * n_blocks;
+        if (n_blocks == 1) {
+            set_bits(t.head, start, end);
+        } else {
+            for (std::size_t s = start; s < end; s += n_blocks) {
+                set_bit(t.head, s);
+                t.set_tails(s + 1, s + n_blocks);
+            }
+        }
+        book_used(area, end, end - start);
+        std::memset(area.ptr_of(start), 0, (end - start) * kBlockBytes);
+        c.next = static_cast<unsigned char*>(area.ptr_of(start));
+        c.end = static_cast<unsigned char*>(area.ptr_of(end));
+        ++me.refills;
+    }
+    status = Status::ok;
+    return pop(me, c, n_blocks * kBlockBytes);
+}
+
+// What is left of one thread's caches becomes free again, and what it handed out is counted.
+// Called with the lock held and the thread parked, stopped or detaching (never inside a pop of
+// its own); the blocks are freed as free() frees them. A thread stopped inside a pop keeps
+// everything (C2).
+void HeapImpl::release_caches_of(ThreadRecord& r) {
+    if (r.popping) return;
+    stats.allocations += r.handed_out;
+    r.handed_out = 0;
+    r.refills = 0;
+    for (std::size_t index = 0; index < kThreadCacheSizes; ++index) {
+        ThreadCache& c = r.caches[index];
+        if (c.next != c.end) {
+            Area& area = *areas.containing(reinterpret_cast<std::uintptr_t>(c.next));
+            std::size_t begin = area.block_of(reinterpret_cast<std::uintptr_t>(c.next));
+            std::size_t end = area.block_of(reinterpret_cast<std::uintptr_t>(c.end));
+            std::size_t n_blocks = end - begin;
+            area.tables.clear_blocks(begin, end);
+            blocks_freed(area, begin, end);
+            book_released(area, n_blocks);
+            // (Never handed out: not allocated, as far as bytes_allocated and the debt go.)
+            policy.blocks_since_collect -= n_blocks < policy.blocks_since_collect ? n_blocks : policy.blocks_since_collect;
+        }
+        c.next = c.end = nullptr;
+    }
+}
+
+// begin_collection(), every other thread parked or stopped, the last sweep finished.
+void HeapImpl::release_thread_caches() {
+    for (ThreadRecord* r = threads->first; r != nullptr; r = r->next) release_caches_of(*r);
+}
+
+// The roots phase: the caches a signal stop found inside a pop are live (C2).
+void HeapImpl::mark_kept_thread_caches() {
+    for (const ThreadRecord* r = threads->first; r != nullptr; r = r->next) {
+        if (!r->popping) continue;
+        for (std::size_t index = 0; index < kThreadCacheSizes; ++index) {
+            const ThreadCache& c = r->caches[index];
+            for (unsigned char* p = c.next; p != c.end; p += (index + 1) * kBlockBytes) {
+                void* const object = p;
+                mark_root_words(&object, 1);
+            }
+        }
+    }
+}
+
+// counters() (under the lock): what the caches handed out since the last collection (C3).
+std::size_t HeapImpl::handed_out_by_caches() const {
+    std::size_t n = 0;
+    for (const ThreadRecord* r = threads->first; r != nullptr; r = r->next) n += __atomic_load_n(&r->handed_out, __ATOMIC_RELAXED);
+    return n;
+}
+
+}  // namespace uheap::detail
