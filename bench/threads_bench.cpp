@@ -5,13 +5,16 @@
 // Each thread builds lists of 100 nodes of 24 bytes, held only in a local, and drops each when
 // it is full: allocation-bound, with collections when the 16 MB heap fills. Rows: uheap without
 // threads enabled (the single-threaded baseline), uheap shared (enable_threads, cooperative
-// stops, every allocation under the lock), Boehm GC. Wall time, the minimum of --reps runs per
-// row, rows interleaved; throughput in allocations per microsecond over all threads.
+// stops, allocations from each thread's cache), one unshared heap per thread (what the machine
+// allows when nothing is shared), Boehm GC. Wall time from the moment every worker has
+// attached (thread creation here takes 0.3-3 ms), the minimum of --reps runs per row, rows
+// interleaved; throughput in allocations per microsecond over all threads.
 //
-//   build/bench/uheap_threads_bench [--ops N] [--reps R]
+//   build/bench/uheap_threads_bench [--ops N] [--reps R] [--only-shared THREADS]
 #define GC_THREADS 1
 #include <gc.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +61,27 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// Holds every worker at the start line until all have attached (or registered), so that the
+/// time measured is allocation, not thread creation (0.3-3 ms here, against 5 ms of work).
+class StartLine {
+public:
+    explicit StartLine(unsigned n) : waiting_(n) {}
+    void arrive() {
+        waiting_.fetch_sub(1);
+        while (!go_.load()) std::this_thread::yield();
+    }
+    std::chrono::steady_clock::time_point release() {
+        while (waiting_.load() != 0) std::this_thread::yield();
+        auto t0 = std::chrono::steady_clock::now();
+        go_.store(true);
+        return t0;
+    }
+
+private:
+    std::atomic<unsigned> waiting_;
+    std::atomic<bool> go_{false};
+};
+
 /// uheap; `shared`: enable_threads() and every thread attached (cooperative stops).
 double run_uheap(unsigned n_threads, std::size_t ops, bool shared) {
     std::unique_ptr<unsigned char[]> region(new unsigned char[kHeapBytes]);
@@ -66,39 +90,75 @@ double run_uheap(unsigned n_threads, std::size_t ops, bool shared) {
     uheap::posix::Threads threads;
     if (shared && threads.enable(*heap) != uheap::Status::ok) std::abort();
     auto alloc = [heap](std::size_t n) { return heap->alloc(n); };
-    auto t0 = std::chrono::steady_clock::now();
     if (!shared) {
+        auto t0 = std::chrono::steady_clock::now();
         int base = 0;
         heap->set_stack_base(&base + 1);
         build_lists(alloc, ops);
         return seconds_since(t0);
     }
     uheap::posix::Attached main_thread(threads, *heap);
+    StartLine line(n_threads);
     std::vector<std::thread> workers;
     for (unsigned t = 0; t < n_threads; ++t) {
         workers.emplace_back([&] {
             uheap::posix::Attached me(threads, *heap);
+            line.arrive();  // (nothing allocates before the release: no collection waits for this)
             build_lists(alloc, ops);
         });
     }
+    auto t0 = line.release();
     heap->blocking([](void* w) { for (auto& t : *static_cast<std::vector<std::thread>*>(w)) t.join(); }, &workers);
+    double seconds = seconds_since(t0);
+    if (std::getenv("UHEAP_BENCH_VERBOSE") != nullptr) {
+        uheap::Counters c = heap->counters();
+        std::fprintf(stderr, "  %u threads: %.2f ms, %llu collections, %.2f ms paused, %llu allocations\n", n_threads, seconds * 1e3,
+                     (unsigned long long)c.collections, c.total_pause_ns / 1e6, (unsigned long long)c.allocations);
+    }
+    return seconds;
+}
+
+/// The machine's ceiling: each thread its own heap, threads not enabled, nothing shared.
+double run_uheap_per_thread(unsigned n_threads, std::size_t ops) {
+    std::vector<std::unique_ptr<unsigned char[]>> regions;
+    std::vector<uheap::Heap*> heaps;
+    for (unsigned t = 0; t < n_threads; ++t) {
+        regions.emplace_back(new unsigned char[kHeapBytes]);
+        std::memset(regions.back().get(), 0, kHeapBytes);
+        heaps.push_back(uheap::Heap::create(regions.back().get(), kHeapBytes));
+    }
+    StartLine line(n_threads);
+    std::vector<std::thread> workers;
+    for (unsigned t = 0; t < n_threads; ++t) {
+        workers.emplace_back([&, t] {
+            uheap::Heap* heap = heaps[t];
+            int base = 0;
+            heap->set_stack_base(&base + 1);
+            line.arrive();
+            build_lists([heap](std::size_t n) { return heap->alloc(n); }, ops);
+        });
+    }
+    auto t0 = line.release();
+    for (auto& t : workers) t.join();
     return seconds_since(t0);
 }
 
 double run_boehm(unsigned n_threads, std::size_t ops) {
     GC_gcollect();
     auto alloc = [](std::size_t n) { return GC_MALLOC(n); };
-    auto t0 = std::chrono::steady_clock::now();
+    StartLine line(n_threads);
     std::vector<std::thread> workers;
     for (unsigned t = 0; t < n_threads; ++t) {
         workers.emplace_back([&] {
             GC_stack_base sb;
             GC_get_stack_base(&sb);
             GC_register_my_thread(&sb);
+            line.arrive();
             build_lists(alloc, ops);
             GC_unregister_my_thread();
         });
     }
+    auto t0 = line.release();
     for (auto& t : workers) t.join();
     return seconds_since(t0);
 }
@@ -108,9 +168,17 @@ double run_boehm(unsigned n_threads, std::size_t ops) {
 int main(int argc, char** argv) {
     std::size_t ops = 1000000;
     unsigned reps = 5;
+    unsigned only_shared = 0;  // --only-shared N: just "uheap shared" with N threads, for a profiler
     for (int i = 1; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--ops") == 0) ops = std::strtoull(argv[i + 1], nullptr, 10);
         if (std::strcmp(argv[i], "--reps") == 0) reps = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
+        if (std::strcmp(argv[i], "--only-shared") == 0) only_shared = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
+    }
+    if (only_shared != 0) {
+        double best = 1e9;
+        for (unsigned r = 0; r < reps; ++r) best = std::min(best, run_uheap(only_shared, ops, true));
+        std::printf("uheap shared, %u threads: %.1f ns per allocation per thread\n", only_shared, best * 1e9 / static_cast<double>(ops));
+        return 0;
     }
     GC_INIT();
     GC_allow_register_threads();
@@ -125,6 +193,7 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     rows.push_back({"uheap, threads not enabled", 1, [ops] { return run_uheap(1, ops, false); }});
     for (unsigned n : {1u, 2u, 4u}) rows.push_back({"uheap shared", n, [n, ops] { return run_uheap(n, ops, true); }});
+    for (unsigned n : {2u, 4u}) rows.push_back({"uheap, a heap per thread (ceiling)", n, [n, ops] { return run_uheap_per_thread(n, ops); }});
     for (unsigned n : {1u, 2u, 4u}) rows.push_back({"Boehm GC", n, [n, ops] { return run_boehm(n, ops); }});
     for (unsigned r = 0; r < reps; ++r) {
         for (Row& row : rows) row.best = std::min(row.best, row.run());
@@ -137,8 +206,9 @@ int main(int argc, char** argv) {
         double rate = static_cast<double>(ops) * row.threads / row.best / 1e6;
         if (row.threads == 1) one = rate;
         if (unshared == 0) unshared = rate;
+        const bool ceiling = row.name.rfind("uheap, a heap per thread", 0) == 0;  // (against the unshared heap's one thread)
         std::printf("| %s | %u | %.1f | %.1f | %.2f |\n", row.name.c_str(), row.threads, rate, row.best * 1e9 / static_cast<double>(ops),
-                    rate / one);
+                    rate / (ceiling ? unshared : one));
     }
     const double shared_one = static_cast<double>(ops) / rows[1].best / 1e6;
     std::printf("\nuheap shared, one thread, per allocation: %.2f x the time without threads enabled\n", unshared / shared_one);

@@ -12,7 +12,10 @@ namespace uheap::detail {
 // with poisoning (allocate_blocks() unpoisons them).
 void HeapImpl::refresh_fast_path() {
     const bool every_allocation_seen = (policy.auto_collect && config.collect_on_every_alloc) || cb.hooks().on_alloc != nullptr || poisoning();
-    if (shared()) __atomic_store_n(&threads->caches_open, !every_allocation_seen, __ATOMIC_RELAXED);  // (thread_cache.cpp)
+    if (shared()) {  // (thread_cache.cpp; one flag for Heap::alloc() to read)
+        const bool open = !every_allocation_seen && !__atomic_load_n(&threads->stopping, __ATOMIC_RELAXED);
+        __atomic_store_n(&threads->caches_open, open, __ATOMIC_RELAXED);
+    }
     if (policy.locks > 0 || gc.phase != Phase::idle || every_allocation_seen) {
         policy.fast_path_limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {

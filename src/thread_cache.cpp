@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // A thread's allocation caches (threads.hpp, ThreadCache): small objects a thread of a shared
 // heap hands out without the heap's lock. Under the lock, a refill takes one free run and
-// commits it as a batch of objects of one size, end to end, zeroed and counted as used; then
-// Heap::alloc() hands them out in order, reading and writing nothing but the thread's own
-// record. The next collection releases what is left of every cache (after the last sweep is
+// commits it as a batch of objects of one size, end to end, counted as used; then Heap::alloc()
+// hands them out in order, each zeroed as it goes, reading and writing nothing but the thread's
+// own record and the object. The next collection releases what is left of every cache (after the last sweep is
 // finished), so a cache never holds memory across a collection.
 //
 // Why whole objects and not a raw run carved without the lock: carving writes table words
@@ -11,8 +11,8 @@
 // lookups), so every table access would need atomics. A batch commits under the lock.
 //
 // Invariants (checked by verify() through the tables, and by tests/threads):
-//   C1  a cache's [next, end) is a run of committed n-block objects (n its size), zero, that
-//       nothing but the cache refers to;
+//   C1  a cache's [next, end) is a run of committed n-block objects (n its size) that nothing
+//       but the cache refers to (not yet zeroed: pop() zeroes each);
 //   C2  a collection releases the caches of every thread not stopped inside a pop; a thread
 //       stopped there (a signal stop, `popping`) keeps them, and the collection marks them, so
 //       the object it is taking is live;
@@ -25,18 +25,28 @@
 namespace uheap::detail {
 namespace {
 
+static_assert(kThreadCacheSizes == 4, "pop() zeroes sizes 1 to 4");
 constexpr std::size_t kCacheMaxBytes = kThreadCacheSizes * kBlockBytes;
 constexpr std::size_t kFirstBatch = 8;        ///< objects in a thread's first refill after a collection
-constexpr std::size_t kBatchMaxBlocks = 128;  ///< blocks in one refill, at most (4 KB on 64-bit)
+constexpr std::size_t kBatchMaxBlocks = 2048;  ///< blocks in one refill, at most (64 KB on 64-bit, 32 KB on 32-bit)
 
 std::size_t cache_index(std::size_t n_bytes) { return (n_bytes - 1) / kBlockBytes; }
 
-// The one way an object leaves a cache. `next` and `handed_out` are relaxed atomics: other
-// threads read them under the lock (counters(), verify) while their owner writes them without.
-unsigned char* pop(ThreadRecord& me, ThreadCache& c, std::size_t stride) {
+// The one way an object leaves a cache, zeroed here rather than in the refill: the lock is held
+// for less, and the object is in the cache when its thread uses it. `next` and `handed_out` are
+// relaxed atomics: other threads read them under the lock (counters()) while their owner writes
+// them without. (Each size's zeroing has its length fixed, so it is a few stores and no call.)
+[[gnu::always_inline]] inline unsigned char* pop(ThreadRecord& me, std::size_t index) {
+    ThreadCache& c = me.caches[index];
     unsigned char* object = c.next;
-    __atomic_store_n(&c.next, object + stride, __ATOMIC_RELAXED);
+    __atomic_store_n(&c.next, object + (index + 1) * kBlockBytes, __ATOMIC_RELAXED);
     __atomic_store_n(&me.handed_out, me.handed_out + 1, __ATOMIC_RELAXED);
+    switch (index) {
+        case 0: std::memset(object, 0, 1 * kBlockBytes); break;
+        case 1: std::memset(object, 0, 2 * kBlockBytes); break;
+        case 2: std::memset(object, 0, 3 * kBlockBytes); break;
+        default: std::memset(object, 0, 4 * kBlockBytes); break;
+    }
     return object;
 }
 
@@ -44,20 +54,20 @@ unsigned char* pop(ThreadRecord& me, ThreadCache& c, std::size_t stride) {
 
 // Heap::alloc() with threads enabled: an object from the caller's cache, without the lock, if
 // the fast path's conditions hold (small, no flags, the thread not inside lock() or a heap call,
-// no collection waiting for it). `popping` brackets the take, so that a signal stop between its
+// no collection waiting for it: caches_open is clear while `stopping` is set). `popping` brackets the take, so that a signal stop between its
 // read of `next` and its write sees it (C2); compiler fences suffice, the handler runs on this
 // thread. Anything else, and an empty cache, goes to allocate_slow(), which takes the lock.
 void* HeapImpl::allocate_shared(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     ThreadSet& set = *threads;
+    if (n_bytes - 1 >= kCacheMaxBytes || flags != 0) return allocate_slow(n_bytes, flags, tag);
     ThreadRecord* me = set.hooks.current(set.hooks.user);
-    if (me != nullptr && n_bytes - 1 < kCacheMaxBytes && flags == 0 && (me->lock_depth | me->in_heap) == 0 &&
-        __atomic_load_n(&set.caches_open, __ATOMIC_RELAXED) && !__atomic_load_n(&set.stopping, __ATOMIC_RELAXED)) {
+    if (me != nullptr && (me->lock_depth | me->in_heap) == 0 && __atomic_load_n(&set.caches_open, __ATOMIC_RELAXED)) {
         std::size_t index = cache_index(n_bytes);
-        ThreadCache& c = me->caches[index];
+        const ThreadCache& c = me->caches[index];
         me->popping = true;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         void* object = nullptr;
-        if (c.next != c.end) object = pop(*me, c, (index + 1) * kBlockBytes);
+        if (c.next != c.end) object = pop(*me, index);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         me->popping = false;
         if (object != nullptr) return object;
@@ -78,7 +88,7 @@ void* HeapImpl::allocate_from_refill(ThreadRecord& me, std::size_t n_bytes) {
     if (!__atomic_load_n(&threads->caches_open, __ATOMIC_RELAXED) || policy.fast_path_limit == 0) return nullptr;
     if (c.next == c.end) {
         Area& area = *areas.first;
-        std::size_t objects = kFirstBatch << (me.refills < 4 ? me.refills : 4);
+        std::size_t objects = kFirstBatch << (me.refills < 8 ? me.refills : 8);
         std::size_t room = policy.blocks_since_collect < policy.fast_path_limit ? policy.fast_path_limit - policy.blocks_since_collect : 0;
         objects = std::min({objects, kBatchMaxBlocks / n_blocks, (area.tables.n_blocks - area.used_blocks) / 16 / n_blocks,
                             room / n_blocks});
@@ -99,13 +109,12 @@ void* HeapImpl::allocate_from_refill(ThreadRecord& me, std::size_t n_bytes) {
             }
         }
         book_used(area, end, end - start);
-        std::memset(area.ptr_of(start), 0, (end - start) * kBlockBytes);
         c.next = static_cast<unsigned char*>(area.ptr_of(start));
         c.end = static_cast<unsigned char*>(area.ptr_of(end));
         ++me.refills;
     }
     status = Status::ok;
-    return pop(me, c, n_blocks * kBlockBytes);
+    return pop(me, index);
 }
 
 // What is left of one thread's caches becomes free again, and what it handed out is counted.

@@ -80,6 +80,7 @@ void HeapImpl::stop_world() {
     ThreadRecord* me = current_thread(set);
     set.collector = me;
     __atomic_store_n(&set.stopping, true, __ATOMIC_RELAXED);
+    __atomic_store_n(&set.caches_open, false, __ATOMIC_RELAXED);  // (a thread taking from its cache comes to park)
     if (set.hooks.stop_others != nullptr) {
         set.hooks.stop_others(set, set.hooks.user);
         return;
@@ -95,6 +96,7 @@ void HeapImpl::resume_world() {
     if (set.hooks.resume_others != nullptr) set.hooks.resume_others(set, set.hooks.user);
     set.collector = nullptr;
     __atomic_store_n(&set.stopping, false, __ATOMIC_RELAXED);
+    refresh_fast_path();  // (reopens the caches)
     set.hooks.notify_all(set.hooks.user);
 }
 

@@ -92,9 +92,9 @@ struct ThreadSet {
     /// A collection wants the other threads stopped: written under the lock, and read by
     /// safe_point() without it, both as relaxed atomics (a plain bool, so C mirrors the struct).
     bool stopping = false;
-    /// Threads may take objects from their caches (the allocation fast path's conditions: no
-    /// on_alloc hook, no poisoning, no collection on every allocation). Written under the lock,
-    /// read by Heap::alloc() without it, as `stopping`.
+    /// Threads may take objects from their caches: no collection is stopping them, and the
+    /// allocation fast path's conditions hold (no on_alloc hook, no poisoning, no collection on
+    /// every allocation). Written under the lock, read by Heap::alloc() without it, as `stopping`.
     bool caches_open = false;
 };
 

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <thread>
@@ -39,12 +40,17 @@ std::size_t ops_per_thread() {
     return env != nullptr ? std::strtoull(env, nullptr, 10) : 250000;
 }
 
-/// A heap over a region of its own, poisoning freed blocks.
+/// Whether freed blocks are poisoned. Poisoning catches an object freed while reachable at
+/// once, but it closes the threads' allocation caches (every allocation then takes the lock);
+/// without it, the caches run, and a lost object shows as a changed stamp once reused.
+enum class Poison { on, off };
+
+/// A heap over a region of its own.
 struct SharedHeap {
-    explicit SharedHeap(std::size_t bytes, Threads::Stop stop = Threads::Stop::cooperative)
+    explicit SharedHeap(std::size_t bytes, Threads::Stop stop = Threads::Stop::cooperative, Poison poison = Poison::on)
         : region(new unsigned char[bytes]), threads(stop) {
         uheap::HeapConfig config;
-        config.poison_freed = true;
+        config.poison_freed = poison == Poison::on;
         Status status = Status::ok;
         heap = Heap::create(region.get(), bytes, config, &status);
         EXPECT_EQ(status, Status::ok);
@@ -109,8 +115,8 @@ __attribute__((noinline)) void churn_lists(Heap& heap, unsigned id, std::size_t 
     check();
 }
 
-void stress(Threads::Stop stop, bool safe_points) {
-    SharedHeap shared(512 * 1024, stop);
+void stress(Threads::Stop stop, bool safe_points, Poison poison = Poison::on) {
+    SharedHeap shared(512 * 1024, stop, poison);
     Heap& heap = *shared.heap;
     Attached main_thread(shared.threads, heap);
     ASSERT_EQ(main_thread.status(), Status::ok);
@@ -130,6 +136,7 @@ void stress(Threads::Stop stop, bool safe_points) {
     EXPECT_GT(checked.load(), ops);
     uheap::Counters c = heap.counters();
     EXPECT_GE(c.allocations, 4 * ops / 2);
+    EXPECT_LE(c.allocations, 4 * ops);
     EXPECT_GT(c.collections, 10u);
     EXPECT_TRUE(heap.verify().ok()) << heap.verify().detail;
 }
@@ -161,6 +168,7 @@ TEST(Threads, AWorkerCollectsWhileTheMainThreadHoldsObjects) {
 }
 
 TEST(Threads, FourThreadsLoseNothingStoppedAtSafePoints) { stress(Threads::Stop::cooperative, true); }
+TEST(Threads, FourThreadsLoseNothingAllocatingFromTheirCaches) { stress(Threads::Stop::cooperative, true, Poison::off); }
 
 #ifdef __linux__
 #if defined(__SANITIZE_THREAD__)
@@ -177,6 +185,14 @@ TEST(Threads, FourThreadsLoseNothingStoppedBySignals) {
     GTEST_SKIP() << "signal stops cannot run under ThreadSanitizer";
 #endif
     stress(Threads::Stop::signals, false);
+}
+
+// A signal may stop a thread anywhere, inside a take from its cache too (threads.hpp, popping).
+TEST(Threads, FourThreadsLoseNothingAllocatingFromTheirCachesStoppedBySignals) {
+#ifdef UHEAP_UNDER_TSAN
+    GTEST_SKIP() << "signal stops cannot run under ThreadSanitizer";
+#endif
+    stress(Threads::Stop::signals, false, Poison::off);
 }
 #endif
 
@@ -303,6 +319,163 @@ TEST(Threads, EnablingIsRefusedWhereItCannotWork) {
     EXPECT_EQ(plain->enable_threads(&set), Status::invalid_argument);  // no hooks
     EXPECT_EQ(threads.enable(*plain), Status::ok);
     EXPECT_EQ(plain->enable_threads(&threads.set()), Status::already_registered);
+}
+
+// ---- the threads' allocation caches (src/thread_cache.cpp) ---------------------------------
+
+/// The calling thread's record (the port's current hook).
+uheap::ThreadRecord& my_record(Threads& threads) { return *threads.set().hooks.current(threads.set().hooks.user); }
+
+std::size_t cached_objects(const uheap::ThreadRecord& r) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < uheap::kThreadCacheSizes; ++i) n += static_cast<std::size_t>(r.caches[i].end - r.caches[i].next) / ((i + 1) * uheap::kBlockBytes);
+    return n;
+}
+
+// A worker's first small allocation fills its cache (counted as used, not as allocations); a
+// collection, the worker parked, hands the rest back: afterwards only its one object is used.
+TEST(Threads, ACollectionReleasesEveryThreadsCache) {
+    SharedHeap shared(64 * 1024, Threads::Stop::cooperative, Poison::off);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    std::atomic<int> step{0};
+    std::size_t cached_before = 0;
+    std::size_t cached_after = 99;
+    bool survived = false;
+    std::vector<std::thread> workers;
+    workers.emplace_back([&] {
+        Attached me(shared.threads, heap);
+        auto* volatile mine = static_cast<Node*>(heap.alloc(sizeof(Node)));
+        mine->stamp = 11;
+        cached_before = cached_objects(my_record(shared.threads));
+        heap.blocking([](void* s) {
+            auto* st = static_cast<std::atomic<int>*>(s);
+            st->store(1);
+            while (st->load() != 2) std::this_thread::yield();
+        }, &step);
+        cached_after = cached_objects(my_record(shared.threads));
+        survived = heap.size_of(mine) == uheap::kBlockBytes && mine->stamp == 11;
+    });
+    while (step.load() != 1) std::this_thread::yield();
+    uheap::Counters before = heap.counters();
+    EXPECT_EQ(before.allocations, 1u);                                   // handed out, not cached
+    EXPECT_EQ(before.used_bytes, (1 + cached_before) * uheap::kBlockBytes);  // the cache is in use
+    EXPECT_EQ(heap.collect(), Status::ok);
+    uheap::Counters after = heap.counters();
+    EXPECT_EQ(after.used_bytes, uheap::kBlockBytes);  // the worker's object alone
+    EXPECT_EQ(after.allocations, 1u);
+    EXPECT_TRUE(heap.verify().ok()) << heap.verify().detail;
+    step.store(2);
+    join_parked(heap, workers);
+    EXPECT_GE(cached_before, 2u);
+    EXPECT_EQ(cached_after, 0u);
+    EXPECT_TRUE(survived);
+}
+
+// Counters::allocations counts what alloc() returned, whichever thread's cache it came from,
+// before and after the collections that fold the threads' counts in.
+TEST(Threads, AllocationsAreCountedExactlyAcrossCaches) {
+    SharedHeap shared(256 * 1024, Threads::Stop::cooperative, Poison::off);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    constexpr std::size_t kEach = 3000;
+    std::atomic<std::size_t> returned{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 3; ++t) {
+        workers.emplace_back([&, t] {
+            Attached me(shared.threads, heap);
+            for (std::size_t i = 0; i < kEach; ++i) {
+                if (heap.alloc(1 + (i + t) % (4 * uheap::kBlockBytes)) != nullptr) ++returned;
+                if (t == 0 && i % 1000 == 999) heap.collect();
+            }
+        });
+    }
+    join_parked(heap, workers);
+    EXPECT_EQ(heap.counters().allocations, returned.load());
+    EXPECT_EQ(heap.collect(), Status::ok);
+    EXPECT_EQ(heap.counters().allocations, returned.load());
+    EXPECT_TRUE(heap.verify().ok()) << heap.verify().detail;
+}
+
+// A cache's objects are zero when handed out, even where a dead object lay before, and a
+// thread's lock() refuses its allocations though its cache is full.
+TEST(Threads, CachedObjectsAreZeroAndLockStillRefuses) {
+    SharedHeap shared(64 * 1024, Threads::Stop::cooperative, Poison::off);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 500; ++i) {
+            auto* p = static_cast<unsigned char*>(heap.alloc(3 * uheap::kBlockBytes));
+            ASSERT_NE(p, nullptr);
+            for (std::size_t b = 0; b < 3 * uheap::kBlockBytes; ++b) ASSERT_EQ(p[b], 0) << "round " << round << " object " << i;
+            std::memset(p, 0xA5, 3 * uheap::kBlockBytes);
+        }
+        heap.collect();
+    }
+    EXPECT_NE(heap.alloc(16), nullptr);  // (fills this thread's one-block cache)
+    EXPECT_GT(cached_objects(my_record(shared.threads)), 0u);
+    heap.lock();
+    EXPECT_EQ(heap.alloc(16), nullptr);
+    EXPECT_EQ(heap.last_status(), Status::locked);
+    heap.unlock();
+    EXPECT_NE(heap.alloc(16), nullptr);
+}
+
+// An on_alloc hook closes the caches: it sees every allocation, even from a thread whose cache
+// was filled before the hook was set.
+TEST(Threads, AnAllocationHookSeesEveryAllocation) {
+    SharedHeap shared(64 * 1024, Threads::Stop::cooperative, Poison::off);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    EXPECT_NE(heap.alloc(16), nullptr);
+    EXPECT_GT(cached_objects(my_record(shared.threads)), 0u);
+    static std::atomic<int> seen{0};
+    seen = 0;
+    uheap::EventHooks hooks;
+    hooks.on_alloc = [](void*, void*, std::size_t, unsigned, std::uint16_t) { ++seen; };
+    heap.set_event_hooks(hooks);
+    for (int i = 0; i < 10; ++i) EXPECT_NE(heap.alloc(16), nullptr);
+    EXPECT_EQ(seen.load(), 10);
+    heap.set_event_hooks(uheap::EventHooks{});
+}
+
+// C2: a signal can stop a thread between its read of its cache and its write back. Simulated:
+// the worker marks itself inside a take (popping) and parks; the collection must keep its
+// cache, and mark it, so that the objects it then takes are still objects.
+TEST(Threads, AThreadStoppedInsideATakeKeepsItsCache) {
+    SharedHeap shared(64 * 1024, Threads::Stop::cooperative, Poison::off);
+    Heap& heap = *shared.heap;
+    Attached main_thread(shared.threads, heap);
+    std::atomic<int> step{0};
+    std::size_t kept = 0;
+    bool all_objects = true;
+    std::vector<std::thread> workers;
+    workers.emplace_back([&] {
+        Attached me(shared.threads, heap);
+        uheap::ThreadRecord& r = my_record(shared.threads);
+        EXPECT_NE(heap.alloc(16), nullptr);
+        r.popping = true;
+        heap.blocking([](void* s) {
+            auto* st = static_cast<std::atomic<int>*>(s);
+            st->store(1);
+            while (st->load() != 2) std::this_thread::yield();
+        }, &step);
+        r.popping = false;
+        kept = cached_objects(r);
+        for (std::size_t i = 0; i < kept; ++i) {
+            void* p = heap.alloc(16);
+            all_objects = all_objects && p != nullptr && heap.size_of(p) == uheap::kBlockBytes;
+        }
+    });
+    while (step.load() != 1) std::this_thread::yield();
+    for (int i = 0; i < 2000; ++i) heap.alloc(2 * uheap::kBlockBytes);  // garbage, and pressure
+    EXPECT_EQ(heap.collect(), Status::ok);
+    EXPECT_TRUE(heap.verify().ok()) << heap.verify().detail;
+    step.store(2);
+    join_parked(heap, workers);
+    EXPECT_GE(kept, 2u);
+    EXPECT_TRUE(all_objects);
+    EXPECT_TRUE(heap.verify().ok()) << heap.verify().detail;
 }
 
 }  // namespace

@@ -54,7 +54,9 @@ private:
     int suspend_signal_;
     std::mutex mutex_;
     std::condition_variable_any changed_;
-    ThreadSet set_{};
+    /// On a cache line of its own: every allocation reads it (caches_open, stopping, the
+    /// current hook), and the mutex beside it is written by every refill.
+    alignas(64) ThreadSet set_{};
 };
 
 /// Attaches the calling thread for the lifetime of the object (RAII).
