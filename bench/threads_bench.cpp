@@ -10,7 +10,7 @@
 // attached (thread creation here takes 0.3-3 ms), the minimum of --reps runs per row, rows
 // interleaved; throughput in allocations per microsecond over all threads.
 //
-//   build/bench/uheap_threads_bench [--ops N] [--reps R] [--only-shared THREADS]
+//   build/bench/uheap_threads_bench [--ops N] [--reps R] [--only-shared THREADS | --only-unshared 1]
 #define GC_THREADS 1
 #include <gc.h>
 
@@ -29,7 +29,8 @@
 
 namespace {
 
-constexpr std::size_t kHeapBytes = 16u << 20;
+// 16 MB; UHEAP_BENCH_HEAP_MB changes it, for experiments (the published table uses 16 MB).
+const std::size_t kHeapBytes = (std::getenv("UHEAP_BENCH_HEAP_MB") != nullptr ? std::strtoull(std::getenv("UHEAP_BENCH_HEAP_MB"), nullptr, 10) : 16) << 20;
 
 struct Node {
     Node* next;
@@ -82,8 +83,9 @@ private:
     std::atomic<bool> go_{false};
 };
 
-/// uheap; `shared`: enable_threads() and every thread attached (cooperative stops).
-double run_uheap(unsigned n_threads, std::size_t ops, bool shared) {
+/// uheap; `shared`: enable_threads() and every thread attached (cooperative stops);
+/// `pass_record`: alloc(record, n), the thread's record passed (no current() call).
+double run_uheap(unsigned n_threads, std::size_t ops, bool shared, bool pass_record = false) {
     std::unique_ptr<unsigned char[]> region(new unsigned char[kHeapBytes]);
     std::memset(region.get(), 0, kHeapBytes);
     uheap::Heap* heap = uheap::Heap::create(region.get(), kHeapBytes);
@@ -103,8 +105,13 @@ double run_uheap(unsigned n_threads, std::size_t ops, bool shared) {
     for (unsigned t = 0; t < n_threads; ++t) {
         workers.emplace_back([&] {
             uheap::posix::Attached me(threads, *heap);
+            uheap::ThreadRecord* record = me.record();
             line.arrive();  // (nothing allocates before the release: no collection waits for this)
-            build_lists(alloc, ops);
+            if (pass_record) {
+                build_lists([heap, record](std::size_t n) { return heap->alloc(*record, n); }, ops);
+            } else {
+                build_lists(alloc, ops);
+            }
         });
     }
     auto t0 = line.release();
@@ -169,14 +176,22 @@ int main(int argc, char** argv) {
     std::size_t ops = 1000000;
     unsigned reps = 5;
     unsigned only_shared = 0;  // --only-shared N: just "uheap shared" with N threads, for a profiler
+    bool only_unshared = false;  // --only-unshared 1: just "uheap, threads not enabled"
     for (int i = 1; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--ops") == 0) ops = std::strtoull(argv[i + 1], nullptr, 10);
         if (std::strcmp(argv[i], "--reps") == 0) reps = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
         if (std::strcmp(argv[i], "--only-shared") == 0) only_shared = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
+        if (std::strcmp(argv[i], "--only-unshared") == 0) only_unshared = true;
+    }
+    if (only_unshared) {
+        double best = 1e9;
+        for (unsigned r = 0; r < reps; ++r) best = std::min(best, run_uheap(1, ops, false));
+        std::printf("uheap, threads not enabled: %.1f ns per allocation\n", best * 1e9 / static_cast<double>(ops));
+        return 0;
     }
     if (only_shared != 0) {
         double best = 1e9;
-        for (unsigned r = 0; r < reps; ++r) best = std::min(best, run_uheap(only_shared, ops, true));
+        for (unsigned r = 0; r < reps; ++r) best = std::min(best, run_uheap(only_shared, ops, true, std::getenv("UHEAP_BENCH_PASS_RECORD") != nullptr));
         std::printf("uheap shared, %u threads: %.1f ns per allocation per thread\n", only_shared, best * 1e9 / static_cast<double>(ops));
         return 0;
     }
@@ -193,6 +208,9 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     rows.push_back({"uheap, threads not enabled", 1, [ops] { return run_uheap(1, ops, false); }});
     for (unsigned n : {1u, 2u, 4u}) rows.push_back({"uheap shared", n, [n, ops] { return run_uheap(n, ops, true); }});
+    for (unsigned n : {1u, 2u, 4u}) {
+        rows.push_back({"uheap shared, alloc(record, n)", n, [n, ops] { return run_uheap(n, ops, true, true); }});
+    }
     for (unsigned n : {2u, 4u}) rows.push_back({"uheap, a heap per thread (ceiling)", n, [n, ops] { return run_uheap_per_thread(n, ops); }});
     for (unsigned n : {1u, 2u, 4u}) rows.push_back({"Boehm GC", n, [n, ops] { return run_boehm(n, ops); }});
     for (unsigned r = 0; r < reps; ++r) {
@@ -211,6 +229,8 @@ int main(int argc, char** argv) {
                     rate / (ceiling ? unshared : one));
     }
     const double shared_one = static_cast<double>(ops) / rows[1].best / 1e6;
-    std::printf("\nuheap shared, one thread, per allocation: %.2f x the time without threads enabled\n", unshared / shared_one);
+    const double passed_one = static_cast<double>(ops) / rows[4].best / 1e6;
+    std::printf("\nuheap shared, one thread, per allocation: %.2f x the time without threads enabled (%.2f x with the record passed)\n",
+                unshared / shared_one, unshared / passed_one);
     return 0;
 }

@@ -465,6 +465,9 @@ uheap_status_t uheap_attach_thread(uheap_t* heap, uheap_thread_record_t* record,
 void uheap_detach_thread(uheap_t* heap) { cxx(heap)->detach_thread(); }
 void uheap_safe_point(uheap_t* heap) { cxx(heap)->safe_point(); }
 void uheap_blocking(uheap_t* heap, uheap_blocking_fn fn, void* arg) { cxx(heap)->blocking(fn, arg); }
+void* uheap_alloc_as(uheap_t* heap, uheap_thread_record_t* caller, size_t n_bytes, unsigned flags) {
+    return cxx(heap)->alloc(*reinterpret_cast<uheap::ThreadRecord*>(caller), n_bytes, flags);
+}
 void uheap_clear_stack(size_t n_bytes) { uheap::clear_stack(n_bytes); }
 
 // The host's node is the node the heap links (layouts proven above), never a copy.

@@ -35,42 +35,53 @@ std::size_t cache_index(std::size_t n_bytes) { return (n_bytes - 1) / kBlockByte
 // The one way an object leaves a cache, zeroed here rather than in the refill: the lock is held
 // for less, and the object is in the cache when its thread uses it. `next` and `handed_out` are
 // relaxed atomics: other threads read them under the lock (counters()) while their owner writes
-// them without. (Each size's zeroing has its length fixed, so it is a few stores and no call.)
-[[gnu::always_inline]] inline unsigned char* pop(ThreadRecord& me, std::size_t index) {
-    ThreadCache& c = me.caches[index];
+// them without. One copy per size, its stride and zeroing constant (a few stores, no call): the
+// size taken as a variable cost the take 20 more instructions.
+template <std::size_t kBlocks>
+[[gnu::always_inline]] inline unsigned char* pop_sized(ThreadRecord& me) {
+    ThreadCache& c = me.caches[kBlocks - 1];
     unsigned char* object = c.next;
-    __atomic_store_n(&c.next, object + (index + 1) * kBlockBytes, __ATOMIC_RELAXED);
+    if (object == c.end) return nullptr;
+    __atomic_store_n(&c.next, object + kBlocks * kBlockBytes, __ATOMIC_RELAXED);
     __atomic_store_n(&me.handed_out, me.handed_out + 1, __ATOMIC_RELAXED);
+    std::memset(object, 0, kBlocks * kBlockBytes);
+    return object;
+}
+
+[[gnu::always_inline]] inline unsigned char* pop(ThreadRecord& me, std::size_t index) {
     switch (index) {
-        case 0: std::memset(object, 0, 1 * kBlockBytes); break;
-        case 1: std::memset(object, 0, 2 * kBlockBytes); break;
-        case 2: std::memset(object, 0, 3 * kBlockBytes); break;
-        default: std::memset(object, 0, 4 * kBlockBytes); break;
+        case 0: return pop_sized<1>(me);
+        case 1: return pop_sized<2>(me);
+        case 2: return pop_sized<3>(me);
+        default: return pop_sized<4>(me);
     }
+}
+
+// An object from `me`'s cache, without the lock, if the fast path's conditions hold (the thread
+// not inside lock() or a heap call, no collection waiting for it: caches_open is clear while
+// `stopping` is set), or null. The caller has checked the size (kCacheMaxBytes) and flags (0). `popping` brackets the take, so that a signal stop between its
+// read of `next` and its write sees it (C2); compiler fences suffice, the handler runs on this
+// thread. Anything else, and an empty cache, goes to allocate_slow(), which takes the lock.
+[[gnu::always_inline]] inline void* take_cached(const ThreadSet& set, ThreadRecord& me, std::size_t n_bytes) {
+    if ((me.lock_depth | me.in_heap) != 0 || !__atomic_load_n(&set.caches_open, __ATOMIC_RELAXED)) return nullptr;
+    me.popping = true;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    void* object = pop(me, cache_index(n_bytes));
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    me.popping = false;
     return object;
 }
 
 }  // namespace
 
-// Heap::alloc() with threads enabled: an object from the caller's cache, without the lock, if
-// the fast path's conditions hold (small, no flags, the thread not inside lock() or a heap call,
-// no collection waiting for it: caches_open is clear while `stopping` is set). `popping` brackets the take, so that a signal stop between its
-// read of `next` and its write sees it (C2); compiler fences suffice, the handler runs on this
-// thread. Anything else, and an empty cache, goes to allocate_slow(), which takes the lock.
+// Heap::alloc() with threads enabled: the caller's cache (through the hooks' current()), or
+// allocate_slow(), which takes the lock.
 void* HeapImpl::allocate_shared(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
-    ThreadSet& set = *threads;
-    if (n_bytes - 1 >= kCacheMaxBytes || flags != 0) return allocate_slow(n_bytes, flags, tag);
-    ThreadRecord* me = set.hooks.current(set.hooks.user);
-    if (me != nullptr && (me->lock_depth | me->in_heap) == 0 && __atomic_load_n(&set.caches_open, __ATOMIC_RELAXED)) {
-        std::size_t index = cache_index(n_bytes);
-        const ThreadCache& c = me->caches[index];
-        me->popping = true;
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        void* object = nullptr;
-        if (c.next != c.end) object = pop(*me, index);
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        me->popping = false;
-        if (object != nullptr) return object;
+    if (n_bytes - 1 < kCacheMaxBytes && flags == 0) {
+        ThreadRecord* me = threads->hooks.current(threads->hooks.user);
+        if (me != nullptr) {
+            if (void* object = take_cached(*threads, *me, n_bytes)) return object;
+        }
     }
     return allocate_slow(n_bytes, flags, tag);
 }
@@ -170,3 +181,17 @@ std::size_t HeapImpl::handed_out_by_caches() const {
 }
 
 }  // namespace uheap::detail
+
+namespace uheap {
+
+// The same as alloc() but for the record lookup: a thread that has its record skips current().
+void* Heap::alloc(ThreadRecord& caller, std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
+    detail::HeapImpl& self = detail::HeapImpl::of(*this);
+    if (self.shared() && n_bytes - 1 < detail::kCacheMaxBytes && flags == 0) {
+        UHEAP_ASSERT(self.threads->hooks.current(self.threads->hooks.user) == &caller);  // the caller's own
+        if (void* object = detail::take_cached(*self.threads, caller, n_bytes)) return object;
+    }
+    return alloc(n_bytes, flags, tag);
+}
+
+}  // namespace uheap

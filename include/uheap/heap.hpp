@@ -424,7 +424,8 @@ public:
     /// host's and must outlive the heap's use. Fails with invalid_argument if a required hook is
     /// missing, already_registered if threads are enabled, collecting outside idle, and
     /// unsupported with HeapConfig::incremental (its barrier is not shared yet) or without
-    /// stack scanning in the build. The allocation fast path is closed: every allocation locks.
+    /// stack scanning in the build. Small allocations then come from each thread's caches
+    /// without the lock (ThreadCache); every other operation locks.
     Status enable_threads(ThreadSet* set);
     /// Attaches the calling thread, whose record `hooks.current()` must already return, with
     /// its stack's highest address. Until it detaches, its stack and registers are roots of every
@@ -443,6 +444,11 @@ public:
     /// call the heap; pointers it needs stay reachable from this frame. Returns when `fn` has
     /// returned and no collection is running. Without threads, just calls `fn(arg)`.
     void blocking(void (*fn)(void* arg), void* arg);
+    /// alloc() for a thread that has its own record at hand (an interpreter's thread state):
+    /// the same result, but a small allocation from the thread's cache skips the hooks'
+    /// current() call. `caller` must be the calling thread's own record (checked in debug
+    /// builds); anything else is alloc(n_bytes, flags, tag). Without threads, alloc().
+    void* alloc(ThreadRecord& caller, std::size_t n_bytes, unsigned flags = 0, std::uint16_t tag = 0);
 
     /// Registers a host-owned range. O(1). Fails (already_registered, nothing changed) if the
     /// node is already linked into this heap's list. A node that lives inside a heap object is

@@ -438,6 +438,9 @@ UHEAP_API void uheap_detach_thread(uheap_t *heap);
 UHEAP_API void uheap_safe_point(uheap_t *heap);
 /** uheap::Heap::blocking(): runs fn(arg) parked, for a call that may block. */
 UHEAP_API void uheap_blocking(uheap_t *heap, uheap_blocking_fn fn, void *arg);
+/** uheap::Heap::alloc(ThreadRecord&, ...): uheap_alloc() for a thread passing its own record
+ * (skips the current() hook when the object comes from the thread's cache). */
+UHEAP_API void *uheap_alloc_as(uheap_t *heap, uheap_thread_record_t *caller, size_t n_bytes, unsigned flags);
 
 /** uheap::Heap::add_root_range(): links the host's node (not a copy), O(1); NULL is
  * UHEAP_INVALID_ARGUMENT, a node already linked UHEAP_ALREADY_REGISTERED. */

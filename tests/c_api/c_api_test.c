@@ -1536,7 +1536,11 @@ static uheap_thread_record_t *thread_current(void *user) {
 static void thread_blocking_call(void *arg) { *(int *)arg = thread_lock_depth; }
 
 static void test_threads(void *stack_base) {
-    uheap_t *heap = new_heap(region_a.bytes, sizeof region_a.bytes, 0);
+    uheap_config_t config;
+    memset(&config, 0, sizeof config);
+    config.poison = UHEAP_POISON_OFF; /* (poisoning would close the threads' allocation caches) */
+    uheap_t *heap = uheap_create(region_a.bytes, sizeof region_a.bytes, &config, NULL);
+    CHECK(heap != NULL);
     static uheap_thread_set_t set;
     memset(&set, 0, sizeof set);
     if (!built(UHEAP_FEATURE_BIT_THREADS) || !built(UHEAP_FEATURE_BIT_STACK_SCAN)) {
@@ -1563,7 +1567,11 @@ static void test_threads(void *stack_base) {
     unsigned calls = thread_lock_calls;
     void *volatile kept = uheap_alloc(heap, 16, 0);
     CHECK(kept != NULL && thread_lock_calls == calls + 1 && thread_lock_depth == 0);
-    uheap_alloc(heap, 16, 0); /* garbage */
+    /* The next small objects come from the thread's cache, filled by that call: no lock, and
+     * uheap_alloc_as() does not even ask current(). */
+    calls = thread_lock_calls;
+    CHECK(uheap_alloc(heap, 16, 0) != NULL && uheap_alloc_as(heap, &thread_self, 16, 0) != NULL); /* garbage */
+    CHECK(thread_lock_calls == calls);
     /* The thread's own stack, from its record's base, is scanned; no heap-wide base was set. */
     CHECK(uheap_collect(heap) == UHEAP_OK && uheap_size_of(heap, kept) == block_bytes);
     CHECK(thread_lock_depth == 0);

@@ -72,7 +72,8 @@ void join_parked(Heap& heap, std::vector<std::thread>& workers) {
 
 // Builds lists of nodes held only by `head` (a local), checks every stamp before dropping one,
 // and collects now and then; `lost` counts nodes whose stamp or owner changed under it.
-__attribute__((noinline)) void churn_lists(Heap& heap, unsigned id, std::size_t ops, bool safe_points,
+// Odd threads pass their record to alloc() (Heap::alloc(ThreadRecord&, ...)), even ones do not.
+__attribute__((noinline)) void churn_lists(Heap& heap, uheap::ThreadRecord* record, unsigned id, std::size_t ops, bool safe_points,
                                            std::atomic<std::uint64_t>& lost, std::atomic<std::uint64_t>& checked) {
     Node* head = nullptr;
     std::uint64_t length = 0;
@@ -90,7 +91,7 @@ __attribute__((noinline)) void churn_lists(Heap& heap, unsigned id, std::size_t 
     };
     for (std::size_t i = 0; i < ops; ++i) {
         if (safe_points) heap.safe_point();
-        auto* n = static_cast<Node*>(heap.alloc(sizeof(Node)));
+        auto* n = static_cast<Node*>(id % 2 == 1 ? heap.alloc(*record, sizeof(Node)) : heap.alloc(sizeof(Node)));
         if (n == nullptr) {  // full of the other threads' lists: start again
             check();
             head = nullptr;
@@ -128,7 +129,7 @@ void stress(Threads::Stop stop, bool safe_points, Poison poison = Poison::on) {
         workers.emplace_back([&, id] {
             Attached me(shared.threads, heap);
             ASSERT_EQ(me.status(), Status::ok);
-            churn_lists(heap, id, ops, safe_points, lost, checked);
+            churn_lists(heap, me.record(), id, ops, safe_points, lost, checked);
         });
     }
     join_parked(heap, workers);

@@ -69,6 +69,8 @@ public:
     Attached(const Attached&) = delete;
     Attached& operator=(const Attached&) = delete;
     Status status() const { return status_; }
+    /// The calling thread's record while attached (for Heap::alloc(ThreadRecord&, ...)), else null.
+    ThreadRecord* record() const { return status_ == Status::ok ? Threads::current_hook(&threads_) : nullptr; }
 
 private:
     Threads& threads_;
