@@ -13,6 +13,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <atomic>
 #include <mutex>
 
 #include "uheap/heap.hpp"
@@ -54,6 +55,7 @@ private:
     int suspend_signal_;
     std::mutex mutex_;
     std::condition_variable_any changed_;
+    std::atomic<unsigned> notified_{0};  ///< notify_all() calls: a waiter spins on it before it sleeps
     /// On a cache line of its own: every allocation reads it (caches_open, stopping, the
     /// current hook), and the mutex beside it is written by every refill.
     alignas(64) ThreadSet set_{};
