@@ -49,8 +49,8 @@ template <std::size_t kBlocks>
 }
 
 [[gnu::always_inline]] inline unsigned char* pop(ThreadRecord& me, std::size_t index) {
+    if (__builtin_expect(index == 0, 1)) return pop_sized<1>(me);  // (the commonest size tested first)
     switch (index) {
-        case 0: return pop_sized<1>(me);
         case 1: return pop_sized<2>(me);
         case 2: return pop_sized<3>(me);
         default: return pop_sized<4>(me);
