@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -107,10 +108,17 @@ double run_uheap(unsigned n_threads, std::size_t ops, bool shared, bool pass_rec
             uheap::posix::Attached me(threads, *heap);
             uheap::ThreadRecord* record = me.record();
             line.arrive();  // (nothing allocates before the release: no collection waits for this)
+            timespec cpu0{};
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
             if (pass_record) {
                 build_lists([heap, record](std::size_t n) { return heap->alloc(*record, n); }, ops);
             } else {
                 build_lists(alloc, ops);
+            }
+            if (std::getenv("UHEAP_BENCH_VERBOSE") != nullptr) {
+                timespec cpu1{};
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+                std::fprintf(stderr, "  a thread: %.2f ms on the CPU\n", (cpu1.tv_sec - cpu0.tv_sec) * 1e3 + (cpu1.tv_nsec - cpu0.tv_nsec) / 1e6);
             }
         });
     }
