@@ -4,7 +4,8 @@
 /// how a collection finds every thread's roots (docs/embedding.md, "Threads").
 ///
 /// A heap is single-threaded until Heap::enable_threads() hands it a ThreadSet. From then on
-/// every operation takes the host's lock (ThreadHooks), a thread's lock() depth is its own (as
+/// every operation takes the host's lock (ThreadHooks) but small allocations, which come from
+/// the calling thread's caches (ThreadCache), a thread's lock() depth is its own (as
 /// MicroPython's per-thread gc_lock_depth), and a collection first stops every other attached
 /// thread, in one of two ways the host chooses:
 ///
