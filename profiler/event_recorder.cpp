@@ -154,7 +154,15 @@ void Profiler::State::collection_ended(const CollectionStats& stats) {
     s.bytes_freed = stats.bytes_freed;
     s.live_objects = stats.objects_live;
     s.pause_ns = stats.pause_ns;
-    timeline.push_back(s);
+    last_collection_ns = ns_now();
+    s.time_ns = last_collection_ns;
+    // The dead were reported (on_free, swept) before the collection ends: every tag's live
+    // bytes are now what the collection found reachable.
+    for (const TagStats& t : tag_table) {
+        s.bytes_allocated += t.bytes_allocated;
+        if (t.live_bytes != 0) s.live_by_tag.push_back(TagBytes{t.tag, t.live_bytes});
+    }
+    timeline.push_back(std::move(s));
     if (config.timeline_limit != 0 && timeline.size() > config.timeline_limit) {
         // Drop a batch, not one, so a long run costs O(1) amortised per collection.
         std::size_t drop = timeline.size() - config.timeline_limit / 2;

@@ -42,6 +42,20 @@ public:
         out_ << (value ? "true" : "false");
         return *this;
     }
+    /// `"key": [[tag, bytes], ...]`.
+    Fields& tag_bytes(const char* key, const std::vector<TagBytes>& values) {
+        key_(key);
+        out_ << '[';
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            out_ << (i == 0 ? "[" : ", [");
+            put_uint(out_, values[i].tag);
+            out_ << ", ";
+            put_uint(out_, values[i].bytes);
+            out_ << ']';
+        }
+        out_ << ']';
+        return *this;
+    }
     Fields& name(const char* key, const std::string& value) {
         key_(key);
         if (value.empty()) {
@@ -113,6 +127,8 @@ void write_snapshot(std::ostream& out, const HeapSnapshot& snap) {
     }
     out << "{\"collection\": ";
     put_uint(out, snap.collection);
+    out << ", \"after_collection\": " << (snap.after_collection ? "true" : "false") << ", \"ns_since_collection\": ";
+    put_uint(out, snap.ns_since_collection);
     out << ", \"areas\": [";
     for (std::size_t a = 0; a < snap.areas.size(); ++a) {
         const SnapshotArea& area = snap.areas[a];
@@ -135,6 +151,12 @@ void write_snapshot(std::ostream& out, const HeapSnapshot& snap) {
             } else {
                 put_uint(out, static_cast<std::uint64_t>(s.tag));
             }
+            out << ", ";
+            if (s.age < 0) {
+                out << "null";
+            } else {
+                put_uint(out, static_cast<std::uint64_t>(s.age));
+            }
             out << ']';
         }
         out << (area.spans.empty() ? "]}" : "\n    ]}");
@@ -148,7 +170,7 @@ void write_snapshot(std::ostream& out, const HeapSnapshot& snap) {
 // the text byte for byte.
 void Profiler::write_json(std::ostream& out) const {
     const State& s = *state_;
-    out << "{\n  \"format\": \"uheap-profile\",\n  \"version\": 1,\n  \"block_bytes\": ";
+    out << "{\n  \"format\": \"uheap-profile\",\n  \"version\": 2,\n  \"block_bytes\": ";
     put_uint(out, kBlockBytes);
     out << ",\n  \"collections\": ";
     put_uint(out, s.epoch);
@@ -160,7 +182,8 @@ void Profiler::write_json(std::ostream& out) const {
         .num("untracked_events", s.untracked_events)
         .num("out_of_memory_events", s.out_of_memory_events)
         .num("leak_min_age", s.config.leak_min_age)
-        .num("leak_limit", s.config.leak_limit);
+        .num("leak_limit", s.config.leak_limit)
+        .num("growth_window", s.config.growth_window);
     out << "},\n";
     write_array(out, "tags", tags(), [&](std::ostream& o, const TagStats& t) {
         o << '{';
@@ -193,7 +216,21 @@ void Profiler::write_json(std::ostream& out) const {
             .num("objects_freed", t.objects_freed)
             .num("bytes_freed", t.bytes_freed)
             .num("live_objects", t.live_objects)
-            .num("pause_ns", t.pause_ns);
+            .num("pause_ns", t.pause_ns)
+            .num("time_ns", t.time_ns)
+            .num("bytes_allocated", t.bytes_allocated)
+            .tag_bytes("live_by_tag", t.live_by_tag);
+        o << '}';
+    });
+    write_array(out, "growing_tags", growing_tags(), [&](std::ostream& o, const GrowingTag& g) {
+        o << '{';
+        Fields(o)
+            .num("tag", g.tag)
+            .name("name", tag_name(g.tag))
+            .num("first_bytes", g.first_bytes)
+            .num("last_bytes", g.last_bytes)
+            .num("collections", g.collections)
+            .num("rises", g.rises);
         o << '}';
     });
     write_array(out, "leak_suspects", leak_suspects(), [&](std::ostream& o, const LeakSuspect& l) {

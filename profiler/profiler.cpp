@@ -2,6 +2,7 @@
 // Profiler lifecycle (attach, detach, reset), configuration, and the read-side queries.
 #include <algorithm>
 #include <fstream>
+#include <map>
 
 #include "profiler_state.hpp"
 
@@ -50,6 +51,8 @@ void Profiler::State::clear_statistics() {
     out_of_memory_events = 0;
     move_pending = false;
     epoch = heap != nullptr ? heap->counters().collections : 0;
+    attached_ns = heap != nullptr ? heap->now_ns() : 0;
+    last_collection_ns = 0;
     if (heap != nullptr) record_existing_objects();
 }
 
@@ -163,30 +166,73 @@ std::vector<SizeBucket> Profiler::histogram() const {
     return out;
 }
 
-// Old and big first: the objects most worth a look. Sorting only the candidates keeps this
+// A tag grows if the live bytes the collections found rose over the window: more at its end
+// than at its start, in at least half of its steps (a sawtooth that only ends higher does not
+// count). O(window x tags).
+std::vector<GrowingTag> Profiler::growing_tags() const {
+    const State& s = *state_;
+    std::vector<GrowingTag> out;
+    std::size_t k = std::min(s.timeline.size(), std::max<std::size_t>(s.config.growth_window, 2));
+    if (k < 2) return out;
+    const TimelineSample* window = s.timeline.data() + (s.timeline.size() - k);
+    std::map<std::uint16_t, std::vector<std::uint64_t>> series;
+    for (std::size_t i = 0; i < k; ++i) {
+        for (const TagBytes& tb : window[i].live_by_tag) {
+            std::vector<std::uint64_t>& v = series[tb.tag];
+            v.resize(k, 0);
+            v[i] = tb.bytes;
+        }
+    }
+    for (const auto& [tag, bytes] : series) {
+        GrowingTag g;
+        g.tag = tag;
+        g.first_bytes = bytes.front();
+        g.last_bytes = bytes.back();
+        g.collections = k;
+        for (std::size_t i = 1; i < k; ++i) g.rises += bytes[i] > bytes[i - 1] ? 1 : 0;
+        if (g.last_bytes > g.first_bytes && 2 * g.rises >= k - 1) out.push_back(g);
+    }
+    std::sort(out.begin(), out.end(), [](const GrowingTag& a, const GrowingTag& b) {
+        std::uint64_t ga = a.last_bytes - a.first_bytes;
+        std::uint64_t gb = b.last_bytes - b.first_bytes;
+        return ga != gb ? ga > gb : a.tag < b.tag;
+    });
+    return out;
+}
+
+// Objects that make their tag grow: old enough to have survived leak_min_age collections, young
+// enough to be born after the window's first collection. Sorting only the candidates keeps this
 // O(objects + suspects log suspects).
 std::vector<LeakSuspect> Profiler::leak_suspects() const {
     const State& s = *state_;
-    std::vector<ObjectRecord> old;
+    std::vector<GrowingTag> growing = growing_tags();
+    std::vector<LeakSuspect> out;
+    if (growing.empty()) return out;
+    std::map<std::uint16_t, std::size_t> rank;  // 0: grew most
+    for (std::size_t i = 0; i < growing.size(); ++i) rank[growing[i].tag] = i;
+    std::size_t k = std::min(s.timeline.size(), std::max<std::size_t>(s.config.growth_window, 2));
+    const std::uint64_t window_start = s.timeline[s.timeline.size() - k].collection;
+    std::vector<ObjectRecord> candidates;
     s.objects.for_each([&](const ObjectRecord& r) {
-        if (s.age_of(r) >= s.config.leak_min_age) old.push_back(r);
+        bool born_in_window = static_cast<std::uint32_t>(static_cast<std::uint32_t>(s.epoch) - r.birth) <= s.epoch - window_start;
+        if (rank.count(r.tag) != 0 && s.age_of(r) >= s.config.leak_min_age && born_in_window) candidates.push_back(r);
     });
-    auto before = [&s](const ObjectRecord& a, const ObjectRecord& b) {
+    auto before = [&](const ObjectRecord& a, const ObjectRecord& b) {
+        if (rank[a.tag] != rank[b.tag]) return rank[a.tag] < rank[b.tag];
         if (a.n_blocks != b.n_blocks) return a.n_blocks > b.n_blocks;
         if (s.age_of(a) != s.age_of(b)) return s.age_of(a) > s.age_of(b);
         return a.address < b.address;
     };
-    std::size_t n = std::min(old.size(), s.config.leak_limit);
-    std::partial_sort(old.begin(), old.begin() + static_cast<std::ptrdiff_t>(n), old.end(), before);
+    std::size_t n = std::min(candidates.size(), s.config.leak_limit);
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(n), candidates.end(), before);
     std::vector<AreaPool> pools = s.area_pools();
-    std::vector<LeakSuspect> out;
     for (std::size_t i = 0; i < n; ++i) {
         LeakSuspect suspect;
-        profiling::locate(pools, old[i].address, &suspect.area, &suspect.offset);
+        profiling::locate(pools, candidates[i].address, &suspect.area, &suspect.offset);
         suspect.block = suspect.offset / kBlockBytes;
-        suspect.tag = old[i].tag;
-        suspect.bytes = std::size_t{old[i].n_blocks} * kBlockBytes;
-        suspect.age = s.age_of(old[i]);
+        suspect.tag = candidates[i].tag;
+        suspect.bytes = std::size_t{candidates[i].n_blocks} * kBlockBytes;
+        suspect.age = s.age_of(candidates[i]);
         out.push_back(suspect);
     }
     return out;
@@ -196,12 +242,15 @@ const std::vector<AlarmEvent>& Profiler::alarm_log() const { return state_->alar
 std::uint64_t Profiler::collection_index() const { return state_->epoch; }
 std::size_t Profiler::tracked_objects() const { return state_->objects.size(); }
 
-void Profiler::take_snapshot() {
+void Profiler::take_snapshot(SnapshotMode mode) {
     State& s = *state_;
     if (s.heap == nullptr) return;
+    if (mode == SnapshotMode::after_collection) s.heap->collect();
     HeapSnapshot snap;
     snap.taken = true;
+    snap.after_collection = mode == SnapshotMode::after_collection;
     snap.collection = s.epoch;
+    snap.ns_since_collection = s.last_collection_ns == 0 ? 0 : s.ns_now() - s.last_collection_ns;
     std::vector<AreaPool> pools = s.area_pools();
     snap.areas.resize(pools.size());
     for (std::size_t i = 0; i < pools.size(); ++i) snap.areas[i].pool_blocks = pools[i].n_blocks;
@@ -220,7 +269,10 @@ void Profiler::take_snapshot() {
             out.flags = span.flags;
             if (out.object) {
                 const ObjectRecord* r = w.state->objects.find(reinterpret_cast<std::uintptr_t>(span.object));
-                if (r != nullptr) out.tag = r->tag;
+                if (r != nullptr) {
+                    out.tag = r->tag;
+                    out.age = static_cast<std::int64_t>(w.state->age_of(*r));
+                }
             }
             w.snap->areas[span.area].spans.push_back(out);
         },
@@ -230,8 +282,8 @@ void Profiler::take_snapshot() {
 
 const HeapSnapshot& Profiler::snapshot() const { return state_->snapshot; }
 
-bool Profiler::save_json(const std::string& path) {
-    take_snapshot();
+bool Profiler::save_json(const std::string& path, SnapshotMode mode) {
+    take_snapshot(mode);
     std::ofstream file(path, std::ios::binary);
     if (!file) return false;
     write_json(file);

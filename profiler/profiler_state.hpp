@@ -38,6 +38,11 @@ struct Profiler::State {
     bool low_alarm_armed = true;
 
     std::uint64_t epoch = 0;  ///< collections completed, as of the last event
+    /// The heap's clock (Heap::now_ns(), a test's fake one too) at attach(): TimelineSample::time_ns
+    /// counts from here.
+    std::uint64_t attached_ns = 0;
+    std::uint64_t last_collection_ns = 0;  ///< when the last collection ended (0: none since attach)
+    std::uint64_t ns_now() const { return heap != nullptr ? heap->now_ns() - attached_ns : 0; }
     std::uint64_t untracked_events = 0;  ///< frees / reallocs of objects never seen allocated
     std::uint64_t out_of_memory_events = 0;
     /// realloc() that moves reports on_alloc(new), on_free(old, moved), on_realloc(old, new):

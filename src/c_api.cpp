@@ -508,6 +508,7 @@ void uheap_set_grow_callback(uheap_t* heap, uheap_grow_fn grow, uheap_release_fn
     cxx(heap)->set_grow_callback(grow, release, user);
 }
 void uheap_set_clock(uheap_t* heap, uheap_clock_fn fn, void* user) { cxx(heap)->set_clock(fn, user); }
+uint64_t uheap_now_ns(const uheap_t* heap) { return cxx(heap)->now_ns(); }
 void uheap_set_event_hooks(uheap_t* heap, const uheap_event_hooks_t* hooks) {
     uheap::EventHooks h;
     if (hooks != nullptr) {

@@ -100,6 +100,8 @@ void Heap::set_grow_callback(GrowFn grow, ReleaseFn release, void* user) {
     self.cb.set_growth({grow, release, user});
 }
 
+std::uint64_t Heap::now_ns() const { return HeapImpl::of(*this).now_ns(); }
+
 void Heap::set_clock(ClockFn fn, void* user) {
     HeapImpl& self = HeapImpl::of(*this);
     detail::SharedSection shared(self);

@@ -506,6 +506,8 @@ public:
     /// The clock pause times are read from (ClockFn); null: the platform's monotonic clock
     /// (POSIX CLOCK_MONOTONIC), or pauses of 0 on targets without one.
     void set_clock(ClockFn fn, void* user);
+    /// That clock, now (nanoseconds; the profiler times its samples with it). No lock taken.
+    std::uint64_t now_ns() const;
     void set_event_hooks(const EventHooks& hooks);  ///< copied; pass EventHooks{} to clear
     EventHooks event_hooks() const;                 ///< the hooks in force (to chain or restore them)
 

@@ -29,6 +29,10 @@ struct ProfilerConfig {
     std::size_t timeline_limit = 0;
     /// Keep at most this many fired alarms in the alarm log (the first ones are kept); 0 = none.
     std::size_t alarm_log_limit = 256;
+    /// Leak suspects come from tags whose live bytes after each collection grew over this many
+    /// of the last collections (growing_tags()); objects that live as long as the program sit in
+    /// tags that do not grow, and stay off the list.
+    std::size_t growth_window = 8;
 };
 
 /// What the profiler knows about one tag (the small number a host passes to Heap::alloc()).
@@ -44,6 +48,12 @@ struct TagStats {
     std::uint64_t swept = 0;            ///< objects released by collections
 };
 
+/// A tag's live bytes at one moment.
+struct TagBytes {
+    std::uint16_t tag = 0;    ///< the tag
+    std::uint64_t bytes = 0;  ///< its live bytes (whole blocks)
+};
+
 /// One sample of the timeline, taken when a collection finishes (from CollectionStats).
 struct TimelineSample {
     std::uint64_t collection = 0;        ///< the heap's collection index (1 = its first)
@@ -55,6 +65,11 @@ struct TimelineSample {
     std::size_t bytes_freed = 0;         ///< their whole-block bytes
     std::size_t live_objects = 0;        ///< objects that survived
     std::uint64_t pause_ns = 0;          ///< collect_start() to the end of the sweep
+    std::uint64_t time_ns = 0;           ///< when it ended, from attach() (steady clock)
+    std::uint64_t bytes_allocated = 0;   ///< bytes allocated since attach(), as of this collection
+    /// Every tag's live bytes after this collection (tags with none left out), in tag order:
+    /// what the collection found reachable, for per-tag curves and leak growth.
+    std::vector<TagBytes> live_by_tag;
 };
 
 /// Allocations whose size in blocks lies in [min_blocks, max_blocks] (a power-of-two bucket).
@@ -65,7 +80,17 @@ struct SizeBucket {
     std::uint64_t bytes = 0;     ///< their whole-block bytes when allocated
 };
 
-/// An object that has survived at least ProfilerConfig::leak_min_age collections.
+/// A tag whose live bytes after each collection grew over the growth window (growing_tags()).
+struct GrowingTag {
+    std::uint16_t tag = 0;             ///< the tag
+    std::uint64_t first_bytes = 0;     ///< its live bytes after the window's first collection
+    std::uint64_t last_bytes = 0;      ///< after the last one
+    std::uint64_t collections = 0;     ///< collections in the window (2 or more)
+    std::uint64_t rises = 0;           ///< steps of the window in which it grew
+};
+
+/// An object of a growing tag that has survived at least ProfilerConfig::leak_min_age
+/// collections and was born inside the growth window.
 struct LeakSuspect {
     std::size_t area = 0;     ///< index of the area holding it
     std::size_t offset = 0;   ///< bytes from the start of that area's pool (not an address)
@@ -102,6 +127,10 @@ struct SnapshotSpan {
     bool object = false;   ///< false: a free run
     unsigned flags = 0;    ///< AllocFlag bits of the object
     std::int32_t tag = -1; ///< the object's tag if the profiler saw it allocated, else -1
+    /// Collections the object has survived: 0 means it was allocated since the last one, so no
+    /// collection has judged it yet (it may be garbage); -1 for a free run or an object the
+    /// profiler never saw allocated.
+    std::int64_t age = -1;
 };
 
 /// One area of a snapshot: its pool size and every span, in address order.
@@ -110,10 +139,19 @@ struct SnapshotArea {
     std::vector<SnapshotSpan> spans;  ///< every object and free run, in address order
 };
 
+/// How take_snapshot() takes its picture.
+enum class SnapshotMode : std::uint8_t {
+    now,              ///< the heap as it is: objects allocated since the last collection are unjudged (age 0)
+    after_collection  ///< collect() first, so every object shown was reachable (what leak hunting wants)
+};
+
 /// The heap's block map at one moment, taken with Profiler::take_snapshot().
 struct HeapSnapshot {
     bool taken = false;             ///< false: no take_snapshot() since the last attach() or reset()
+    bool after_collection = false;  ///< taken right after a collection (SnapshotMode::after_collection)
     std::uint64_t collection = 0;   ///< collections completed when it was taken
+    /// Nanoseconds from the end of the last collection to the snapshot (0 if none since attach()).
+    std::uint64_t ns_since_collection = 0;
     std::vector<SnapshotArea> areas;  ///< one per area of the heap, in Heap::area_pool() order
 };
 
@@ -183,8 +221,14 @@ public:
     /// Allocation sizes in power-of-two buckets of blocks, from 1 block up to the largest
     /// non-empty bucket (empty vector if nothing was allocated).
     std::vector<SizeBucket> histogram() const;
-    /// Objects alive for at least config().leak_min_age collections, largest first (ties: older
-    /// first, then lower address), at most config().leak_limit of them. O(tracked objects).
+    /// Tags whose live bytes after each collection grew over the last config().growth_window
+    /// collections of the timeline: more at the end than at the start, and rising in at least
+    /// half of the steps. Largest growth first. O(window x tags).
+    std::vector<GrowingTag> growing_tags() const;
+    /// Objects of growing tags that have survived at least config().leak_min_age collections,
+    /// born inside the growth window: the tag that grew most first, then largest, older first,
+    /// lower address; at most config().leak_limit. Objects as old as the window (interned
+    /// names, the program's tables) are left out: their tags do not grow. O(tracked objects).
     std::vector<LeakSuspect> leak_suspects() const;
     /// The alarms that fired, in order (at most config().alarm_log_limit).
     const std::vector<AlarmEvent>& alarm_log() const;
@@ -193,9 +237,10 @@ public:
     /// Objects the profiler tracks now (its view of the live set).
     std::size_t tracked_objects() const;
 
-    /// Walks the attached heap now and keeps the result as the snapshot that write_json()
-    /// embeds. No-op when detached. O(blocks / 64 + objects + free runs).
-    void take_snapshot();
+    /// Walks the attached heap and keeps the result as the snapshot that write_json() embeds;
+    /// with SnapshotMode::after_collection it collects first. No-op when detached.
+    /// O(blocks / 64 + objects + free runs), plus the collection.
+    void take_snapshot(SnapshotMode mode = SnapshotMode::now);
     /// The last take_snapshot() (HeapSnapshot::taken is false if none since attach() or reset()).
     const HeapSnapshot& snapshot() const;
 
@@ -208,9 +253,9 @@ public:
     /// One table as CSV: a header line, then one row per entry.
     void write_csv(std::ostream& out, CsvTable table) const;
     std::string csv(CsvTable table) const;  ///< write_csv() into a string
-    /// For a host's exit path: take_snapshot(), then write_json() to `path`. Returns false if
-    /// the file cannot be written.
-    bool save_json(const std::string& path);
+    /// For a host's exit path: take_snapshot(mode), then write_json() to `path`. Returns false
+    /// if the file cannot be written.
+    bool save_json(const std::string& path, SnapshotMode mode = SnapshotMode::now);
 
     struct State;  ///< the implementation (profiler/profiler_state.hpp)
 

@@ -487,6 +487,8 @@ UHEAP_API void uheap_set_collect_callback(uheap_t *heap, uheap_collect_fn fn, vo
 UHEAP_API void uheap_set_grow_callback(uheap_t *heap, uheap_grow_fn grow, uheap_release_fn release, void *user);
 /** uheap::Heap::set_clock(). */
 UHEAP_API void uheap_set_clock(uheap_t *heap, uheap_clock_fn fn, void *user);
+/** uheap::Heap::now_ns(): that clock, now. */
+UHEAP_API uint64_t uheap_now_ns(const uheap_t *heap);
 /** uheap::Heap::set_event_hooks(), except that *hooks is not copied: the heap calls the hooks
  * through it (C function types are not the C++ ones, so it calls each through a C++ trampoline
  * that reads the host's struct), so keep it where it is (a static struct suits) until hooks are

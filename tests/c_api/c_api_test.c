@@ -425,6 +425,10 @@ static void test_collect_three_step(void) {
     uheap_set_finaliser(heap, on_finalise, heap);
     uheap_set_weak_callbacks(heap, on_weak_freed, on_weak_sweep, heap);
     uheap_set_clock(heap, on_clock, NULL);
+    {
+        uint64_t before = clock_now;
+        CHECK(uheap_now_ns(heap) == before + 1000); /* the host's clock, through the heap */
+    }
 
     void **root = (void **)uheap_alloc(heap, 2 * sizeof(void *), 0);
     void **child = (void **)uheap_alloc(heap, 3 * block_bytes, 0);

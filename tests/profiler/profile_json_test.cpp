@@ -21,7 +21,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-/// A small real profile: two tags (one named), garbage, four collections, an alarm, a snapshot.
+/// A small real profile: two tags (one named), garbage, four collections, an alarm, a snapshot,
+/// and tag 2 growing by one object per collection (a leak suspect).
 /// `prof` outlives the heap (it is detached here), so its snapshot stays readable.
 std::string sample_json(Profiler& prof) {
     testing::TestHeap heap(16 * 1024);
@@ -31,7 +32,11 @@ std::string sample_json(Profiler& prof) {
     heap.roots[0] = heap->alloc(kBlockBytes, 0, 1);
     heap.roots[1] = heap->alloc(3 * kBlockBytes, kNoScan, 2);
     heap->alloc(kBlockBytes, 0, 2);
-    for (int i = 0; i < 4; ++i) heap->collect();
+    for (int i = 0; i < 4; ++i) {
+        heap.roots[2 + i] = heap->alloc(2 * kBlockBytes, 0, 2);
+        heap->collect();
+    }
+    heap->alloc(kBlockBytes, 0, 1);  // garbage no collection has judged
     prof.take_snapshot();
     std::string text = prof.json();
     prof.detach();
@@ -56,7 +61,7 @@ TEST(ProfileJson, LoadsAProfileBack) {
     EXPECT_EQ(p.block_bytes, kBlockBytes);
     EXPECT_EQ(p.collections, 4u);
     EXPECT_TRUE(p.has_heap);
-    EXPECT_EQ(p.objects, 2u);
+    EXPECT_EQ(p.objects, 7u);
     ASSERT_EQ(p.tags.size(), 2u);
     EXPECT_EQ(p.tags[1].tag, 2);
     EXPECT_EQ(p.tags[1].swept, 1u);
@@ -65,9 +70,16 @@ TEST(ProfileJson, LoadsAProfileBack) {
     ASSERT_EQ(p.timeline.size(), 4u);
     EXPECT_EQ(p.timeline[3].collection, 4u);
     EXPECT_EQ(p.timeline[0].objects_freed, 1u);
-    ASSERT_EQ(p.leak_suspects.size(), 2u);
+    ASSERT_EQ(p.timeline[3].live_by_tag.size(), 2u);
+    EXPECT_EQ(p.timeline[3].live_by_tag[1].bytes, (3 + 4 * 2) * kBlockBytes);
+    EXPECT_EQ(p.timeline[3].bytes_allocated, prof.timeline()[3].bytes_allocated);
+    EXPECT_EQ(p.timeline[3].time_ns, prof.timeline()[3].time_ns);
+    ASSERT_EQ(p.growing_tags.size(), 1u);
+    EXPECT_EQ(p.growing_tags[0].tag, 2);
+    EXPECT_EQ(p.growing_tags[0].rises, 3u);
+    ASSERT_EQ(p.leak_suspects.size(), 1u);  // born after the window's first collection, aged 3
     EXPECT_EQ(p.leak_suspects[0].tag, 2);
-    EXPECT_EQ(p.leak_suspects[0].age, 4u);
+    EXPECT_EQ(p.leak_suspects[0].age, 3u);
     ASSERT_EQ(p.alarms.size(), 1u);
     EXPECT_EQ(p.alarms[0].kind, AlarmKind::large_alloc);
     EXPECT_EQ(p.alarms[0].n_blocks, 3u);
@@ -114,13 +126,35 @@ TEST(ProfileJson, MalformedJsonSaysWhereAndWhat) {
               "not a uheap-profile document: the top level is an array, not an object");
 }
 
+// A profile written before version 2 (no per-tag timeline, no ages, no growth) still loads.
+TEST(ProfileJson, ReadsVersionOne) {
+    Profiler prof;
+    Json doc = Json::parse(sample_json(prof));
+    doc["version"] = 1;
+    doc.erase("growing_tags");
+    doc["snapshot"].erase("after_collection");
+    doc["snapshot"].erase("ns_since_collection");
+    for (Json& t : doc["timeline"]) {
+        t.erase("time_ns");
+        t.erase("bytes_allocated");
+        t.erase("live_by_tag");
+    }
+    for (Json& span : doc["snapshot"]["areas"][0]["spans"]) span.erase(5);
+    report::Profile p;
+    std::string error;
+    ASSERT_TRUE(report::load_profile(doc.dump(), &p, &error)) << error;
+    EXPECT_TRUE(p.growing_tags.empty());
+    EXPECT_TRUE(p.timeline[0].live_by_tag.empty());
+    EXPECT_EQ(p.snapshot.areas[0].spans[0].age, -1);
+}
+
 TEST(ProfileJson, RefusesOtherDocuments) {
     EXPECT_EQ(load_error("[]"), "not a uheap-profile document: the top level is an array, not an object");
     EXPECT_EQ(load_error("{\"version\": 1}"), "not a uheap-profile document: it has no \"format\" field");
     EXPECT_EQ(load_error("{\"format\": \"something\", \"version\": 1}"),
               "not a uheap-profile document: \"format\" is \"something\", expected \"uheap-profile\"");
-    EXPECT_EQ(load_error("{\"format\": \"uheap-profile\", \"version\": 2}"),
-              "unsupported uheap-profile version 2 (this uheap-report reads version 1)");
+    EXPECT_EQ(load_error("{\"format\": \"uheap-profile\", \"version\": 3}"),
+              "unsupported uheap-profile version 3 (this uheap-report reads versions 1 and 2)");
     EXPECT_EQ(load_error("{\"format\": \"uheap-profile\"}"), "version: missing");
 }
 
@@ -153,7 +187,13 @@ TEST(ProfileJson, NamesTheFieldThatIsWrong) {
         {[](Json& j) { j["alarms"][0]["on_out_of_memory"] = nullptr; },
          "alarms[0].on_out_of_memory: expected true or false, found null"},
         {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1].erase(4); },
-         "snapshot.areas[0].spans[1]: expected [first_block, n_blocks, kind, flags, tag], found 4 elements"},
+         "snapshot.areas[0].spans[1]: expected [first_block, n_blocks, kind, flags, tag, age], found 5 elements"},
+        {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1][5] = -2; },
+         "snapshot.areas[0].spans[1][5]: expected a non-negative integer, found -2"},
+        {[](Json& j) { j["timeline"][1]["live_by_tag"][0] = Json::array({1}); },
+         "timeline[1].live_by_tag[0]: expected [tag, bytes], found 1 elements"},
+        {[](Json& j) { j["growing_tags"][0].erase("rises"); }, "growing_tags[0].rises: missing"},
+        {[](Json& j) { j["snapshot"].erase("after_collection"); }, "snapshot.after_collection: missing"},
         {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1][2] = "hole"; },
          "snapshot.areas[0].spans[1][2]: expected \"object\" or \"free\", found \"hole\""},
         {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1][4] = "str"; },

@@ -4,6 +4,7 @@
 
 #include <sstream>
 #include <string>
+#include <map>
 #include <vector>
 
 #include "profiler_support.hpp"
@@ -86,14 +87,15 @@ TEST(Profiler, ReallocKeepsTagAndBirthAcrossMoves) {
     ASSERT_EQ(h.size(), 1u);  // the moved copy is not a new allocation
     EXPECT_EQ(h[0].count, 2u);
 
-    ProfilerConfig config;
-    config.leak_min_age = 2;
-    prof.set_config(config);
-    std::vector<LeakSuspect> leaks = prof.leak_suspects();
-    ASSERT_EQ(leaks.size(), 1u);
-    EXPECT_EQ(leaks[0].tag, 5);
-    EXPECT_EQ(leaks[0].age, 2u);
-    EXPECT_EQ(leaks[0].offset, heap.offset_of(heap.roots[0]));
+    // The moved object keeps its birth: the snapshot gives it the age of the original.
+    prof.take_snapshot();
+    const SnapshotSpan* moved = nullptr;
+    for (const SnapshotSpan& s : prof.snapshot().areas[0].spans) {
+        if (s.object && s.first_block == heap.offset_of(heap.roots[0]) / kBlockBytes) moved = &s;
+    }
+    ASSERT_NE(moved, nullptr);
+    EXPECT_EQ(moved->tag, 5);
+    EXPECT_EQ(moved->age, 2);
 }
 
 TEST(Profiler, HistogramUsesPowerOfTwoBlockBuckets) {
@@ -113,37 +115,114 @@ TEST(Profiler, HistogramUsesPowerOfTwoBlockBuckets) {
     }
 }
 
-TEST(Profiler, LeakSuspectsAreOldLargestFirst) {
+// The complaint: the ten suspects were always the interned symbols and the VM's tables,
+// objects that live as long as the program. Suspects now come from tags whose live bytes after
+// each collection grow; a tag allocated once and kept (1), and one that churns (3), are not.
+TEST(Profiler, LeakSuspectsComeFromGrowingTagsNotLongLivedOnes) {
     TestHeap heap(64 * 1024);
     ProfilerConfig config;
-    config.leak_min_age = 3;
-    config.leak_limit = 2;
+    config.leak_min_age = 2;
+    config.leak_limit = 4;
+    config.growth_window = 6;
     Profiler prof(config);
     prof.attach(*heap);
-    heap.roots[0] = heap->alloc(2 * kBlockBytes, 0, 1);  // old, small
-    heap.roots[1] = heap->alloc(6 * kBlockBytes, 0, 2);  // old, large
-    heap.roots[2] = heap->alloc(4 * kBlockBytes, 0, 3);  // old, middle
-    heap->collect();
-    heap.roots[3] = heap->alloc(40 * kBlockBytes, 0, 4);  // big but young
-    heap->collect();
-    heap->collect();
-    EXPECT_EQ(prof.collection_index(), 3u);
+    heap.roots[0] = heap->alloc(16 * kBlockBytes, 0, 1);  // the program's tables: old and large
+    heap.roots[1] = heap->alloc(12 * kBlockBytes, 0, 1);
+    for (int cycle = 0; cycle < 8; ++cycle) {
+        heap.roots[2 + cycle] = heap->alloc(2 * kBlockBytes, 0, 2);  // the leak: one more each cycle
+        for (int i = 0; i < 5; ++i) heap->alloc(kBlockBytes, 0, 3);   // garbage
+        heap->collect();
+    }
+    std::vector<GrowingTag> growing = prof.growing_tags();
+    ASSERT_EQ(growing.size(), 1u);
+    EXPECT_EQ(growing[0].tag, 2);
+    EXPECT_EQ(growing[0].collections, 6u);
+    EXPECT_EQ(growing[0].rises, 5u);
+    EXPECT_EQ(growing[0].first_bytes, 3 * 2 * kBlockBytes);  // after collection 3, the window's first: 3 objects
+    EXPECT_EQ(growing[0].last_bytes, 8 * 2 * kBlockBytes);
     std::vector<LeakSuspect> leaks = prof.leak_suspects();
-    ASSERT_EQ(leaks.size(), 2u);
-    EXPECT_EQ(leaks[0].tag, 2);
-    EXPECT_EQ(leaks[0].bytes, 6 * kBlockBytes);
-    EXPECT_EQ(leaks[0].age, 3u);
-    EXPECT_EQ(leaks[0].area, 0u);
-    EXPECT_EQ(leaks[0].offset, heap.offset_of(heap.roots[1]));
-    EXPECT_EQ(leaks[0].block, leaks[0].offset / kBlockBytes);
-    EXPECT_EQ(leaks[1].tag, 3);
-    heap->collect();  // now the young one is old enough too, and the largest
-    leaks = prof.leak_suspects();
-    ASSERT_EQ(leaks.size(), 2u);
-    EXPECT_EQ(leaks[0].tag, 4);
-    EXPECT_EQ(leaks[0].age, 3u);
-    EXPECT_EQ(leaks[1].tag, 2);
-    EXPECT_EQ(leaks[1].age, 4u);
+    ASSERT_EQ(leaks.size(), 4u);
+    for (const LeakSuspect& l : leaks) {
+        EXPECT_EQ(l.tag, 2);
+        EXPECT_GE(l.age, 2u);
+        EXPECT_LE(l.age, 5u);  // born inside the window (after collection 3)
+    }
+    EXPECT_GE(leaks[0].age, leaks[1].age);  // same size: older first
+    // The same objects, but a window that starts before tag 2 began: still only tag 2.
+    config.growth_window = 100;
+    prof.set_config(config);
+    ASSERT_EQ(prof.growing_tags().size(), 1u);
+    // A sawtooth that ends higher is not growth: rises in fewer than half the steps.
+    heap.roots[20] = heap->alloc(kBlockBytes, 0, 4);
+    heap->collect();
+    for (int cycle = 0; cycle < 4; ++cycle) heap->collect();
+    heap.roots[21] = heap->alloc(kBlockBytes, 0, 4);
+    heap->collect();
+    config.growth_window = 6;
+    prof.set_config(config);
+    for (const GrowingTag& g : prof.growing_tags()) EXPECT_NE(g.tag, 4);
+}
+
+// Each timeline sample carries the tags' live bytes after that collection, when it ended on the
+// heap's clock, and the bytes allocated so far.
+TEST(Profiler, TimelineSamplesCarryLiveBytesPerTagAndTime) {
+    TestHeap heap(64 * 1024);
+    Profiler prof;
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(3 * kBlockBytes, 0, 1);
+    heap->alloc(5 * kBlockBytes, 0, 2);  // garbage
+    heap->collect();
+    heap.roots[1] = heap->alloc(2 * kBlockBytes, 0, 2);
+    heap->collect();
+    const std::vector<TimelineSample>& t = prof.timeline();
+    ASSERT_EQ(t.size(), 2u);
+    ASSERT_EQ(t[0].live_by_tag.size(), 1u);
+    EXPECT_EQ(t[0].live_by_tag[0].tag, 1);
+    EXPECT_EQ(t[0].live_by_tag[0].bytes, 3 * kBlockBytes);
+    ASSERT_EQ(t[1].live_by_tag.size(), 2u);
+    EXPECT_EQ(t[1].live_by_tag[1].tag, 2);
+    EXPECT_EQ(t[1].live_by_tag[1].bytes, 2 * kBlockBytes);
+    EXPECT_EQ(t[0].bytes_allocated, 8 * kBlockBytes);
+    EXPECT_EQ(t[1].bytes_allocated, 10 * kBlockBytes);
+    EXPECT_GT(t[0].time_ns, 0u);
+    EXPECT_GT(t[1].time_ns, t[0].time_ns);
+}
+
+// The complaint: a snapshot taken at exit drew garbage as live. Now every object says
+// how many collections it survived; age 0 means no collection has judged it yet, and
+// SnapshotMode::after_collection collects first, so that nothing unjudged is left.
+TEST(Profiler, SnapshotsTellSurvivorsFromObjectsNoCollectionHasJudged) {
+    TestHeap heap(64 * 1024);
+    Profiler prof;
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(2 * kBlockBytes, 0, 1);
+    heap->collect();
+    heap->collect();
+    heap.roots[1] = heap->alloc(kBlockBytes, 0, 2);  // live, but unjudged
+    for (int i = 0; i < 10; ++i) heap->alloc(kBlockBytes, 0, 3);  // garbage, unjudged
+    prof.take_snapshot();
+    auto ages = [&] {
+        std::map<std::int32_t, std::vector<std::int64_t>> by_tag;
+        for (const SnapshotSpan& s : prof.snapshot().areas[0].spans) {
+            if (s.object) by_tag[s.tag].push_back(s.age);
+        }
+        return by_tag;
+    };
+    auto now = ages();
+    EXPECT_FALSE(prof.snapshot().after_collection);
+    EXPECT_GT(prof.snapshot().ns_since_collection, 0u);
+    ASSERT_EQ(now[1].size(), 1u);
+    EXPECT_EQ(now[1][0], 2);
+    EXPECT_EQ(now[2], std::vector<std::int64_t>{0});
+    EXPECT_EQ(now[3].size(), 10u);
+    for (std::int64_t age : now[3]) EXPECT_EQ(age, 0);
+    prof.take_snapshot(SnapshotMode::after_collection);
+    auto after = ages();
+    EXPECT_TRUE(prof.snapshot().after_collection);
+    EXPECT_EQ(prof.snapshot().collection, 3u);
+    EXPECT_EQ(after[1], std::vector<std::int64_t>{3});
+    EXPECT_EQ(after[2], std::vector<std::int64_t>{1});
+    EXPECT_EQ(after.count(3), 0u);  // the garbage is gone
 }
 
 TEST(Profiler, LargeAllocAlarmFiresAtThreshold) {

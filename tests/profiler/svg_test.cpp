@@ -33,6 +33,7 @@ report::Profile sample_profile(std::size_t region_bytes) {
     heap->collect();
     heap->alloc(kBlockBytes);  // untagged (tag 0) but known
     heap->collect();
+    heap->alloc(2 * kBlockBytes, 0, 2);  // garbage no collection has judged yet
     prof.take_snapshot();
     report::Profile p;
     std::string error;
@@ -179,10 +180,31 @@ TEST(Svg, SummaryNamesTopTagsTrendAndLeaks) {
     std::ostringstream out;
     report::write_summary(out, p);
     std::string text = out.str();
-    EXPECT_NE(text.find("top tags by live bytes"), std::string::npos);
+    EXPECT_NE(text.find("top tags by bytes live at the last collection"), std::string::npos) << text;
+    EXPECT_NE(text.find("at last GC"), std::string::npos);
     EXPECT_NE(text.find("fragmentation trend"), std::string::npos);
+    EXPECT_NE(text.find("growing tags"), std::string::npos);
     EXPECT_NE(text.find("leak suspects"), std::string::npos);
     EXPECT_NE(text.find("str"), std::string::npos);
+    EXPECT_NE(text.find("pauses: 3 collections, p50 "), std::string::npos);
+    // The snapshot's two kinds of object, in bytes: the one object allocated after the last
+    // collection is not counted as a survivor.
+    EXPECT_NE(text.find("objects survived the last collection, 64 B in 1 objects allocated since (not yet judged)"),
+              std::string::npos)
+        << text;
+}
+
+// Objects no collection has judged yet get a class of their own on the map, named in the
+// legend, so that garbage allocated since the last collection is not drawn as live.
+TEST(Svg, HeapMapShowsObjectsNoCollectionHasJudged) {
+    report::Profile p = sample_profile(64 * 1024);
+    std::string svg = render_map(p, {});
+    XmlCheck x = check_xml(svg);
+    ASSERT_TRUE(x.ok) << x.error;
+    EXPECT_NE(svg.find("class=\"young\""), std::string::npos);
+    EXPECT_NE(svg.find("not yet judged"), std::string::npos);
+    EXPECT_NE(svg.find("% allocated since"), std::string::npos);
+    EXPECT_NE(svg.find("collection 3 + "), std::string::npos);
 }
 
 }  // namespace

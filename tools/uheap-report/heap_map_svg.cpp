@@ -39,6 +39,15 @@ class Classifier {
 public:
     Classifier(const Profile& profile, ColorBy color_by) : color_by_(color_by) {
         classes_.push_back({"free", kFreeColor, "free"});
+        // Objects no collection has judged yet (allocated since the last one) get one class of
+        // their own, so that garbage is not drawn as live (version 2 profiles).
+        for (const SnapshotArea& a : profile.snapshot.areas) {
+            for (const SnapshotSpan& s : a.spans) young_seen_ = young_seen_ || (s.object && s.age == 0);
+        }
+        if (young_seen_) {
+            young_ = add("young", "#d4c8ea", "allocated since collection " + std::to_string(profile.snapshot.collection) +
+                                                  " (not yet judged: live or garbage)");
+        }
         if (color_by == ColorBy::kind) {
             classes_.push_back({"head", "#1f4e79", "object head"});
             classes_.push_back({"tail", "#6fa8dc", "object tail"});
@@ -50,7 +59,7 @@ public:
         std::map<std::int32_t, std::size_t> blocks;
         for (const SnapshotArea& a : profile.snapshot.areas) {
             for (const SnapshotSpan& s : a.spans) {
-                if (s.object) blocks[s.tag] += s.n_blocks;
+                if (s.object && s.age != 0) blocks[s.tag] += s.n_blocks;
             }
         }
         std::vector<std::pair<std::int32_t, std::size_t>> ranked(blocks.begin(), blocks.end());
@@ -71,6 +80,7 @@ public:
 
     std::uint16_t class_of(const SnapshotSpan& span, bool first_block) const {
         if (!span.object) return 0;
+        if (young_seen_ && span.age == 0) return young_;
         if (color_by_ == ColorBy::kind) {
             if (span.flags & kFinaliser) return 4;
             if (span.flags & kNoScan) return 3;
@@ -93,6 +103,8 @@ private:
     }
 
     ColorBy color_by_;
+    bool young_seen_ = false;
+    std::uint16_t young_ = 0;
     std::vector<ColorClass> classes_;
     std::map<std::int32_t, std::uint16_t> tag_class_;
     std::size_t palette_used_ = 0;
@@ -228,7 +240,11 @@ void write_heap_map_svg(std::ostream& out, const Profile& profile, const HeapMap
     std::string title = "uheap heap map: " + human_bytes(double(total_blocks * profile.block_bytes)) + " in " +
                         std::to_string(profile.snapshot.areas.size()) +
                         (profile.snapshot.areas.size() == 1 ? " area, " : " areas, ") + std::to_string(total_blocks) +
-                        " blocks, after collection " + std::to_string(profile.snapshot.collection);
+                        " blocks, " +
+                        (profile.snapshot.after_collection
+                             ? "right after collection " + std::to_string(profile.snapshot.collection)
+                             : "collection " + std::to_string(profile.snapshot.collection) + " + " +
+                                   human_duration(profile.snapshot.ns_since_collection));
     out << "<text x=\"" << kMargin << "\" y=\"" << kMargin + 12 << "\" class=\"title\">" << xml_escape(title)
         << "</text>\n";
 
@@ -237,11 +253,21 @@ void write_heap_map_svg(std::ostream& out, const Profile& profile, const HeapMap
     for (std::size_t ai = 0; ai < profile.snapshot.areas.size(); ++ai) {
         const SnapshotArea& area = profile.snapshot.areas[ai];
         std::size_t used_blocks = 0;
-        for (const SnapshotSpan& s : area.spans) used_blocks += s.object ? s.n_blocks : 0;
+        std::size_t young_blocks = 0;
+        for (const SnapshotSpan& s : area.spans) {
+            used_blocks += s.object ? s.n_blocks : 0;
+            young_blocks += s.object && s.age == 0 ? s.n_blocks : 0;
+        }
         out << "<g class=\"area\" id=\"area-" << ai << "\">\n";
         out << "<text x=\"" << kMargin << "\" y=\"" << y + 12 << "\" class=\"area-label\">area " << ai << ": "
             << area.pool_blocks << " blocks (" << human_bytes(double(area.pool_blocks * profile.block_bytes))
-            << "), " << (area.pool_blocks ? used_blocks * 100 / area.pool_blocks : 0) << "% in use</text>\n";
+            << "), " << (area.pool_blocks ? used_blocks * 100 / area.pool_blocks : 0) << "% in use";
+        if (young_blocks != 0) {
+            out << ": " << (area.pool_blocks ? (used_blocks - young_blocks) * 100 / area.pool_blocks : 0)
+                << "% survived the last collection, " << (area.pool_blocks ? young_blocks * 100 / area.pool_blocks : 0)
+                << "% allocated since";
+        }
+        out << "</text>\n";
         y += kLineHeight + kLineHeight / 2;
         BlockClasses blocks = classify_area(area, classifier);
         std::size_t n_cells = (area.pool_blocks + k - 1) / k;

@@ -132,7 +132,7 @@ private:
 
 // The format and version come first, with their own messages: a user who passes the wrong file
 // should hear that, not that some field deep inside is missing.
-void check_format(const Field& root) {
+std::uint64_t check_format(const Field& root) {
     const Json& doc = root.json();
     if (!doc.is_object()) {
         throw FormatError("not a uheap-profile document: the top level is " + describe(doc) + ", not an object");
@@ -144,10 +144,11 @@ void check_format(const Field& root) {
                           ", expected \"uheap-profile\"");
     }
     auto version = root.member("version").uint<std::uint64_t>();
-    if (version != 1) {
+    if (version != 1 && version != 2) {
         throw FormatError("unsupported uheap-profile version " + std::to_string(version) +
-                          " (this uheap-report reads version 1)");
+                          " (this uheap-report reads versions 1 and 2)");
     }
+    return version;
 }
 
 void read_heap(const Field& heap, Profile* p) {
@@ -191,7 +192,18 @@ void read_histogram(const Field& histogram, Profile* p) {
     }
 }
 
-void read_timeline(const Field& timeline, Profile* p) {
+// [[tag, bytes], ...]
+std::vector<TagBytes> read_tag_bytes(const Field& list) {
+    std::vector<TagBytes> out;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        Field pair = list.element(i);
+        if (pair.size() != 2) pair.fail("expected [tag, bytes], found " + std::to_string(pair.size()) + " elements");
+        out.push_back(TagBytes{pair.element(0).uint<std::uint16_t>(), pair.element(1).uint<std::uint64_t>()});
+    }
+    return out;
+}
+
+void read_timeline(const Field& timeline, std::uint64_t version, Profile* p) {
     for (std::size_t i = 0; i < timeline.size(); ++i) {
         Field t = timeline.element(i);
         TimelineSample s;
@@ -204,7 +216,12 @@ void read_timeline(const Field& timeline, Profile* p) {
         s.bytes_freed = t.member("bytes_freed").uint<std::size_t>();
         s.live_objects = t.member("live_objects").uint<std::size_t>();
         s.pause_ns = t.member("pause_ns").uint<std::uint64_t>();
-        p->timeline.push_back(s);
+        if (version >= 2) {
+            s.time_ns = t.member("time_ns").uint<std::uint64_t>();
+            s.bytes_allocated = t.member("bytes_allocated").uint<std::uint64_t>();
+            s.live_by_tag = read_tag_bytes(t.member("live_by_tag"));
+        }
+        p->timeline.push_back(std::move(s));
     }
 }
 
@@ -240,9 +257,22 @@ void read_leaks_and_alarms(const Field& leaks, const Field& alarms, Profile* p) 
     }
 }
 
-// Spans are [first_block, n_blocks, "object"|"free", flags, tag|null] and must tile the pool in
-// address order: the heap map indexes its block table by them.
-SnapshotArea read_area(const Field& a) {
+void read_growing_tags(const Field& list, Profile* p) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        Field g = list.element(i);
+        GrowingTag t;
+        t.tag = g.member("tag").uint<std::uint16_t>();
+        t.first_bytes = g.member("first_bytes").uint<std::uint64_t>();
+        t.last_bytes = g.member("last_bytes").uint<std::uint64_t>();
+        t.collections = g.member("collections").uint<std::uint64_t>();
+        t.rises = g.member("rises").uint<std::uint64_t>();
+        p->growing_tags.push_back(t);
+    }
+}
+
+// Spans are [first_block, n_blocks, "object"|"free", flags, tag|null, age|null] (version 1: no
+// age) and must tile the pool in address order: the heap map indexes its block table by them.
+SnapshotArea read_area(const Field& a, std::uint64_t version) {
     SnapshotArea area;
     area.pool_blocks = a.member("pool_blocks").uint<std::size_t>();
     Field spans = a.member("spans");
@@ -250,9 +280,10 @@ SnapshotArea read_area(const Field& a) {
     std::size_t next_block = 0;
     for (std::size_t i = 0; i < spans.size(); ++i) {
         Field s = spans.element(i);
-        if (s.size() != 5) {
-            s.fail("expected [first_block, n_blocks, kind, flags, tag], found " + std::to_string(s.size()) +
-                   " elements");
+        const std::size_t fields = version >= 2 ? 6 : 5;
+        if (s.size() != fields) {
+            s.fail(std::string("expected [first_block, n_blocks, kind, flags, tag") + (fields == 6 ? ", age" : "") + "], found " +
+                   std::to_string(s.size()) + " elements");
         }
         SnapshotSpan span;
         span.first_block = s.element(0).uint<std::size_t>();
@@ -274,6 +305,10 @@ SnapshotArea read_area(const Field& a) {
         span.flags = s.element(3).uint<unsigned>();
         Field tag = s.element(4);
         span.tag = tag.is_null() ? -1 : tag.uint<std::uint16_t>();
+        if (fields == 6) {
+            Field age = s.element(5);
+            span.age = age.is_null() ? -1 : static_cast<std::int64_t>(age.uint<std::uint32_t>());
+        }
         area.spans.push_back(span);
     }
     if (next_block != area.pool_blocks) {
@@ -282,12 +317,16 @@ SnapshotArea read_area(const Field& a) {
     return area;
 }
 
-void read_snapshot(const Field& snap, Profile* p) {
+void read_snapshot(const Field& snap, std::uint64_t version, Profile* p) {
     if (snap.is_null()) return;
     p->snapshot.taken = true;
     p->snapshot.collection = snap.member("collection").uint<std::uint64_t>();
+    if (version >= 2) {
+        p->snapshot.after_collection = snap.member("after_collection").boolean();
+        p->snapshot.ns_since_collection = snap.member("ns_since_collection").uint<std::uint64_t>();
+    }
     Field areas = snap.member("areas");
-    for (std::size_t i = 0; i < areas.size(); ++i) p->snapshot.areas.push_back(read_area(areas.element(i)));
+    for (std::size_t i = 0; i < areas.size(); ++i) p->snapshot.areas.push_back(read_area(areas.element(i), version));
 }
 
 /// nlohmann-json's messages start with an id ("[json.exception.parse_error.101] parse error at
@@ -304,8 +343,9 @@ bool load_profile(const std::string& json_text, Profile* out, std::string* error
     try {
         const Json doc = Json::parse(json_text);
         Field root(doc);
-        check_format(root);
+        const std::uint64_t version = check_format(root);
         Profile p;
+        p.version = version;
         p.block_bytes = root.member("block_bytes").uint<std::size_t>();
         if (p.block_bytes == 0) root.member("block_bytes").fail("must be at least 1");
         p.collections = root.member("collections").uint<std::uint64_t>();
@@ -313,9 +353,10 @@ bool load_profile(const std::string& json_text, Profile* out, std::string* error
         p.leak_min_age = root.member("profiler").member("leak_min_age").uint<std::uint64_t>();
         read_tags(root.member("tags"), &p);
         read_histogram(root.member("histogram"), &p);
-        read_timeline(root.member("timeline"), &p);
+        read_timeline(root.member("timeline"), version, &p);
+        if (version >= 2) read_growing_tags(root.member("growing_tags"), &p);
         read_leaks_and_alarms(root.member("leak_suspects"), root.member("alarms"), &p);
-        read_snapshot(root.member("snapshot"), &p);
+        read_snapshot(root.member("snapshot"), version, &p);
         *out = std::move(p);
         return true;
     } catch (const Json::parse_error& e) {

@@ -15,6 +15,7 @@ namespace uheap::report {
 
 /// A profile as uheap-report needs it, read from the profiler's JSON (docs/profiling.md).
 struct Profile {
+    std::uint64_t version = 0;  ///< of the document (1 or 2)
     std::size_t block_bytes = 0;
     std::uint64_t collections = 0;
     bool has_heap = false;
@@ -28,6 +29,7 @@ struct Profile {
     std::map<std::uint16_t, std::string> tag_names;
     std::vector<SizeBucket> histogram;
     std::vector<TimelineSample> timeline;
+    std::vector<GrowingTag> growing_tags;  ///< version 2; empty for version 1
     std::vector<LeakSuspect> leak_suspects;
     std::vector<AlarmEvent> alarms;
     HeapSnapshot snapshot;
@@ -37,7 +39,7 @@ struct Profile {
 };
 
 /// Reads a profiler JSON document. Returns false with a message if it is not valid JSON or not
-/// a "uheap-profile" of version 1.
+/// a "uheap-profile" of version 1 or 2.
 bool load_profile(const std::string& json_text, Profile* out, std::string* error);
 
 /// What the heap map colours cells by.

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The text summary uheap-report prints: totals, top tags, fragmentation trend, pauses, leaks, alarms.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
 #include <ostream>
 #include <string>
 
@@ -23,19 +25,30 @@ std::string pad(const std::string& s, std::size_t width, bool right = false) {
     return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
 }
 
+// Ranked by what the last collection found live ("at last GC", from the timeline; version 2
+// profiles), not by what is allocated now, which includes garbage no collection has judged.
 void write_tags(std::ostream& out, const Profile& p, std::size_t top_n) {
+    std::map<std::uint16_t, std::uint64_t> at_last_gc;
+    const bool judged = p.version >= 2 && !p.timeline.empty();
+    if (judged) {
+        for (const TagBytes& tb : p.timeline.back().live_by_tag) at_last_gc[tb.tag] = tb.bytes;
+    }
     std::vector<TagStats> tags = p.tags;
-    std::stable_sort(tags.begin(), tags.end(), [](const TagStats& a, const TagStats& b) { return a.live_bytes > b.live_bytes; });
-    out << "top tags by live bytes:\n"
-        << "  " << pad("tag", 20) << pad("live objs", 11, true) << pad("live bytes", 12, true)
-        << pad("peak bytes", 12, true) << pad("allocs", 10, true) << pad("allocated", 12, true) << '\n';
+    auto key = [&](const TagStats& t) { return judged ? at_last_gc[t.tag] : t.live_bytes; };
+    std::stable_sort(tags.begin(), tags.end(), [&](const TagStats& a, const TagStats& b) { return key(a) > key(b); });
+    out << (judged ? "top tags by bytes live at the last collection:\n" : "top tags by live bytes:\n") << "  " << pad("tag", 20);
+    if (judged) out << pad("at last GC", 12, true);
+    out << pad("objs now", 10, true) << pad("bytes now", 12, true) << pad("peak bytes", 12, true) << pad("allocs", 10, true)
+        << pad("allocated", 12, true) << '\n';
     for (std::size_t i = 0; i < tags.size() && i < top_n; ++i) {
         const TagStats& t = tags[i];
-        out << "  " << pad(p.label(t.tag), 20) << pad(std::to_string(t.live_objects), 11, true)
-            << pad(human_bytes(double(t.live_bytes)), 12, true) << pad(human_bytes(double(t.peak_live_bytes)), 12, true)
-            << pad(std::to_string(t.allocations), 10, true) << pad(human_bytes(double(t.bytes_allocated)), 12, true)
-            << '\n';
+        out << "  " << pad(p.label(t.tag), 20);
+        if (judged) out << pad(human_bytes(double(at_last_gc[t.tag])), 12, true);
+        out << pad(std::to_string(t.live_objects), 10, true) << pad(human_bytes(double(t.live_bytes)), 12, true)
+            << pad(human_bytes(double(t.peak_live_bytes)), 12, true) << pad(std::to_string(t.allocations), 10, true)
+            << pad(human_bytes(double(t.bytes_allocated)), 12, true) << '\n';
     }
+    if (judged) out << "  (\"now\" includes objects allocated since the last collection, garbage or not)\n";
 }
 
 // The trend compares the first and last quarter of the run, which says more than two endpoints.
@@ -57,19 +70,64 @@ void write_trend(std::ostream& out, const Profile& p) {
         << fixed(late, 3) << ", worst " << fixed(worst->fragmentation, 3) << " at collection " << worst->collection
         << ")\n";
     auto smallest = std::min_element(t.begin(), t.end(), [](const auto& a, const auto& b) { return a.largest_free_bytes < b.largest_free_bytes; });
-    out << "largest free run: " << human_bytes(double(t.back().largest_free_bytes)) << " at the end, smallest "
-        << human_bytes(double(smallest->largest_free_bytes)) << " at collection " << smallest->collection << '\n';
-    std::uint64_t max_pause = 0, total = 0;
+    out << "largest free run after a collection: " << human_bytes(double(t.back().largest_free_bytes))
+        << " after the last (collection " << t.back().collection << "), smallest "
+        << human_bytes(double(smallest->largest_free_bytes)) << " after collection " << smallest->collection << '\n';
+    std::vector<std::uint64_t> pauses;
+    std::uint64_t total = 0;
     for (const auto& s : t) {
-        max_pause = std::max(max_pause, s.pause_ns);
+        pauses.push_back(s.pause_ns);
         total += s.pause_ns;
     }
-    out << "pauses: " << t.size() << " collections, mean " << fixed(double(total) / double(t.size()) / 1000.0, 1)
-        << " us, max " << fixed(double(max_pause) / 1000.0, 1) << " us\n";
+    std::sort(pauses.begin(), pauses.end());
+    // Nearest rank: the smallest pause that at least p % of the pauses do not exceed.
+    auto percentile = [&](double pct) { return pauses[static_cast<std::size_t>(std::ceil(pct / 100.0 * double(pauses.size()))) - 1]; };
+    out << "pauses: " << t.size() << " collections, p50 " << human_duration(percentile(50)) << ", p99 "
+        << human_duration(percentile(99)) << ", max " << human_duration(pauses.back()) << ", mean "
+        << human_duration(total / t.size()) << '\n';
+}
+
+// What a snapshot taken between collections shows: the objects the last collection found
+// reachable, and those allocated since, which no collection has judged (the map's pale cells).
+void write_snapshot(std::ostream& out, const Profile& p) {
+    const HeapSnapshot& s = p.snapshot;
+    if (!s.taken) return;
+    std::size_t survived = 0, survived_objects = 0, young = 0, young_objects = 0, unknown = 0, free = 0, largest = 0;
+    for (const SnapshotArea& a : s.areas) {
+        for (const SnapshotSpan& span : a.spans) {
+            std::size_t bytes = span.n_blocks * p.block_bytes;
+            if (!span.object) {
+                free += bytes;
+                largest = std::max(largest, bytes);
+            } else if (span.age == 0) {
+                young += bytes;
+                ++young_objects;
+            } else if (span.age > 0) {
+                survived += bytes;
+                ++survived_objects;
+            } else {
+                unknown += bytes;
+            }
+        }
+    }
+    out << "snapshot: " << (s.after_collection ? "right after collection " + std::to_string(s.collection)
+                                               : "collection " + std::to_string(s.collection) + " + " + human_duration(s.ns_since_collection))
+        << ": " << human_bytes(double(survived)) << " in " << survived_objects << " objects survived the last collection, "
+        << human_bytes(double(young)) << " in " << young_objects << " objects allocated since (not yet judged)";
+    if (unknown != 0) out << ", " << human_bytes(double(unknown)) << " never seen allocated";
+    out << "; " << human_bytes(double(free)) << " free, largest free run " << human_bytes(double(largest)) << '\n';
 }
 
 void write_leaks(std::ostream& out, const Profile& p) {
-    out << "leak suspects (alive for >= " << p.leak_min_age << " collections, largest first): "
+    if (!p.growing_tags.empty() || !p.timeline.empty()) {
+        out << "growing tags (live bytes after each of the last collections, rising): " << p.growing_tags.size() << '\n';
+        for (const GrowingTag& g : p.growing_tags) {
+            out << "  " << pad(p.label(g.tag), 20) << pad(human_bytes(double(g.first_bytes)), 10, true) << " -> "
+                << pad(human_bytes(double(g.last_bytes)), 10, true) << "  rose in " << g.rises << " of " << g.collections - 1
+                << " steps\n";
+        }
+    }
+    out << "leak suspects (objects of growing tags, alive for >= " << p.leak_min_age << " collections): "
         << p.leak_suspects.size() << '\n';
     for (const LeakSuspect& l : p.leak_suspects) {
         char where[64];
@@ -89,6 +147,7 @@ void write_summary(std::ostream& out, const Profile& p, std::size_t top_n) {
             << " (" << fixed(pct, 1) << "%), " << p.objects << " objects, largest free run "
             << human_bytes(double(p.largest_free_bytes)) << ", fragmentation " << fixed(p.fragmentation, 3) << '\n';
     }
+    write_snapshot(out, p);
     write_tags(out, p, top_n);
     write_trend(out, p);
     write_leaks(out, p);

@@ -26,6 +26,21 @@ inline std::string human_bytes(double bytes) {
     return text;
 }
 
+/// "850 ns", "12.5 us", "3.2 ms", "1.5 s".
+inline std::string human_duration(std::uint64_t ns) {
+    char text[32];
+    if (ns < 1000) {
+        std::snprintf(text, sizeof text, "%llu ns", static_cast<unsigned long long>(ns));
+    } else if (ns < 1000000) {
+        std::snprintf(text, sizeof text, "%.1f us", double(ns) / 1e3);
+    } else if (ns < 1000000000) {
+        std::snprintf(text, sizeof text, "%.1f ms", double(ns) / 1e6);
+    } else {
+        std::snprintf(text, sizeof text, "%.1f s", double(ns) / 1e9);
+    }
+    return text;
+}
+
 /// A round step (1, 2 or 5 times a power of ten) giving about `ticks` intervals up to `max`.
 inline double nice_step(double max, int ticks) {
     if (!(max > 0.0)) return 1.0;
