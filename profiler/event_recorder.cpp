@@ -191,8 +191,9 @@ void Profiler::State::fire_low_free_run(std::size_t largest_blocks, bool on_out_
     fire(event, low_alarm_fn);
 }
 
-void Profiler::State::out_of_memory(std::size_t) {
+void Profiler::State::out_of_memory(std::size_t n_bytes) {
     ++out_of_memory_events;
+    if (oom_log.size() < config.alarm_log_limit) oom_log.push_back(OutOfMemoryEvent{epoch, n_bytes});
     if (low_alarm_blocks == 0 || !low_alarm_on_oom || !low_alarm_armed || heap == nullptr) return;
     std::size_t largest_blocks = heap->info().max_free;
     if (largest_blocks < low_alarm_blocks) fire_low_free_run(largest_blocks, true);

@@ -256,6 +256,11 @@ void Profiler::write_json(std::ostream& out) const {
             .boolean("on_out_of_memory", a.on_out_of_memory);
         o << '}';
     });
+    write_array(out, "out_of_memory", s.oom_log, [](std::ostream& o, const OutOfMemoryEvent& e) {
+        o << '{';
+        Fields(o).num("collection", e.collection).num("n_bytes", e.n_bytes);
+        o << '}';
+    });
     write_snapshot(out, s.snapshot);
     out << "}\n";
 }

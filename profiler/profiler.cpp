@@ -45,6 +45,7 @@ void Profiler::State::clear_statistics() {
     histogram_count.fill(0);
     histogram_bytes.fill(0);
     alarm_log.clear();
+    oom_log.clear();
     snapshot = HeapSnapshot{};
     low_alarm_armed = true;
     untracked_events = 0;
@@ -239,6 +240,7 @@ std::vector<LeakSuspect> Profiler::leak_suspects() const {
 }
 
 const std::vector<AlarmEvent>& Profiler::alarm_log() const { return state_->alarm_log; }
+const std::vector<OutOfMemoryEvent>& Profiler::out_of_memory_log() const { return state_->oom_log; }
 std::uint64_t Profiler::collection_index() const { return state_->epoch; }
 std::size_t Profiler::tracked_objects() const { return state_->objects.size(); }
 

@@ -28,6 +28,7 @@ struct Profiler::State {
     std::array<std::uint64_t, kBuckets> histogram_count{};
     std::array<std::uint64_t, kBuckets> histogram_bytes{};
     std::vector<AlarmEvent> alarm_log;
+    std::vector<OutOfMemoryEvent> oom_log;
     HeapSnapshot snapshot;
 
     std::size_t large_alarm_blocks = 0;

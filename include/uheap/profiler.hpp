@@ -116,6 +116,12 @@ struct AlarmEvent {
     bool on_out_of_memory = false;       ///< low_free_run: seen at an out-of-memory, not a collection end
 };
 
+/// An allocation that returned null for lack of space (EventHooks::on_out_of_memory).
+struct OutOfMemoryEvent {
+    std::uint64_t collection = 0;  ///< collections completed when it happened
+    std::size_t n_bytes = 0;       ///< the size asked for
+};
+
 /// Called when an alarm fires. It runs inside a heap operation: it may read the heap (info,
 /// counters, size_of) but must not allocate, free or collect on it.
 using AlarmFn = std::function<void(const AlarmEvent&)>;
@@ -232,6 +238,8 @@ public:
     std::vector<LeakSuspect> leak_suspects() const;
     /// The alarms that fired, in order (at most config().alarm_log_limit).
     const std::vector<AlarmEvent>& alarm_log() const;
+    /// The out-of-memory events, in order (at most config().alarm_log_limit; the first are kept).
+    const std::vector<OutOfMemoryEvent>& out_of_memory_log() const;
     /// Collections the heap had completed at the last event the profiler saw.
     std::uint64_t collection_index() const;
     /// Objects the profiler tracks now (its view of the live set).

@@ -143,8 +143,79 @@ TEST(Svg, TimelineHasPolylinesForEverySeriesAndAPausePanel) {
         EXPECT_EQ(n_points, p.timeline.size());
     }
     EXPECT_EQ(x.count_with("g", "id", "legend"), 1u);
-    EXPECT_NE(svg.find("pause (µs)"), std::string::npos);
-    EXPECT_EQ(x.count_with("rect", "class", "frame"), 2u);  // two panels
+    EXPECT_NE(svg.find("pause (µs): p50 "), std::string::npos);
+    EXPECT_NE(svg.find("largest free run (log scale)"), std::string::npos);
+    EXPECT_EQ(x.count_with("rect", "class", "frame"), 4u);  // bytes, tags, largest free run, pauses
+    // Live bytes per tag, stacked: one band per tag of the sample (four tags, and tag 0).
+    std::size_t tags = 0;
+    for (const TagBytes& tb : p.timeline.back().live_by_tag) tags += tb.bytes != 0 ? 1 : 0;
+    EXPECT_GE(x.count_with("polygon", "class", "band"), 4u);
+    EXPECT_LE(x.count_with("polygon", "class", "band"), 7u);
+    EXPECT_GE(tags, 4u);
+}
+
+// The complaint: a 64-byte largest free run drawn as 0 on a 250 KB axis, and
+// out-of-memory events not marked. The run is on a log scale (a point well above the panel's
+// floor), and each out-of-memory event and alarm is a marker line with a title.
+TEST(Svg, TimelineMarksOutOfMemoryAndAlarmsAndShowsSmallFreeRuns) {
+    testing::TestHeap heap(16 * 1024);
+    Profiler prof;
+    prof.set_low_free_run_alarm(8, [](const AlarmEvent&) {});
+    prof.attach(*heap);
+    // A chain of kept objects with one-block holes between them, until the heap is full: the
+    // largest free run ends at one block, 32 bytes on a 16 KB heap.
+    for (;;) {
+        auto* kept = static_cast<void**>(heap->alloc(2 * kBlockBytes, 0, 1));
+        if (kept == nullptr) break;
+        kept[0] = heap.roots[0];
+        heap.roots[0] = kept;
+        heap->alloc(kBlockBytes, 0, 2);
+    }
+    heap->collect();
+    EXPECT_EQ(heap->alloc(64 * kBlockBytes), nullptr);  // out of memory
+    heap->collect();
+    report::Profile p;
+    std::string error;
+    ASSERT_TRUE(report::load_profile(prof.json(), &p, &error)) << error;
+    ASSERT_GE(p.out_of_memory.size(), 1u);
+    std::ostringstream out;
+    report::write_timeline_svg(out, p);
+    std::string svg = out.str();
+    XmlCheck x = check_xml(svg);
+    ASSERT_TRUE(x.ok) << x.error;
+    EXPECT_EQ(x.count_with("line", "class", "oom"), p.out_of_memory.size() + 1);  // and the legend's
+    EXPECT_EQ(x.count_with("line", "class", "alarm"), p.alarms.size() + 1);
+    EXPECT_NE(svg.find("out of memory after collection"), std::string::npos);
+    // Every largest-free-run point sits above the bottom of its panel, however small the run.
+    pugi::xpath_node largest = x.select("//polyline[@class='largest']")[0];
+    std::string points = largest.node().attribute("points").value();
+    std::vector<pugi::xpath_node> frames;
+    for (pugi::xpath_node f : x.select("//rect[@class='frame']")) frames.push_back(f);
+    ASSERT_EQ(frames.size(), 4u);
+    double panel_bottom = frames[2].node().attribute("y").as_double() + frames[2].node().attribute("height").as_double();
+    std::size_t pos = 0;
+    while (pos < points.size()) {
+        std::size_t comma = points.find(',', pos);
+        std::size_t end = points.find(' ', comma);
+        double py = std::stod(points.substr(comma + 1, end - comma - 1));
+        EXPECT_LT(py, panel_bottom - 1.0) << points;
+        pos = end == std::string::npos ? points.size() : end + 1;
+    }
+}
+
+// The x axis can count time on the heap's clock or bytes allocated instead of collections.
+TEST(Svg, TimelineXAxisCanBeTimeOrBytesAllocated) {
+    report::Profile p = sample_profile(64 * 1024);
+    for (auto [axis, name] : {std::pair{report::XAxis::collection, "collection"}, std::pair{report::XAxis::time, "time (ms"},
+                              std::pair{report::XAxis::allocated, "bytes allocated"}}) {
+        std::ostringstream out;
+        report::TimelineOptions options;
+        options.x_axis = axis;
+        report::write_timeline_svg(out, p, options);
+        XmlCheck x = check_xml(out.str());
+        ASSERT_TRUE(x.ok) << x.error;
+        EXPECT_NE(out.str().find(std::string("class=\"xlabel\">") + name), std::string::npos) << name;
+    }
 }
 
 TEST(Svg, TimelineWithoutCollectionsIsStillWellFormed) {

@@ -30,6 +30,7 @@ struct Options {
     std::string input;
     std::string out_dir = ".";
     std::string color_by = "tag";
+    std::string x_axis = "collection";
     std::size_t top_n = 8;
     uheap::report::HeapMapOptions map;
 };
@@ -110,7 +111,11 @@ int run(const Options& o) {
     }
     std::ostringstream map_svg, timeline_svg;
     uheap::report::write_heap_map_svg(map_svg, profile, o.map);
-    uheap::report::write_timeline_svg(timeline_svg, profile);
+    uheap::report::TimelineOptions timeline;
+    timeline.x_axis = o.x_axis == "time"        ? uheap::report::XAxis::time
+                      : o.x_axis == "allocated" ? uheap::report::XAxis::allocated
+                                                : uheap::report::XAxis::collection;
+    uheap::report::write_timeline_svg(timeline_svg, profile, timeline);
     const fs::path map_path = fs::path(o.out_dir) / "heap-map.svg";
     const fs::path timeline_path = fs::path(o.out_dir) / "timeline.svg";
     auto write = [&error](const fs::path& path, const std::ostringstream& svg) {
@@ -146,6 +151,9 @@ int main(int argc, char** argv) {
     app.add_option("--color-by", o.color_by, "Heap map colours: by tag, or by kind (free, head, tail, no-scan, "
                                              "finaliser)")
         ->check(CLI::IsMember({"tag", "kind"}));
+    app.add_option("--x-axis", o.x_axis, "Timeline x axis: collection index, time (the heap's clock), or bytes "
+                                         "allocated (a version 1 profile: collection only)")
+        ->check(CLI::IsMember({"collection", "time", "allocated"}));
     app.add_option("--columns", o.map.columns, "Heap map cells per row")
         ->type_name("N")
         ->check(CLI::Range(1, 4096));

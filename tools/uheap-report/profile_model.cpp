@@ -257,6 +257,13 @@ void read_leaks_and_alarms(const Field& leaks, const Field& alarms, Profile* p) 
     }
 }
 
+void read_out_of_memory(const Field& list, Profile* p) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        Field e = list.element(i);
+        p->out_of_memory.push_back(OutOfMemoryEvent{e.member("collection").uint<std::uint64_t>(), e.member("n_bytes").uint<std::size_t>()});
+    }
+}
+
 void read_growing_tags(const Field& list, Profile* p) {
     for (std::size_t i = 0; i < list.size(); ++i) {
         Field g = list.element(i);
@@ -356,6 +363,7 @@ bool load_profile(const std::string& json_text, Profile* out, std::string* error
         read_timeline(root.member("timeline"), version, &p);
         if (version >= 2) read_growing_tags(root.member("growing_tags"), &p);
         read_leaks_and_alarms(root.member("leak_suspects"), root.member("alarms"), &p);
+        if (version >= 2) read_out_of_memory(root.member("out_of_memory"), &p);
         read_snapshot(root.member("snapshot"), version, &p);
         *out = std::move(p);
         return true;

@@ -32,6 +32,7 @@ struct Profile {
     std::vector<GrowingTag> growing_tags;  ///< version 2; empty for version 1
     std::vector<LeakSuspect> leak_suspects;
     std::vector<AlarmEvent> alarms;
+    std::vector<OutOfMemoryEvent> out_of_memory;  ///< version 2; empty for version 1
     HeapSnapshot snapshot;
 
     /// "list" for a named tag, "tag 7" otherwise.
@@ -60,9 +61,21 @@ std::size_t blocks_per_cell(std::size_t total_blocks, std::size_t max_cells);
 /// a short placeholder picture when the profile has none.
 void write_heap_map_svg(std::ostream& out, const Profile& profile, const HeapMapOptions& options = {});
 
-/// Used, free and largest free run against the collection index, fragmentation on a 0..1 axis,
-/// and the pause times in a second panel below.
-void write_timeline_svg(std::ostream& out, const Profile& profile);
+/// What the timeline's x axis counts.
+enum class XAxis : std::uint8_t {
+    collection,  ///< the collection index
+    time,        ///< milliseconds on the heap's clock since the profiler attached (version 2)
+    allocated    ///< bytes allocated since the profiler attached (version 2)
+};
+
+struct TimelineOptions {
+    XAxis x_axis = XAxis::collection;
+};
+
+/// Panels sharing the x axis: used and free bytes with fragmentation on a 0..1 right axis;
+/// live bytes per tag, stacked; the largest free run on a log scale; pauses with p50, p99 and
+/// max. Out-of-memory events and alarms are vertical markers across the panels.
+void write_timeline_svg(std::ostream& out, const Profile& profile, const TimelineOptions& options = {});
 
 /// The text summary: heap totals, top tags by live bytes, fragmentation trend, pauses, leak
 /// suspects and alarms.
