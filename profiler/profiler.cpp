@@ -173,7 +173,7 @@ std::vector<SizeBucket> Profiler::histogram() const {
 std::vector<GrowingTag> Profiler::growing_tags() const {
     const State& s = *state_;
     std::vector<GrowingTag> out;
-    std::size_t k = std::min(s.timeline.size(), std::max<std::size_t>(s.config.growth_window, 2));
+    std::size_t k = s.growth_window_samples();
     if (k < 2) return out;
     const TimelineSample* window = s.timeline.data() + (s.timeline.size() - k);
     std::map<std::uint16_t, std::vector<std::uint64_t>> series;
@@ -211,7 +211,7 @@ std::vector<LeakSuspect> Profiler::leak_suspects() const {
     if (growing.empty()) return out;
     std::map<std::uint16_t, std::size_t> rank;  // 0: grew most
     for (std::size_t i = 0; i < growing.size(); ++i) rank[growing[i].tag] = i;
-    std::size_t k = std::min(s.timeline.size(), std::max<std::size_t>(s.config.growth_window, 2));
+    std::size_t k = s.growth_window_samples();
     const std::uint64_t window_start = s.timeline[s.timeline.size() - k].collection;
     std::vector<ObjectRecord> candidates;
     s.objects.for_each([&](const ObjectRecord& r) {

@@ -2,6 +2,7 @@
 // The profiler's internal state and the EventHooks that feed it; the map of profiler/*.cpp.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -59,6 +60,10 @@ struct Profiler::State {
     /// Collections an object has survived (births are kept mod 2^32, ages are exact below that).
     std::uint64_t age_of(const profiling::ObjectRecord& r) const {
         return static_cast<std::uint32_t>(static_cast<std::uint32_t>(epoch) - r.birth);
+    }
+    /// Timeline samples in the growth window: the last config.growth_window (at least 2), or all.
+    std::size_t growth_window_samples() const {
+        return std::min(timeline.size(), std::max<std::size_t>(config.growth_window, 2));
     }
     void record_existing_objects();
     void clear_statistics();

@@ -256,9 +256,7 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     if (shared.refused()) return nullptr;
     if (this->shared()) {  // the fast path's test and take, now that the lock is held
         constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
-        if (n_bytes - 1 < kThreadCacheSizes * kBlockBytes && flags == 0 && shared.depth() == 0 && shared.me().in_heap == 1) {
-            if (void* object = allocate_from_refill(shared.me(), n_bytes)) return object;
-        }
+        if (void* object = allocate_from_refill(shared.me(), n_bytes, flags)) return object;
         std::size_t n_blocks = blocks_for_bytes(n_bytes);
         Area& area = *areas.first;
         std::size_t start = 0;

@@ -475,7 +475,7 @@ struct HeapImpl final : Heap {
 
     // thread_cache.cpp
     [[gnu::noinline]] void* allocate_shared(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
-    void* allocate_from_refill(ThreadRecord& me, std::size_t n_bytes);
+    void* allocate_from_refill(ThreadRecord& me, std::size_t n_bytes, unsigned flags);
     void release_caches_of(ThreadRecord& r);
     void release_thread_caches();
     void mark_kept_thread_caches();

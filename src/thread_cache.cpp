@@ -3,8 +3,8 @@
 // heap hands out without the heap's lock. Under the lock, a refill takes one free run and
 // commits it as a batch of objects of one size, end to end, counted as used; then Heap::alloc()
 // hands them out in order, each zeroed as it goes, reading and writing nothing but the thread's
-// own record and the object. The next collection releases what is left of every cache (after the last sweep is
-// finished), so a cache never holds memory across a collection.
+// own record and the object. The next collection releases what is left of every cache (after
+// the last sweep is finished), so a cache never holds memory across a collection.
 //
 // Why whole objects and not a raw run carved without the lock: carving writes table words
 // (heads, tails) that other threads read under the lock (free, size_of, the scan's object
@@ -59,9 +59,10 @@ template <std::size_t kBlocks>
 
 // An object from `me`'s cache, without the lock, if the fast path's conditions hold (the thread
 // not inside lock() or a heap call, no collection waiting for it: caches_open is clear while
-// `stopping` is set), or null. The caller has checked the size (kCacheMaxBytes) and flags (0). `popping` brackets the take, so that a signal stop between its
-// read of `next` and its write sees it (C2); compiler fences suffice, the handler runs on this
-// thread. Anything else, and an empty cache, goes to allocate_slow(), which takes the lock.
+// `stopping` is set), or null: the caller then goes to allocate_slow(), which takes the lock.
+// The caller has checked the size (kCacheMaxBytes) and flags (0). `popping` brackets the take,
+// so that a signal stop between its read of `next` and its write sees it (C2); compiler fences
+// suffice, the handler runs on this thread.
 [[gnu::always_inline]] inline void* take_cached(const ThreadSet& set, ThreadRecord& me, std::size_t n_bytes) {
     if ((me.lock_depth | me.in_heap) != 0 || !__atomic_load_n(&set.caches_open, __ATOMIC_RELAXED)) return nullptr;
     me.popping = true;
@@ -86,13 +87,15 @@ void* HeapImpl::allocate_shared(std::size_t n_bytes, unsigned flags, std::uint16
     return allocate_slow(n_bytes, flags, tag);
 }
 
-// allocate_slow() with the lock held, for a top-level call whose size a cache serves: refills
-// the caller's empty cache and takes its first object, or returns null (a collection is due,
-// or nothing fits: the usual path allocates this one). A batch doubles with every refill since
+// allocate_slow() with the lock held: for a top-level call (not a finaliser's, not under the
+// thread's lock()) whose size and flags a cache serves, refills the caller's empty cache and
+// takes its first object; else, or if a collection is due or nothing fits, null (the usual
+// path allocates this one). A batch doubles with every refill since
 // the last collection, from kFirstBatch up to kBatchMaxBlocks, takes at most a sixteenth of the
 // area's free blocks, so a small heap is not handed out in caches, and does not cross the
 // collection threshold; it is shorter where its free run ends.
-void* HeapImpl::allocate_from_refill(ThreadRecord& me, std::size_t n_bytes) {
+void* HeapImpl::allocate_from_refill(ThreadRecord& me, std::size_t n_bytes, unsigned flags) {
+    if (n_bytes - 1 >= kCacheMaxBytes || flags != 0 || me.lock_depth != 0 || me.in_heap != 1) return nullptr;
     std::size_t index = cache_index(n_bytes);
     std::size_t n_blocks = index + 1;
     ThreadCache& c = me.caches[index];
@@ -193,13 +196,15 @@ std::size_t HeapImpl::handed_out_by_caches() const {
 namespace uheap {
 
 // The same as alloc() but for the record lookup: a thread that has its record skips current().
+// A miss goes straight to the lock (alloc() would look the record up and try the cache again).
 void* Heap::alloc(ThreadRecord& caller, std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     detail::HeapImpl& self = detail::HeapImpl::of(*this);
-    if (self.shared() && n_bytes - 1 < detail::kCacheMaxBytes && flags == 0) {
+    if (!self.shared()) return alloc(n_bytes, flags, tag);
+    if (n_bytes - 1 < detail::kCacheMaxBytes && flags == 0) {
         UHEAP_ASSERT(self.threads->hooks.current(self.threads->hooks.user) == &caller);  // the caller's own
         if (void* object = detail::take_cached(*self.threads, caller, n_bytes)) return object;
     }
-    return alloc(n_bytes, flags, tag);
+    return self.allocate_slow(n_bytes, flags, tag);
 }
 
 }  // namespace uheap

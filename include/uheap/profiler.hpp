@@ -65,7 +65,7 @@ struct TimelineSample {
     std::size_t bytes_freed = 0;         ///< their whole-block bytes
     std::size_t live_objects = 0;        ///< objects that survived
     std::uint64_t pause_ns = 0;          ///< collect_start() to the end of the sweep
-    std::uint64_t time_ns = 0;           ///< when it ended, from attach() (steady clock)
+    std::uint64_t time_ns = 0;           ///< when it ended, from attach(), on the heap's clock (Heap::now_ns())
     std::uint64_t bytes_allocated = 0;   ///< bytes allocated since attach(), as of this collection
     /// Every tag's live bytes after this collection (tags with none left out), in tag order:
     /// what the collection found reachable, for per-tag curves and leak growth.

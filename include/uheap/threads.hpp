@@ -33,8 +33,8 @@ struct ThreadSet;
 inline constexpr unsigned kThreadCacheSizes = 4;
 
 /// One of a thread's allocation caches: objects of one size, laid end to end in [next, end),
-/// each already an object of the heap (committed and zeroed under the lock). Heap::alloc() hands
-/// them out in order without the lock; the next collection releases what is left.
+/// each already an object of the heap (committed under the lock). Heap::alloc() hands them out
+/// in order without the lock, zeroing each; the next collection releases what is left.
 struct ThreadCache {
     unsigned char* next = nullptr;  ///< the next object to hand out (written by its thread alone)
     unsigned char* end = nullptr;   ///< past the last

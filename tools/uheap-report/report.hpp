@@ -81,6 +81,10 @@ void write_timeline_svg(std::ostream& out, const Profile& profile, const Timelin
 /// suspects and alarms.
 void write_summary(std::ostream& out, const Profile& profile, std::size_t top_n = 8);
 
+/// "p50 108.0 us, p99 253.7 us, max 4.2 ms" over the timeline's pauses (nearest rank: the
+/// smallest pause that at least p % of them do not exceed). Needs a non-empty timeline.
+std::string pause_percentiles(const Profile& profile);
+
 /// Escapes &, <, >, " for SVG text and attributes.
 std::string xml_escape(const std::string& text);
 

@@ -73,18 +73,10 @@ void write_trend(std::ostream& out, const Profile& p) {
     out << "largest free run after a collection: " << human_bytes(double(t.back().largest_free_bytes))
         << " after the last (collection " << t.back().collection << "), smallest "
         << human_bytes(double(smallest->largest_free_bytes)) << " after collection " << smallest->collection << '\n';
-    std::vector<std::uint64_t> pauses;
     std::uint64_t total = 0;
-    for (const auto& s : t) {
-        pauses.push_back(s.pause_ns);
-        total += s.pause_ns;
-    }
-    std::sort(pauses.begin(), pauses.end());
-    // Nearest rank: the smallest pause that at least p % of the pauses do not exceed.
-    auto percentile = [&](double pct) { return pauses[static_cast<std::size_t>(std::ceil(pct / 100.0 * double(pauses.size()))) - 1]; };
-    out << "pauses: " << t.size() << " collections, p50 " << human_duration(percentile(50)) << ", p99 "
-        << human_duration(percentile(99)) << ", max " << human_duration(pauses.back()) << ", mean "
-        << human_duration(total / t.size()) << '\n';
+    for (const auto& s : t) total += s.pause_ns;
+    out << "pauses: " << t.size() << " collections, " << pause_percentiles(p) << ", mean " << human_duration(total / t.size())
+        << '\n';
 }
 
 // What a snapshot taken between collections shows: the objects the last collection found
@@ -138,6 +130,14 @@ void write_leaks(std::ostream& out, const Profile& p) {
 }
 
 }  // namespace
+
+std::string pause_percentiles(const Profile& p) {
+    std::vector<std::uint64_t> pauses;
+    for (const TimelineSample& s : p.timeline) pauses.push_back(s.pause_ns);
+    std::sort(pauses.begin(), pauses.end());
+    auto rank = [&](double pct) { return pauses[static_cast<std::size_t>(std::ceil(pct / 100.0 * double(pauses.size()))) - 1]; };
+    return "p50 " + human_duration(rank(50)) + ", p99 " + human_duration(rank(99)) + ", max " + human_duration(pauses.back());
+}
 
 void write_summary(std::ostream& out, const Profile& p, std::size_t top_n) {
     out << "uheap profile: block " << p.block_bytes << " B, " << p.collections << " collections\n";

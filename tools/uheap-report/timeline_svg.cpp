@@ -217,16 +217,13 @@ int write_largest_panel(std::ostream& out, const Profile& p, const XScale& xs, i
 
 int write_pause_panel(std::ostream& out, const Profile& p, const XScale& xs, int y) {
     constexpr int kH = 110;
-    std::vector<std::uint64_t> pauses;
-    for (const TimelineSample& s : p.timeline) pauses.push_back(s.pause_ns);
-    std::sort(pauses.begin(), pauses.end());
-    auto percentile = [&](double pct) { return pauses[static_cast<std::size_t>(std::ceil(pct / 100.0 * double(pauses.size()))) - 1]; };
-    double max_us = std::max(double(pauses.back()) / 1000.0, 0.001);
+    std::uint64_t max_pause = 0;
+    for (const TimelineSample& s : p.timeline) max_pause = std::max(max_pause, s.pause_ns);
+    double max_us = std::max(double(max_pause) / 1000.0, 0.001);
     double step = nice_step(max_us, 4);
     max_us = std::ceil(max_us / step) * step;
     write_panel(out, y, kH,
-                "pause (µs): p50 " + human_duration(percentile(50)) + ", p99 " + human_duration(percentile(99)) + ", max " +
-                    human_duration(pauses.back()),
+                "pause (µs): " + pause_percentiles(p),
                 linear_grid(max_us, step, [](double v) { return axis_number(v); }));
     write_series(out, p, xs, y, kH, "pause", [&](const TimelineSample& s) { return double(s.pause_ns) / 1000.0 / max_us; });
     return kH;
