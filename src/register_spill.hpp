@@ -5,8 +5,11 @@
 // gchelper): it stores exactly the general-purpose callee-saved registers, and so, on a
 // hard-float Cortex-M, touches no FP register (__builtin_unwind_init saves d8-d15 too, which
 // gives the collecting thread an FP context). Elsewhere the portable spill: __builtin_unwind_init
-// forces the compiler to save every callee-saved register, and setjmp stores them again in a
-// buffer on the stack. Always inlined: the buffer is a local of the frame that must stay live.
+// makes the calling frame save every callee-saved register in its prologue, and setjmp stores
+// the current ones in a buffer on that frame. Always inlined into the frame that stays live
+// while the stack is scanned, but for the setjmp itself, a call of its own: GCC never inlines a
+// function that calls setjmp (i386, AArch64 and RISC-V builds failed to compile; the setjmp
+// call may clobber a register first, the i386 PIC base in ebx, whose value the prologue saved).
 #pragma once
 
 #include <csetjmp>
@@ -53,9 +56,10 @@ __attribute__((always_inline)) inline void spill_registers(RegisterSpill& s) {
 struct RegisterSpill {
     std::jmp_buf buffer;
 };
+__attribute__((noinline)) inline void setjmp_into(RegisterSpill& s) { setjmp(s.buffer); }
 __attribute__((always_inline)) inline void spill_registers(RegisterSpill& s) {
     __builtin_unwind_init();  // (in the caller's frame: always inlined)
-    setjmp(s.buffer);
+    setjmp_into(s);
 }
 #endif
 

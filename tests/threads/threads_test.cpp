@@ -33,6 +33,9 @@ struct Node {
     std::uint64_t owner;
 };
 
+/// A Node's size on the heap: one block on 64-bit targets, two of 16 bytes on 32-bit ones.
+constexpr std::size_t kNodeBytes = (sizeof(Node) + uheap::kBlockBytes - 1) / uheap::kBlockBytes * uheap::kBlockBytes;
+
 std::uint64_t stamp_of(unsigned owner, std::uint64_t index) { return (std::uint64_t{owner} << 40) ^ (index * 0x9E3779B97F4A7C15u >> 24); }
 
 std::size_t ops_per_thread() {
@@ -162,7 +165,7 @@ TEST(Threads, AWorkerCollectsWhileTheMainThreadHoldsObjects) {
         }
     });
     join_parked(heap, workers);
-    EXPECT_EQ(heap.size_of(kept), uheap::kBlockBytes);
+    EXPECT_EQ(heap.size_of(kept), kNodeBytes);
     EXPECT_EQ(kept->stamp, 42u);
     EXPECT_GE(heap.counters().collections, 50u);
     EXPECT_GE(heap.counters().objects_collected, 40u);
@@ -247,7 +250,7 @@ TEST(Threads, AThreadInABlockingCallDoesNotHoldUpACollection) {
                 w->done->wait();
             },
             &wait);
-        survived = heap.size_of(mine) == uheap::kBlockBytes && mine->stamp == 7;
+        survived = heap.size_of(mine) == kNodeBytes && mine->stamp == 7;
     });
     while (!blocked.load()) std::this_thread::yield();
     for (int i = 0; i < 8; ++i) heap.alloc(sizeof(Node));
@@ -272,7 +275,7 @@ TEST(Threads, ASafePointParksForAnotherThreadsCollection) {
         mine->stamp = 9;
         started.store(true);
         while (!stop.load()) heap.safe_point();
-        survived = heap.size_of(mine) == uheap::kBlockBytes && mine->stamp == 9;
+        survived = heap.size_of(mine) == kNodeBytes && mine->stamp == 9;
     });
     while (!started.load()) std::this_thread::yield();
     for (int i = 0; i < 20; ++i) {
@@ -355,15 +358,15 @@ TEST(Threads, ACollectionReleasesEveryThreadsCache) {
             while (st->load() != 2) std::this_thread::yield();
         }, &step);
         cached_after = cached_objects(my_record(shared.threads));
-        survived = heap.size_of(mine) == uheap::kBlockBytes && mine->stamp == 11;
+        survived = heap.size_of(mine) == kNodeBytes && mine->stamp == 11;
     });
     while (step.load() != 1) std::this_thread::yield();
     uheap::Counters before = heap.counters();
     EXPECT_EQ(before.allocations, 1u);                                   // handed out, not cached
-    EXPECT_EQ(before.used_bytes, (1 + cached_before) * uheap::kBlockBytes);  // the cache is in use
+    EXPECT_EQ(before.used_bytes, (1 + cached_before) * kNodeBytes);  // the cache is in use
     EXPECT_EQ(heap.collect(), Status::ok);
     uheap::Counters after = heap.counters();
-    EXPECT_EQ(after.used_bytes, uheap::kBlockBytes);  // the worker's object alone
+    EXPECT_EQ(after.used_bytes, kNodeBytes);  // the worker's object alone
     EXPECT_EQ(after.allocations, 1u);
     EXPECT_TRUE(heap.verify().ok()) << heap.verify().detail;
     step.store(2);
