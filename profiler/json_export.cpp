@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The profile as JSON ("uheap-profile" version 1), written by hand; docs/profiling.md is the schema.
+// The profile as JSON ("uheap-profile" version 3), written by hand; docs/profiling.md is the schema.
+#include <cstdio>
 #include <ostream>
 #include <sstream>
 
@@ -119,16 +120,27 @@ void write_heap(std::ostream& out, const Heap* heap) {
     out << "},\n";
 }
 
+/// null for a negative (absent) tag, age or site.
+void put_optional(std::ostream& out, std::int64_t value) {
+    if (value < 0) {
+        out << "null";
+    } else {
+        put_uint(out, static_cast<std::uint64_t>(value));
+    }
+}
+
+/// One snapshot object (or null), its spans one per line, indented for the top level.
 void write_snapshot(std::ostream& out, const HeapSnapshot& snap) {
-    out << "  \"snapshot\": ";
     if (!snap.taken) {
-        out << "null\n";
+        out << "null";
         return;
     }
     out << "{\"collection\": ";
     put_uint(out, snap.collection);
     out << ", \"after_collection\": " << (snap.after_collection ? "true" : "false") << ", \"ns_since_collection\": ";
     put_uint(out, snap.ns_since_collection);
+    out << ", \"time_ns\": ";
+    put_uint(out, snap.time_ns);
     out << ", \"areas\": [";
     for (std::size_t a = 0; a < snap.areas.size(); ++a) {
         const SnapshotArea& area = snap.areas[a];
@@ -146,22 +158,55 @@ void write_snapshot(std::ostream& out, const HeapSnapshot& snap) {
             out << (s.object ? ", \"object\", " : ", \"free\", ");
             put_uint(out, s.flags);
             out << ", ";
-            if (s.tag < 0) {
-                out << "null";
-            } else {
-                put_uint(out, static_cast<std::uint64_t>(s.tag));
-            }
+            put_optional(out, s.tag);
             out << ", ";
-            if (s.age < 0) {
-                out << "null";
-            } else {
-                put_uint(out, static_cast<std::uint64_t>(s.age));
-            }
+            put_optional(out, s.age);
+            out << ", ";
+            put_optional(out, s.site);
             out << ']';
         }
         out << (area.spans.empty() ? "]}" : "\n    ]}");
     }
-    out << (snap.areas.empty() ? "]}\n" : "\n  ]}\n");
+    out << (snap.areas.empty() ? "]}" : "\n  ]}");
+}
+
+/// "0x7f3a..." : JSON numbers lose bits above 2^53 in most readers.
+void put_address(std::ostream& out, std::uintptr_t address) {
+    char text[2 + 2 * sizeof(std::uintptr_t) + 1];
+    std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(address));
+    out << '"' << text << '"';
+}
+
+/// The sampled call sites and, only when there are some, the modules their addresses lie in
+/// (so a profile without sampling stays free of addresses, and deterministic).
+void write_call_sites(std::ostream& out, std::uint64_t sample_every, const std::vector<CallSite>& sites) {
+    out << "  \"call_sites\": {\"sample_every\": ";
+    put_uint(out, sample_every);
+    std::vector<LoadedModule> modules;
+    if (!sites.empty()) modules = Profiler::loaded_modules();
+    out << ", \"modules\": [";
+    for (std::size_t i = 0; i < modules.size(); ++i) {
+        out << (i == 0 ? "\n    {\"path\": " : ",\n    {\"path\": ");
+        put_json_string(out, modules[i].path.c_str());
+        out << ", \"base\": ";
+        put_address(out, modules[i].base);
+        out << ", \"end\": ";
+        put_address(out, modules[i].end);
+        out << '}';
+    }
+    out << (modules.empty() ? "], \"sites\": [" : "\n  ], \"sites\": [");
+    for (std::size_t i = 0; i < sites.size(); ++i) {
+        const CallSite& c = sites[i];
+        out << (i == 0 ? "\n    {" : ",\n    {");
+        Fields(out).num("id", c.id).num("tag", c.tag).num("samples", c.samples).num("sampled_bytes", c.sampled_bytes);
+        out << ", \"frames\": [";
+        for (std::size_t k = 0; k < c.frames.size(); ++k) {
+            if (k != 0) out << ", ";
+            put_address(out, c.frames[k]);
+        }
+        out << "]}";
+    }
+    out << (sites.empty() ? "]},\n" : "\n  ]},\n");
 }
 
 }  // namespace
@@ -170,7 +215,7 @@ void write_snapshot(std::ostream& out, const HeapSnapshot& snap) {
 // the text byte for byte.
 void Profiler::write_json(std::ostream& out) const {
     const State& s = *state_;
-    out << "{\n  \"format\": \"uheap-profile\",\n  \"version\": 2,\n  \"block_bytes\": ";
+    out << "{\n  \"format\": \"uheap-profile\",\n  \"version\": 3,\n  \"block_bytes\": ";
     put_uint(out, kBlockBytes);
     out << ",\n  \"collections\": ";
     put_uint(out, s.epoch);
@@ -261,8 +306,16 @@ void Profiler::write_json(std::ostream& out) const {
         Fields(o).num("collection", e.collection).num("n_bytes", e.n_bytes);
         o << '}';
     });
+    write_call_sites(out, s.config.site_sample_every, s.call_sites);
+    out << "  \"snapshots\": [";
+    for (std::size_t i = 0; i < s.snapshots.size(); ++i) {
+        out << (i == 0 ? "\n  " : ",\n  ");
+        write_snapshot(out, s.snapshots[i]);
+    }
+    out << (s.snapshots.empty() ? "],\n" : "\n  ],\n");
+    out << "  \"snapshot\": ";
     write_snapshot(out, s.snapshot);
-    out << "}\n";
+    out << "\n}\n";
 }
 
 std::string Profiler::json() const {

@@ -47,6 +47,8 @@ void Profiler::State::clear_statistics() {
     alarm_log.clear();
     oom_log.clear();
     snapshot = HeapSnapshot{};
+    snapshots.clear();
+    call_sites.clear();
     low_alarm_armed = true;
     untracked_events = 0;
     out_of_memory_events = 0;
@@ -283,6 +285,8 @@ void Profiler::take_snapshot(SnapshotMode mode) {
 }
 
 const HeapSnapshot& Profiler::snapshot() const { return state_->snapshot; }
+const std::vector<HeapSnapshot>& Profiler::snapshots() const { return state_->snapshots; }
+const std::vector<CallSite>& Profiler::call_sites() const { return state_->call_sites; }
 
 bool Profiler::save_json(const std::string& path, SnapshotMode mode) {
     take_snapshot(mode);

@@ -31,6 +31,8 @@ struct Profiler::State {
     std::vector<AlarmEvent> alarm_log;
     std::vector<OutOfMemoryEvent> oom_log;
     HeapSnapshot snapshot;
+    std::vector<HeapSnapshot> snapshots;  ///< every config.snapshot_every collections
+    std::vector<CallSite> call_sites;     ///< by id
 
     std::size_t large_alarm_blocks = 0;
     AlarmFn large_alarm_fn;

@@ -33,6 +33,18 @@ struct ProfilerConfig {
     /// of the last collections (growing_tags()); objects that live as long as the program sit in
     /// tags that do not grow, and stay off the list.
     std::size_t growth_window = 8;
+    /// Take a heap snapshot after every this many collections and keep it in snapshots(), so a
+    /// report can show the heap map at any moment of the run; 0 = off. Each costs a heap walk.
+    std::size_t snapshot_every = 0;
+    /// Keep at most this many of those snapshots: when full, every other one is dropped and the
+    /// interval doubles, so they stay evenly spread over the whole run.
+    std::size_t snapshot_limit = 32;
+    /// Record the call stack of every Nth allocation (its call site, in call_sites()); 0 = off.
+    /// 1 records every allocation: exact, and costly (a stack walk each).
+    std::size_t site_sample_every = 0;
+    /// Return addresses kept per sampled stack (the profiler's and the heap's own frames are
+    /// skipped first).
+    std::size_t site_frames = 8;
 };
 
 /// What the profiler knows about one tag (the small number a host passes to Heap::alloc()).
@@ -137,6 +149,9 @@ struct SnapshotSpan {
     /// collection has judged it yet (it may be garbage); -1 for a free run or an object the
     /// profiler never saw allocated.
     std::int64_t age = -1;
+    /// The call site (CallSite::id) recorded for the object if its allocation was sampled
+    /// (ProfilerConfig::site_sample_every), else -1.
+    std::int32_t site = -1;
 };
 
 /// One area of a snapshot: its pool size and every span, in address order.
@@ -158,7 +173,26 @@ struct HeapSnapshot {
     std::uint64_t collection = 0;   ///< collections completed when it was taken
     /// Nanoseconds from the end of the last collection to the snapshot (0 if none since attach()).
     std::uint64_t ns_since_collection = 0;
+    /// When it was taken: nanoseconds on the heap's clock since the profiler attached.
+    std::uint64_t time_ns = 0;
     std::vector<SnapshotArea> areas;  ///< one per area of the heap, in Heap::area_pool() order
+};
+
+/// Where sampled allocations came from: one distinct call stack with one tag.
+struct CallSite {
+    std::uint32_t id = 0;                ///< its index in Profiler::call_sites()
+    std::uint16_t tag = 0;               ///< the tag of the allocations
+    std::vector<std::uintptr_t> frames;  ///< return addresses, innermost (the allocating call) first
+    std::uint64_t samples = 0;           ///< sampled allocations from here
+    std::uint64_t sampled_bytes = 0;     ///< their whole-block bytes
+};
+
+/// A loaded executable or shared library, so a report can turn addresses into source lines
+/// (the address minus `base` is what addr2line takes for a position-independent binary).
+struct LoadedModule {
+    std::string path;
+    std::uintptr_t base = 0;  ///< the address it was loaded at
+    std::uintptr_t end = 0;   ///< one past its last mapped byte
 };
 
 /// Tables exported by write_csv().
@@ -251,6 +285,14 @@ public:
     void take_snapshot(SnapshotMode mode = SnapshotMode::now);
     /// The last take_snapshot() (HeapSnapshot::taken is false if none since attach() or reset()).
     const HeapSnapshot& snapshot() const;
+    /// The snapshots taken every config().snapshot_every collections, oldest first (right after
+    /// their collection: after_collection is true). Empty when that is 0.
+    const std::vector<HeapSnapshot>& snapshots() const;
+    /// Every call site recorded by sampling (config().site_sample_every), by id.
+    const std::vector<CallSite>& call_sites() const;
+    /// The modules mapped in this process now, for symbolising call sites (empty where the
+    /// platform cannot list them).
+    static std::vector<LoadedModule> loaded_modules();
 
     // ---- export (docs/profiling.md describes every field) ---------------------------------
 

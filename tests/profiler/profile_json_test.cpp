@@ -126,6 +126,24 @@ TEST(ProfileJson, MalformedJsonSaysWhereAndWhat) {
               "not a uheap-profile document: the top level is an array, not an object");
 }
 
+// A version 2 profile (no snapshot series, no call sites) still loads, its spans without sites.
+TEST(ProfileJson, ReadsVersionTwo) {
+    Profiler prof;
+    Json doc = Json::parse(sample_json(prof));
+    doc["version"] = 2;
+    doc.erase("snapshots");
+    doc.erase("call_sites");
+    doc["snapshot"].erase("time_ns");
+    for (Json& span : doc["snapshot"]["areas"][0]["spans"]) span.erase(6);
+    report::Profile p;
+    std::string error;
+    ASSERT_TRUE(report::load_profile(doc.dump(), &p, &error)) << error;
+    EXPECT_TRUE(p.snapshots.empty());
+    EXPECT_EQ(p.site_sample_every, 0u);
+    EXPECT_GE(p.snapshot.areas[0].spans[0].age, 0);
+    EXPECT_EQ(p.snapshot.areas[0].spans[0].site, -1);
+}
+
 // A profile written before version 2 (no per-tag timeline, no ages, no growth) still loads.
 TEST(ProfileJson, ReadsVersionOne) {
     Profiler prof;
@@ -134,12 +152,18 @@ TEST(ProfileJson, ReadsVersionOne) {
     doc.erase("growing_tags");
     doc["snapshot"].erase("after_collection");
     doc["snapshot"].erase("ns_since_collection");
+    doc["snapshot"].erase("time_ns");
+    doc.erase("snapshots");
+    doc.erase("call_sites");
     for (Json& t : doc["timeline"]) {
         t.erase("time_ns");
         t.erase("bytes_allocated");
         t.erase("live_by_tag");
     }
-    for (Json& span : doc["snapshot"]["areas"][0]["spans"]) span.erase(5);
+    for (Json& span : doc["snapshot"]["areas"][0]["spans"]) {
+        span.erase(6);
+        span.erase(5);
+    }
     report::Profile p;
     std::string error;
     ASSERT_TRUE(report::load_profile(doc.dump(), &p, &error)) << error;
@@ -153,8 +177,8 @@ TEST(ProfileJson, RefusesOtherDocuments) {
     EXPECT_EQ(load_error("{\"version\": 1}"), "not a uheap-profile document: it has no \"format\" field");
     EXPECT_EQ(load_error("{\"format\": \"something\", \"version\": 1}"),
               "not a uheap-profile document: \"format\" is \"something\", expected \"uheap-profile\"");
-    EXPECT_EQ(load_error("{\"format\": \"uheap-profile\", \"version\": 3}"),
-              "unsupported uheap-profile version 3 (this uheap-report reads versions 1 and 2)");
+    EXPECT_EQ(load_error("{\"format\": \"uheap-profile\", \"version\": 4}"),
+              "unsupported uheap-profile version 4 (this uheap-report reads versions 1 to 3)");
     EXPECT_EQ(load_error("{\"format\": \"uheap-profile\"}"), "version: missing");
 }
 
@@ -187,7 +211,13 @@ TEST(ProfileJson, NamesTheFieldThatIsWrong) {
         {[](Json& j) { j["alarms"][0]["on_out_of_memory"] = nullptr; },
          "alarms[0].on_out_of_memory: expected true or false, found null"},
         {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1].erase(4); },
-         "snapshot.areas[0].spans[1]: expected [first_block, n_blocks, kind, flags, tag, age], found 5 elements"},
+         "snapshot.areas[0].spans[1]: expected [first_block, n_blocks, kind, flags, tag, age, site], found 6 elements"},
+        {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1][6] = "here"; },
+         "snapshot.areas[0].spans[1][6]: expected a non-negative integer, found \"here\""},
+        {[](Json& j) { j["snapshots"] = Json::object(); }, "snapshots: expected an array, found an object"},
+        {[](Json& j) { j["call_sites"].erase("sample_every"); }, "call_sites.sample_every: missing"},
+        {[](Json& j) { j["call_sites"]["sites"] = Json::array({{{"id", 0}, {"tag", 1}, {"samples", 1}, {"sampled_bytes", 32}, {"frames", {"12"}}}}); },
+         "call_sites.sites[0].frames[0]: expected an address \"0x...\", found \"12\""},
         {[](Json& j) { j["snapshot"]["areas"][0]["spans"][1][5] = -2; },
          "snapshot.areas[0].spans[1][5]: expected a non-negative integer, found -2"},
         {[](Json& j) { j["timeline"][1]["live_by_tag"][0] = Json::array({1}); },

@@ -2,6 +2,7 @@
 // Reading a profiler JSON document back into a report::Profile. nlohmann-json parses the text;
 // this file checks that every field the report uses is there, of the right type and in range.
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -144,9 +145,9 @@ std::uint64_t check_format(const Field& root) {
                           ", expected \"uheap-profile\"");
     }
     auto version = root.member("version").uint<std::uint64_t>();
-    if (version != 1 && version != 2) {
+    if (version < 1 || version > 3) {
         throw FormatError("unsupported uheap-profile version " + std::to_string(version) +
-                          " (this uheap-report reads versions 1 and 2)");
+                          " (this uheap-report reads versions 1 to 3)");
     }
     return version;
 }
@@ -277,8 +278,9 @@ void read_growing_tags(const Field& list, Profile* p) {
     }
 }
 
-// Spans are [first_block, n_blocks, "object"|"free", flags, tag|null, age|null] (version 1: no
-// age) and must tile the pool in address order: the heap map indexes its block table by them.
+// Spans are [first_block, n_blocks, "object"|"free", flags, tag|null, age|null, site|null]
+// (version 1: no age, version 2: no site) and must tile the pool in address order: the heap map
+// indexes its block table by them.
 SnapshotArea read_area(const Field& a, std::uint64_t version) {
     SnapshotArea area;
     area.pool_blocks = a.member("pool_blocks").uint<std::size_t>();
@@ -287,10 +289,10 @@ SnapshotArea read_area(const Field& a, std::uint64_t version) {
     std::size_t next_block = 0;
     for (std::size_t i = 0; i < spans.size(); ++i) {
         Field s = spans.element(i);
-        const std::size_t fields = version >= 2 ? 6 : 5;
+        const std::size_t fields = version >= 3 ? 7 : version == 2 ? 6 : 5;
         if (s.size() != fields) {
-            s.fail(std::string("expected [first_block, n_blocks, kind, flags, tag") + (fields == 6 ? ", age" : "") + "], found " +
-                   std::to_string(s.size()) + " elements");
+            s.fail(std::string("expected [first_block, n_blocks, kind, flags, tag") + (fields >= 6 ? ", age" : "") +
+                   (fields == 7 ? ", site" : "") + "], found " + std::to_string(s.size()) + " elements");
         }
         SnapshotSpan span;
         span.first_block = s.element(0).uint<std::size_t>();
@@ -312,9 +314,13 @@ SnapshotArea read_area(const Field& a, std::uint64_t version) {
         span.flags = s.element(3).uint<unsigned>();
         Field tag = s.element(4);
         span.tag = tag.is_null() ? -1 : tag.uint<std::uint16_t>();
-        if (fields == 6) {
+        if (fields >= 6) {
             Field age = s.element(5);
             span.age = age.is_null() ? -1 : static_cast<std::int64_t>(age.uint<std::uint32_t>());
+        }
+        if (fields == 7) {
+            Field site = s.element(6);
+            span.site = site.is_null() ? -1 : static_cast<std::int32_t>(site.uint<std::uint32_t>());
         }
         area.spans.push_back(span);
     }
@@ -324,16 +330,56 @@ SnapshotArea read_area(const Field& a, std::uint64_t version) {
     return area;
 }
 
-void read_snapshot(const Field& snap, std::uint64_t version, Profile* p) {
-    if (snap.is_null()) return;
-    p->snapshot.taken = true;
-    p->snapshot.collection = snap.member("collection").uint<std::uint64_t>();
+HeapSnapshot read_snapshot(const Field& snap, std::uint64_t version) {
+    HeapSnapshot out;
+    if (snap.is_null()) return out;
+    out.taken = true;
+    out.collection = snap.member("collection").uint<std::uint64_t>();
     if (version >= 2) {
-        p->snapshot.after_collection = snap.member("after_collection").boolean();
-        p->snapshot.ns_since_collection = snap.member("ns_since_collection").uint<std::uint64_t>();
+        out.after_collection = snap.member("after_collection").boolean();
+        out.ns_since_collection = snap.member("ns_since_collection").uint<std::uint64_t>();
     }
+    if (version >= 3) out.time_ns = snap.member("time_ns").uint<std::uint64_t>();
     Field areas = snap.member("areas");
-    for (std::size_t i = 0; i < areas.size(); ++i) p->snapshot.areas.push_back(read_area(areas.element(i), version));
+    for (std::size_t i = 0; i < areas.size(); ++i) out.areas.push_back(read_area(areas.element(i), version));
+    return out;
+}
+
+// Version 3: the snapshot series, and the sampled call sites with the modules that hold their
+// addresses. Addresses are strings ("0x55d0c2a41f3e"): JSON numbers lose bits above 2^53 in
+// most readers, browsers among them.
+std::uintptr_t read_address(const Field& f) {
+    const std::string& text = f.string();
+    char* end = nullptr;
+    unsigned long long v = text.rfind("0x", 0) == 0 ? std::strtoull(text.c_str() + 2, &end, 16) : 0;
+    if (text.size() < 3 || end == nullptr || *end != '\0') f.fail("expected an address \"0x...\", found " + describe(f.json()));
+    return static_cast<std::uintptr_t>(v);
+}
+
+void read_call_sites(const Field& sites, Profile* p) {
+    p->site_sample_every = sites.member("sample_every").uint<std::uint64_t>();
+    Field modules = sites.member("modules");
+    for (std::size_t i = 0; i < modules.size(); ++i) {
+        Field m = modules.element(i);
+        LoadedModule module;
+        module.path = m.member("path").string();
+        module.base = read_address(m.member("base"));
+        module.end = read_address(m.member("end"));
+        p->modules.push_back(module);
+    }
+    Field list = sites.member("sites");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        Field s = list.element(i);
+        CallSite site;
+        site.id = s.member("id").uint<std::uint32_t>();
+        if (site.id != i) s.member("id").fail("expected " + std::to_string(i) + " (sites are listed by id)");
+        site.tag = s.member("tag").uint<std::uint16_t>();
+        site.samples = s.member("samples").uint<std::uint64_t>();
+        site.sampled_bytes = s.member("sampled_bytes").uint<std::uint64_t>();
+        Field frames = s.member("frames");
+        for (std::size_t k = 0; k < frames.size(); ++k) site.frames.push_back(read_address(frames.element(k)));
+        p->call_sites.push_back(std::move(site));
+    }
 }
 
 /// nlohmann-json's messages start with an id ("[json.exception.parse_error.101] parse error at
@@ -364,7 +410,12 @@ bool load_profile(const std::string& json_text, Profile* out, std::string* error
         if (version >= 2) read_growing_tags(root.member("growing_tags"), &p);
         read_leaks_and_alarms(root.member("leak_suspects"), root.member("alarms"), &p);
         if (version >= 2) read_out_of_memory(root.member("out_of_memory"), &p);
-        read_snapshot(root.member("snapshot"), version, &p);
+        p.snapshot = read_snapshot(root.member("snapshot"), version);
+        if (version >= 3) {
+            Field series = root.member("snapshots");
+            for (std::size_t i = 0; i < series.size(); ++i) p.snapshots.push_back(read_snapshot(series.element(i), version));
+            read_call_sites(root.member("call_sites"), &p);
+        }
         *out = std::move(p);
         return true;
     } catch (const Json::parse_error& e) {

@@ -15,7 +15,7 @@ namespace uheap::report {
 
 /// A profile as uheap-report needs it, read from the profiler's JSON (docs/profiling.md).
 struct Profile {
-    std::uint64_t version = 0;  ///< of the document (1 or 2)
+    std::uint64_t version = 0;  ///< of the document (1 to 3)
     std::size_t block_bytes = 0;
     std::uint64_t collections = 0;
     bool has_heap = false;
@@ -34,13 +34,17 @@ struct Profile {
     std::vector<AlarmEvent> alarms;
     std::vector<OutOfMemoryEvent> out_of_memory;  ///< version 2; empty for version 1
     HeapSnapshot snapshot;
+    std::vector<HeapSnapshot> snapshots;  ///< version 3: the series taken every N collections
+    std::uint64_t site_sample_every = 0;  ///< version 3: 0 when call sites were not sampled
+    std::vector<CallSite> call_sites;     ///< version 3, by id
+    std::vector<LoadedModule> modules;    ///< version 3: where the call sites' addresses lie
 
     /// "list" for a named tag, "tag 7" otherwise.
     std::string label(std::int32_t tag) const;
 };
 
 /// Reads a profiler JSON document. Returns false with a message if it is not valid JSON or not
-/// a "uheap-profile" of version 1 or 2.
+/// a "uheap-profile" of version 1 to 3.
 bool load_profile(const std::string& json_text, Profile* out, std::string* error);
 
 /// What the heap map colours cells by.
