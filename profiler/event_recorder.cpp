@@ -169,6 +169,7 @@ void Profiler::State::collection_ended(const CollectionStats& stats) {
         if (config.timeline_limit < 2) drop = timeline.size() - config.timeline_limit;
         timeline.erase(timeline.begin(), timeline.begin() + static_cast<std::ptrdiff_t>(drop));
     }
+    if (config.snapshot_every != 0) keep_series_snapshot();
     if (low_alarm_blocks == 0) return;
     std::size_t largest_blocks = stats.largest_free_bytes / kBlockBytes;
     if (largest_blocks >= low_alarm_blocks) {

@@ -48,6 +48,7 @@ void Profiler::State::clear_statistics() {
     oom_log.clear();
     snapshot = HeapSnapshot{};
     snapshots.clear();
+    snapshot_interval = 0;
     call_sites.clear();
     low_alarm_armed = true;
     untracked_events = 0;
@@ -250,11 +251,19 @@ void Profiler::take_snapshot(SnapshotMode mode) {
     State& s = *state_;
     if (s.heap == nullptr) return;
     if (mode == SnapshotMode::after_collection) s.heap->collect();
+    s.snapshot = s.walk_snapshot(mode == SnapshotMode::after_collection);
+}
+
+// Every object and free run of the heap as it is now, with what the profiler knows of each
+// object. O(blocks / 64 + objects + free runs).
+HeapSnapshot Profiler::State::walk_snapshot(bool right_after_collection) const {
+    const State& s = *this;
     HeapSnapshot snap;
     snap.taken = true;
-    snap.after_collection = mode == SnapshotMode::after_collection;
+    snap.after_collection = right_after_collection;
     snap.collection = s.epoch;
-    snap.ns_since_collection = s.last_collection_ns == 0 ? 0 : s.ns_now() - s.last_collection_ns;
+    snap.time_ns = s.ns_now();
+    snap.ns_since_collection = s.last_collection_ns == 0 ? 0 : snap.time_ns - s.last_collection_ns;
     std::vector<AreaPool> pools = s.area_pools();
     snap.areas.resize(pools.size());
     for (std::size_t i = 0; i < pools.size(); ++i) snap.areas[i].pool_blocks = pools[i].n_blocks;
@@ -281,7 +290,25 @@ void Profiler::take_snapshot(SnapshotMode mode) {
             w.snap->areas[span.area].spans.push_back(out);
         },
         &walk);
-    s.snapshot = std::move(snap);
+    return snap;
+}
+
+// The series for a report's slider: one snapshot every `snapshot_interval` collections. When
+// it is full, every other one goes and the interval doubles, so a run of any length keeps at
+// most snapshot_limit snapshots spread evenly over all of it (amortised O(1) copies each).
+void Profiler::State::keep_series_snapshot() {
+    if (snapshot_interval == 0) snapshot_interval = config.snapshot_every;
+    if (epoch % snapshot_interval != 0) return;
+    snapshots.push_back(walk_snapshot(true));
+    snapshots.back().time_ns = last_collection_ns;  // the collection's end: this hook's moment
+    snapshots.back().ns_since_collection = 0;
+    if (snapshots.size() <= std::max<std::size_t>(config.snapshot_limit, 1)) return;
+    std::size_t kept = 0;
+    snapshot_interval *= 2;
+    for (std::size_t i = 0; i < snapshots.size(); ++i) {
+        if (snapshots[i].collection % snapshot_interval == 0) snapshots[kept++] = std::move(snapshots[i]);
+    }
+    snapshots.resize(kept);
 }
 
 const HeapSnapshot& Profiler::snapshot() const { return state_->snapshot; }

@@ -31,7 +31,8 @@ struct Profiler::State {
     std::vector<AlarmEvent> alarm_log;
     std::vector<OutOfMemoryEvent> oom_log;
     HeapSnapshot snapshot;
-    std::vector<HeapSnapshot> snapshots;  ///< every config.snapshot_every collections
+    std::vector<HeapSnapshot> snapshots;  ///< every snapshot_interval collections
+    std::uint64_t snapshot_interval = 0;  ///< config.snapshot_every, doubled each time the series fills
     std::vector<CallSite> call_sites;     ///< by id
 
     std::size_t large_alarm_blocks = 0;
@@ -68,6 +69,8 @@ struct Profiler::State {
         return std::min(timeline.size(), std::max<std::size_t>(config.growth_window, 2));
     }
     void record_existing_objects();
+    HeapSnapshot walk_snapshot(bool right_after_collection) const;
+    void keep_series_snapshot();
     void clear_statistics();
     void fire(const AlarmEvent& event, const AlarmFn& fn);
     void fire_low_free_run(std::size_t largest_blocks, bool on_out_of_memory);

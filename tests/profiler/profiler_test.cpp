@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "profiler_support.hpp"
+#include "report.hpp"
 #include "uheap/profiler.hpp"
 
 namespace uheap {
@@ -223,6 +224,54 @@ TEST(Profiler, SnapshotsTellSurvivorsFromObjectsNoCollectionHasJudged) {
     EXPECT_EQ(after[1], std::vector<std::int64_t>{3});
     EXPECT_EQ(after[2], std::vector<std::int64_t>{1});
     EXPECT_EQ(after.count(3), 0u);  // the garbage is gone
+}
+
+// The series a report's slider moves over: one snapshot every N collections, right after it
+// (garbage gone), thinned to every other one with the interval doubled when the limit is reached,
+// so the whole run stays covered evenly.
+TEST(Profiler, SnapshotSeriesCoversTheWholeRunEvenly) {
+    TestHeap heap(64 * 1024);
+    ProfilerConfig config;
+    config.snapshot_every = 2;
+    config.snapshot_limit = 4;
+    Profiler prof(config);
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(kBlockBytes, 0, 1);
+    auto collections_in_series = [&] {
+        std::vector<std::uint64_t> out;
+        for (const HeapSnapshot& s : prof.snapshots()) out.push_back(s.collection);
+        return out;
+    };
+    for (int i = 1; i <= 8; ++i) {
+        heap->alloc(kBlockBytes, 0, 2);  // garbage
+        heap->collect();
+    }
+    EXPECT_EQ(collections_in_series(), (std::vector<std::uint64_t>{2, 4, 6, 8}));
+    heap->collect();
+    heap->collect();  // the fifth: every other one goes, and the interval is 4 from now on
+    EXPECT_EQ(collections_in_series(), (std::vector<std::uint64_t>{4, 8}));
+    for (int i = 0; i < 6; ++i) heap->collect();
+    EXPECT_EQ(collections_in_series(), (std::vector<std::uint64_t>{4, 8, 12, 16}));
+    const HeapSnapshot& last = prof.snapshots().back();
+    EXPECT_TRUE(last.after_collection);
+    EXPECT_EQ(last.ns_since_collection, 0u);
+    std::size_t objects = 0;
+    for (const SnapshotSpan& s : last.areas[0].spans) {
+        if (!s.object) continue;
+        ++objects;
+        EXPECT_EQ(s.tag, 1) << "only the rooted object survived";
+        EXPECT_EQ(s.age, 16);
+    }
+    EXPECT_EQ(objects, 1u);
+    // The series is in the JSON, and reads back.
+    report::Profile p;
+    std::string error;
+    ASSERT_TRUE(report::load_profile(prof.json(), &p, &error)) << error;
+    ASSERT_EQ(p.snapshots.size(), 4u);
+    EXPECT_EQ(p.snapshots[3].collection, 16u);
+    EXPECT_GE(p.snapshots[3].time_ns, p.snapshots[0].time_ns);
+    prof.reset();
+    EXPECT_TRUE(prof.snapshots().empty());
 }
 
 TEST(Profiler, LargeAllocAlarmFiresAtThreshold) {
