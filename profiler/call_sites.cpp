@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Call sites: the sampled allocation stacks, and the modules a report needs to symbolise them.
+#include <execinfo.h>
 #include <link.h>
 #include <unistd.h>
 
@@ -8,6 +9,40 @@
 #include "profiler_state.hpp"
 
 namespace uheap {
+
+using profiling::ObjectRecord;
+
+// A sampled allocation: its return addresses, from the profiler's own caller outwards (the
+// heap's frames and the profiler's hook are among the first; the report tool knows them by
+// their names and skips them, since which of them are inlined depends on the build). Stacks
+// are deduplicated per tag. A site table full at 0xFFFE sites drops further new stacks.
+std::uint16_t Profiler::State::sample_call_site(std::size_t n_bytes, std::uint16_t tag) {
+    restart_sampling();
+    constexpr int kMaxFrames = 64;
+    void* raw[kMaxFrames + 1];
+    int wanted = static_cast<int>(std::min<std::size_t>(config.site_frames, kMaxFrames)) + 1;
+    int n = backtrace(raw, wanted);
+    std::vector<std::uintptr_t> frames;
+    for (int i = 1; i < n; ++i) frames.push_back(reinterpret_cast<std::uintptr_t>(raw[i]));  // [0]: this function
+    auto key = std::make_pair(tag, std::move(frames));
+    auto it = site_ids.find(key);
+    if (it == site_ids.end()) {
+        if (call_sites.size() >= ObjectRecord::kEmpty - 1) {
+            ++sites_dropped;
+            return 0;
+        }
+        CallSite site;
+        site.id = static_cast<std::uint32_t>(call_sites.size());
+        site.tag = tag;
+        site.frames = key.second;
+        call_sites.push_back(std::move(site));
+        it = site_ids.emplace(std::move(key), call_sites.back().id).first;
+    }
+    CallSite& site = call_sites[it->second];
+    site.samples += 1;
+    site.sampled_bytes += n_bytes;
+    return static_cast<std::uint16_t>(site.id + 1);
+}
 
 // Every loaded object with its lowest and highest mapped address, from the dynamic linker's
 // list. The main program's name is empty there; /proc/self/exe names it.

@@ -30,7 +30,9 @@ EventHooks Profiler::State::hooks() {
     h.on_alloc = [](void* user, void* ptr, std::size_t n_bytes, unsigned, std::uint16_t tag) {
         state_of(user).allocated(ptr, n_bytes, tag);
     };
-    h.on_free = [](void* user, void* ptr, std::size_t, FreeReason reason) { state_of(user).freed(ptr, reason); };
+    h.on_free = [](void* user, void* ptr, std::size_t n_bytes, FreeReason reason) {
+        state_of(user).freed(ptr, n_bytes, reason);
+    };
     h.on_realloc = [](void* user, void* old_ptr, void* new_ptr, std::size_t old_bytes, std::size_t new_bytes) {
         state_of(user).reallocated(old_ptr, new_ptr, old_bytes, new_bytes);
     };
@@ -39,16 +41,22 @@ EventHooks Profiler::State::hooks() {
     return h;
 }
 
-TagStats& Profiler::State::tag_of(std::uint16_t tag) {
+TagStats& Profiler::State::first_use_of(std::uint16_t tag) {
     if (tag >= tag_table.size()) {
         tag_table.resize(static_cast<std::size_t>(tag) + 1);
-        tag_seen.resize(static_cast<std::size_t>(tag) + 1, false);
+        tag_seen.resize(static_cast<std::size_t>(tag) + 1, 0);
     }
-    if (!tag_seen[tag]) {
-        tag_seen[tag] = true;
-        tag_table[tag].tag = tag;
-    }
+    tag_seen[tag] = 1;
+    tag_table[tag].tag = tag;
     return tag_table[tag];
+}
+
+// The object at `ptr` lies outside every area the table covers: the heap has grown since, and
+// the table grows with it.
+ObjectRecord* Profiler::State::slot_after_growth(void* ptr) {
+    if (heap == nullptr) return nullptr;
+    objects.add_areas(area_pools());
+    return objects.slot(address_of(ptr));
 }
 
 void Profiler::State::fire(const AlarmEvent& event, const AlarmFn& fn) {
@@ -57,8 +65,14 @@ void Profiler::State::fire(const AlarmEvent& event, const AlarmFn& fn) {
 }
 
 void Profiler::State::allocated(void* ptr, std::size_t n_bytes, std::uint16_t tag) {
-    objects.put(ObjectRecord{address_of(ptr), static_cast<std::uint32_t>(n_bytes / kBlockBytes),
-                             static_cast<std::uint32_t>(epoch), tag});
+    ObjectRecord* slot = slot_of(ptr);
+    if (slot == nullptr) {  // cannot happen: the heap allocates only from its areas
+        ++untracked_events;
+        return;
+    }
+    std::uint16_t site = 0;
+    if (--until_sample == 0) site = sample_call_site(n_bytes, tag);
+    objects.put(slot, ObjectRecord{static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(n_bytes / kBlockBytes), tag, site});
     TagStats& t = tag_of(tag);
     if (tag == 0) {
         last_zero_alloc = address_of(ptr);
@@ -73,26 +87,31 @@ void Profiler::State::allocated(void* ptr, std::size_t n_bytes, std::uint16_t ta
     std::size_t bucket = bucket_of(n_blocks);
     histogram_count[bucket] += 1;
     histogram_bytes[bucket] += n_bytes;
-    if (large_alarm_blocks != 0 && n_blocks >= large_alarm_blocks) {
-        AlarmEvent event;
-        event.kind = AlarmKind::large_alloc;
-        event.collection = epoch;
-        event.n_blocks = n_blocks;
-        event.threshold_blocks = large_alarm_blocks;
-        event.tag = tag;
-        fire(event, large_alarm_fn);
-    }
+    if (large_alarm_blocks != 0 && n_blocks >= large_alarm_blocks) fire_large_alloc(n_blocks, tag);
 }
 
-void Profiler::State::freed(void* ptr, FreeReason reason) {
-    ObjectRecord record;
-    if (!objects.take(address_of(ptr), &record)) {
+// Out of allocated(), which runs on every allocation: its frame stays small.
+void Profiler::State::fire_large_alloc(std::size_t n_blocks, std::uint16_t tag) {
+    AlarmEvent event;
+    event.kind = AlarmKind::large_alloc;
+    event.collection = epoch;
+    event.n_blocks = n_blocks;
+    event.threshold_blocks = large_alarm_blocks;
+    event.tag = tag;
+    fire(event, large_alarm_fn);
+}
+
+void Profiler::State::freed(void* ptr, std::size_t n_bytes, FreeReason reason) {
+    ObjectRecord* slot = slot_of(ptr);
+    if (slot == nullptr || slot->site == ObjectRecord::kEmpty) {
         ++untracked_events;
         return;
     }
+    ObjectRecord record = *slot;
+    objects.take(slot);
     TagStats& t = tag_of(record.tag);
     t.live_objects -= 1;
-    t.live_bytes -= std::uint64_t{record.n_blocks} * kBlockBytes;
+    t.live_bytes -= n_bytes;
     switch (reason) {
         case FreeReason::explicit_free: t.frees += 1; break;
         case FreeReason::swept: t.swept += 1; break;
@@ -107,8 +126,8 @@ void Profiler::State::freed(void* ptr, FreeReason reason) {
 // copy as a fresh tag-0 allocation; that is undone and the copy inherits the original's tag and
 // birth, so a moved object keeps its identity (and its age for leak detection).
 void Profiler::State::reallocated(void* old_ptr, void* new_ptr, std::size_t old_bytes, std::size_t new_bytes) {
-    ObjectRecord* record = objects.find(address_of(new_ptr));
-    if (record == nullptr) {
+    ObjectRecord* record = slot_of(new_ptr);
+    if (record == nullptr || record->site == ObjectRecord::kEmpty) {
         ++untracked_events;  // an object attach() never saw: only if the host reused the hooks
         return;
     }
@@ -120,14 +139,13 @@ void Profiler::State::reallocated(void* old_ptr, void* new_ptr, std::size_t old_
         fresh.live_bytes -= new_bytes;
         fresh.allocations -= 1;
         fresh.bytes_allocated -= new_bytes;
-        if (record->tag == 0 && record->address == last_zero_alloc) {
+        if (record->tag == 0 && address_of(new_ptr) == last_zero_alloc) {
             fresh.peak_live_bytes = std::max(zero_peak_before, fresh.live_bytes);
         }
         std::size_t bucket = bucket_of(new_bytes / kBlockBytes);
         histogram_count[bucket] -= 1;
         histogram_bytes[bucket] -= new_bytes;
-        record->tag = moved.tag;
-        record->birth = moved.birth;
+        *record = moved;  // its tag, birth and call site
         TagStats& t = tag_of(record->tag);
         t.live_objects += 1;
         t.live_bytes += old_bytes;  // on_free(moved) took the old size away; the delta follows

@@ -10,7 +10,10 @@ namespace uheap {
 
 using profiling::ObjectRecord;
 
-Profiler::Profiler(const ProfilerConfig& config) : state_(new State) { state_->config = config; }
+Profiler::Profiler(const ProfilerConfig& config) : state_(new State) {
+    state_->config = config;
+    state_->restart_sampling();
+}
 
 Profiler::~Profiler() { detach(); }
 
@@ -32,7 +35,10 @@ Heap* Profiler::heap() const { return state_->heap; }
 
 void Profiler::reset() { state_->clear_statistics(); }
 
-void Profiler::set_config(const ProfilerConfig& config) { state_->config = config; }
+void Profiler::set_config(const ProfilerConfig& config) {
+    state_->config = config;
+    state_->restart_sampling();
+}
 const ProfilerConfig& Profiler::config() const { return state_->config; }
 
 // Starts from zero, then adopts whatever the heap already holds, so a profiler attached late
@@ -50,11 +56,15 @@ void Profiler::State::clear_statistics() {
     snapshots.clear();
     snapshot_interval = 0;
     call_sites.clear();
+    site_ids.clear();
+    sites_dropped = 0;
+    restart_sampling();
     low_alarm_armed = true;
     untracked_events = 0;
     out_of_memory_events = 0;
     move_pending = false;
     epoch = heap != nullptr ? heap->counters().collections : 0;
+    if (heap != nullptr) objects.add_areas(area_pools());
     attached_ns = heap != nullptr ? heap->now_ns() : 0;
     last_collection_ns = 0;
     if (heap != nullptr) record_existing_objects();
@@ -66,9 +76,8 @@ void Profiler::State::record_existing_objects() {
             if (span.object == nullptr) return;
             auto& self = *static_cast<State*>(user);
             std::size_t n_bytes = span.n_blocks * kBlockBytes;
-            self.objects.put(ObjectRecord{reinterpret_cast<std::uintptr_t>(span.object),
-                                          static_cast<std::uint32_t>(span.n_blocks),
-                                          static_cast<std::uint32_t>(self.epoch), 0});
+            self.objects.put(self.objects.slot(reinterpret_cast<std::uintptr_t>(span.object)),
+                             ObjectRecord{static_cast<std::uint32_t>(self.epoch), static_cast<std::uint32_t>(span.n_blocks), 0, 0});
             TagStats& t = self.tag_of(0);
             t.live_objects += 1;
             t.live_bytes += n_bytes;
@@ -216,15 +225,19 @@ std::vector<LeakSuspect> Profiler::leak_suspects() const {
     for (std::size_t i = 0; i < growing.size(); ++i) rank[growing[i].tag] = i;
     std::size_t k = s.growth_window_samples();
     const std::uint64_t window_start = s.timeline[s.timeline.size() - k].collection;
-    std::vector<ObjectRecord> candidates;
-    s.objects.for_each([&](const ObjectRecord& r) {
+    struct Candidate {
+        std::uintptr_t address;
+        ObjectRecord r;
+    };
+    std::vector<Candidate> candidates;
+    s.objects.for_each([&](std::uintptr_t address, const ObjectRecord& r) {
         bool born_in_window = static_cast<std::uint32_t>(static_cast<std::uint32_t>(s.epoch) - r.birth) <= s.epoch - window_start;
-        if (rank.count(r.tag) != 0 && s.age_of(r) >= s.config.leak_min_age && born_in_window) candidates.push_back(r);
+        if (rank.count(r.tag) != 0 && s.age_of(r) >= s.config.leak_min_age && born_in_window) candidates.push_back({address, r});
     });
-    auto before = [&](const ObjectRecord& a, const ObjectRecord& b) {
-        if (rank[a.tag] != rank[b.tag]) return rank[a.tag] < rank[b.tag];
-        if (a.n_blocks != b.n_blocks) return a.n_blocks > b.n_blocks;
-        if (s.age_of(a) != s.age_of(b)) return s.age_of(a) > s.age_of(b);
+    auto before = [&](const Candidate& a, const Candidate& b) {
+        if (rank[a.r.tag] != rank[b.r.tag]) return rank[a.r.tag] < rank[b.r.tag];
+        if (a.r.n_blocks != b.r.n_blocks) return a.r.n_blocks > b.r.n_blocks;
+        if (s.age_of(a.r) != s.age_of(b.r)) return s.age_of(a.r) > s.age_of(b.r);
         return a.address < b.address;
     };
     std::size_t n = std::min(candidates.size(), s.config.leak_limit);
@@ -234,9 +247,9 @@ std::vector<LeakSuspect> Profiler::leak_suspects() const {
         LeakSuspect suspect;
         profiling::locate(pools, candidates[i].address, &suspect.area, &suspect.offset);
         suspect.block = suspect.offset / kBlockBytes;
-        suspect.tag = candidates[i].tag;
-        suspect.bytes = std::size_t{candidates[i].n_blocks} * kBlockBytes;
-        suspect.age = s.age_of(candidates[i]);
+        suspect.tag = candidates[i].r.tag;
+        suspect.bytes = std::size_t{candidates[i].r.n_blocks} * kBlockBytes;
+        suspect.age = s.age_of(candidates[i].r);
         out.push_back(suspect);
     }
     return out;
@@ -285,6 +298,7 @@ HeapSnapshot Profiler::State::walk_snapshot(bool right_after_collection) const {
                 if (r != nullptr) {
                     out.tag = r->tag;
                     out.age = static_cast<std::int64_t>(w.state->age_of(*r));
+                    out.site = static_cast<std::int32_t>(r->site) - 1;
                 }
             }
             w.snap->areas[span.area].spans.push_back(out);

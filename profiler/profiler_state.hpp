@@ -23,7 +23,7 @@ struct Profiler::State {
 
     profiling::ObjectTable objects;
     std::vector<TagStats> tag_table;  ///< indexed by tag, grown on first use
-    std::vector<bool> tag_seen;       ///< tag_table[i] has been touched
+    std::vector<std::uint8_t> tag_seen;  ///< tag_table[i] has been touched (1)
     std::map<std::uint16_t, std::string> names;
     std::vector<TimelineSample> timeline;
     std::array<std::uint64_t, kBuckets> histogram_count{};
@@ -59,7 +59,11 @@ struct Profiler::State {
     std::uintptr_t last_zero_alloc = 0;
     std::uint64_t zero_peak_before = 0;
 
-    TagStats& tag_of(std::uint16_t tag);
+    TagStats& tag_of(std::uint16_t tag) {
+        if (tag < tag_seen.size() && tag_seen[tag] != 0) return tag_table[tag];
+        return first_use_of(tag);
+    }
+    TagStats& first_use_of(std::uint16_t tag);
     /// Collections an object has survived (births are kept mod 2^32, ages are exact below that).
     std::uint64_t age_of(const profiling::ObjectRecord& r) const {
         return static_cast<std::uint32_t>(static_cast<std::uint32_t>(epoch) - r.birth);
@@ -74,11 +78,28 @@ struct Profiler::State {
     void clear_statistics();
     void fire(const AlarmEvent& event, const AlarmFn& fn);
     void fire_low_free_run(std::size_t largest_blocks, bool on_out_of_memory);
+    [[gnu::noinline]] void fire_large_alloc(std::size_t n_blocks, std::uint16_t tag);
+
+    // Call sites (call_sites.cpp).
+    /// Allocations left until the next sampled one; counts down from config.site_sample_every
+    /// (never reaching 0 when sampling is off).
+    std::uint64_t until_sample = ~std::uint64_t{0};
+    /// (tag, frames) -> call site id, so each distinct stack of each tag is one CallSite.
+    std::map<std::pair<std::uint16_t, std::vector<std::uintptr_t>>, std::uint32_t> site_ids;
+    std::uint64_t sites_dropped = 0;  ///< samples not recorded: the site table was full
+    /// Records the caller's stack as a call site; its ObjectRecord::site value (id + 1, or 0).
+    [[gnu::noinline]] std::uint16_t sample_call_site(std::size_t n_bytes, std::uint16_t tag);
+    void restart_sampling() { until_sample = config.site_sample_every != 0 ? config.site_sample_every : ~std::uint64_t{0}; }
     std::vector<AreaPool> area_pools() const;
 
     // Event handlers (profiler.cpp).
     void allocated(void* ptr, std::size_t n_bytes, std::uint16_t tag);
-    void freed(void* ptr, FreeReason reason);
+    void freed(void* ptr, std::size_t n_bytes, FreeReason reason);
+    profiling::ObjectRecord* slot_of(void* ptr) {
+        profiling::ObjectRecord* slot = objects.slot(reinterpret_cast<std::uintptr_t>(ptr));
+        return slot != nullptr ? slot : slot_after_growth(ptr);
+    }
+    profiling::ObjectRecord* slot_after_growth(void* ptr);
     void reallocated(void* old_ptr, void* new_ptr, std::size_t old_bytes, std::size_t new_bytes);
     void collection_ended(const CollectionStats& stats);
     void out_of_memory(std::size_t n_bytes);

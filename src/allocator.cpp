@@ -230,6 +230,10 @@ UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std
         return self.commit_object(area, start, n_blocks, flags);
     }
     if (self.shared()) return self.allocate_shared(n_bytes, flags, tag);  // its thread's cache, or the lock
+    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 &&
+        self.policy.blocks_since_collect < self.policy.observed_fast_path_limit) {
+        return self.allocate_observed(n_bytes, flags, tag);  // an on_alloc hook is set
+    }
     return self.allocate_slow(n_bytes, flags, tag);
 }
 
@@ -263,9 +267,6 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
         if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && policy.blocks_since_collect < policy.fast_path_limit &&
             shared.depth() == 0 && free_space_take_current(area.space, n_blocks, &start)) {
             status = Status::ok;
-            if (n_blocks > 1 && word_index(start + 1) != word_index(start + n_blocks - 1)) {
-                return commit_spanning_object(area, start, n_blocks, flags);
-            }
             return commit_object(area, start, n_blocks, flags);
         }
     }
@@ -287,6 +288,24 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     void* ptr = allocate_by_policy(n_bytes, n_blocks, flags);
     if (ptr == nullptr) return nullptr;
     if (cb.hooks().on_alloc != nullptr) cb.hooks().on_alloc(cb.hooks().user, ptr, n_blocks * kBlockBytes, flags, tag);
+    return ptr;
+}
+
+// The fast path's take for a heap with an on_alloc hook (unshared; observed_fast_path_limit
+// passed the same tests as the fast path's): the current run, else first fit in the first area,
+// then the hook. When neither has room, allocate_slow() runs in full.
+void* HeapImpl::allocate_observed(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
+    std::size_t n_blocks = blocks_for_bytes(n_bytes);
+    Area& area = *areas.first;
+    std::size_t start = 0;
+    if (!free_space_take_current(area.space, n_blocks, &start)) {
+        if (n_blocks > area.tables.n_blocks - area.used_blocks) return allocate_slow(n_bytes, flags, tag);
+        start = take_blocks(area, n_blocks);
+        if (start == kNoRun) return allocate_slow(n_bytes, flags, tag);
+    }
+    status = Status::ok;
+    void* ptr = commit_object(area, start, n_blocks, flags);
+    cb.hooks().on_alloc(cb.hooks().user, ptr, n_blocks * kBlockBytes, flags, tag);
     return ptr;
 }
 

@@ -230,6 +230,10 @@ struct Policy {
     /// below this (0 forces every allocation through them). Recomputed by refresh_fast_path()
     /// whenever an input changes, so the fast path tests one number (Lua's "GC debt" idea).
     std::size_t fast_path_limit = 0;
+    /// What fast_path_limit would be without the on_alloc hook, and 0 when there is none: an
+    /// observed allocation (a profiler's) takes the fast path's run in allocate_slow(), then
+    /// calls the hook, instead of paying for the whole slow path.
+    std::size_t observed_fast_path_limit = 0;
 };
 
 /// A feature's part of the heap's state: held when the feature is built; when it is not, no
@@ -368,6 +372,7 @@ struct HeapImpl final : Heap {
     [[gnu::noinline]] void* allocate_searching(Area& area, std::size_t n_blocks, unsigned flags, std::size_t n_bytes,
                                                std::uint16_t tag);
     [[gnu::noinline]] void* allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
+    [[gnu::noinline]] void* allocate_observed(std::size_t n_bytes, unsigned flags, std::uint16_t tag);
     void book_used(Area& area, std::size_t end, std::size_t n_blocks);
     std::size_t used_blocks_now() const;
     void note_peak();

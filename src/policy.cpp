@@ -10,19 +10,22 @@ namespace uheap::detail {
 // path runs inside allocate_slow(), once it holds the lock, with the caller's own lock depth.)
 // The fast path is closed during an incremental cycle (allocate_blocks() marks new objects) and
 // with poisoning (allocate_blocks() unpoisons them).
+// An on_alloc hook closes the fast path too, but opens observed_fast_path_limit in its place.
 void HeapImpl::refresh_fast_path() {
-    const bool every_allocation_seen = (policy.auto_collect && config.collect_on_every_alloc) || cb.hooks().on_alloc != nullptr || poisoning();
+    const bool observed = cb.hooks().on_alloc != nullptr;
+    const bool every_allocation_checked = (policy.auto_collect && config.collect_on_every_alloc) || poisoning();
     if (shared()) {  // (thread_cache.cpp; one flag for Heap::alloc() to read)
-        const bool open = !every_allocation_seen && !__atomic_load_n(&threads->stopping, __ATOMIC_RELAXED);
+        const bool open = !every_allocation_checked && !observed && !__atomic_load_n(&threads->stopping, __ATOMIC_RELAXED);
         __atomic_store_n(&threads->caches_open, open, __ATOMIC_RELAXED);
     }
-    if (policy.locks > 0 || gc.phase != Phase::idle || every_allocation_seen) {
-        policy.fast_path_limit = 0;
+    std::size_t limit = SIZE_MAX;
+    if (policy.locks > 0 || gc.phase != Phase::idle || every_allocation_checked) {
+        limit = 0;
     } else if (policy.auto_collect && policy.threshold_blocks != 0) {
-        policy.fast_path_limit = policy.threshold_blocks;
-    } else {
-        policy.fast_path_limit = SIZE_MAX;
+        limit = policy.threshold_blocks;
     }
+    policy.fast_path_limit = observed ? 0 : limit;
+    policy.observed_fast_path_limit = observed && !shared() ? limit : 0;
 }
 
 // An automatic collection is the host's collect callback if it set one (MicroPython's

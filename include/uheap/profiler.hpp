@@ -42,9 +42,10 @@ struct ProfilerConfig {
     /// Record the call stack of every Nth allocation (its call site, in call_sites()); 0 = off.
     /// 1 records every allocation: exact, and costly (a stack walk each).
     std::size_t site_sample_every = 0;
-    /// Return addresses kept per sampled stack (the profiler's and the heap's own frames are
-    /// skipped first).
-    std::size_t site_frames = 8;
+    /// Return addresses kept per sampled stack (at most 64), from the allocating call outwards.
+    /// The heap's and the profiler's own frames come first (two to five of them, with inlining);
+    /// the report tool skips them by name.
+    std::size_t site_frames = 12;
 };
 
 /// What the profiler knows about one tag (the small number a host passes to Heap::alloc()).
