@@ -76,6 +76,78 @@ std::string write_profile(const fs::path& dir) {
     return path;
 }
 
+// Two allocation sites the report must tell apart by name: out of line, so each has a frame.
+[[gnu::noinline]] void* allocate_leaf_nodes(Heap& heap, std::size_t n) {
+    void* last = nullptr;
+    for (std::size_t i = 0; i < n; ++i) last = heap.alloc(kBlockBytes, 0, 1);
+    return last;
+}
+[[gnu::noinline]] void* allocate_big_tables(Heap& heap, std::size_t n) {
+    void* last = nullptr;
+    for (std::size_t i = 0; i < n; ++i) last = heap.alloc(4 * kBlockBytes, 0, 1);
+    return last;
+}
+/// Roots `first`..`last` get tables: one call line, so one stack.
+[[gnu::noinline]] void root_big_tables(testing::TestHeap& heap, int first, int last, std::size_t per_root) {
+    for (int i = first; i <= last; ++i) heap.roots[i] = allocate_big_tables(*heap, per_root);
+}
+
+// Sampled allocations come back as the functions that made them (addr2line through this test's
+// own debug information), ranked per tag; the diff between two snapshots names the site that
+// grew. Every allocation is sampled here, so the counts are exact.
+TEST(ReportCli, CallSitesAreNamedRankedAndDiffed) {
+    fs::path dir = test_dir();
+    testing::TestHeap heap(64 * 1024);
+    ProfilerConfig config;
+    config.site_sample_every = 1;
+    Profiler prof(config);
+    prof.set_tag_name(1, "node");
+    prof.attach(*heap);
+    heap.roots[0] = allocate_leaf_nodes(*heap, 30);
+    root_big_tables(heap, 1, 5, 1);
+    ASSERT_TRUE(prof.save_json((dir / "before.json").string()));
+    root_big_tables(heap, 6, 15, 1);
+    ASSERT_TRUE(prof.save_json((dir / "after.json").string()));
+    prof.detach();
+    // Stacks differ inside the heap too (the fast path's take, or a search), so a site of the
+    // program may be several stacks here; the report merges them by name.
+    std::uint64_t samples = 0, bytes = 0;
+    for (const CallSite& site : prof.call_sites()) {
+        samples += site.samples;
+        bytes += site.sampled_bytes;
+        EXPECT_EQ(site.tag, 1);
+    }
+    EXPECT_EQ(samples, 45u);
+    EXPECT_EQ(bytes, (30u + 15u * 4) * kBlockBytes);
+
+    Outcome run = run_report(dir, {(dir / "after.json").string(), "--out", dir.string()});
+    ASSERT_EQ(run.status, 0) << run.err;
+    EXPECT_NE(run.out.find("top allocation sites (1 in 1 allocations sampled"), std::string::npos) << run.out;
+    std::size_t tables = run.out.find("allocate_big_tables");
+    std::size_t leaves = run.out.find("allocate_leaf_nodes");
+    ASSERT_NE(tables, std::string::npos) << run.out;
+    ASSERT_NE(leaves, std::string::npos) << run.out;
+    EXPECT_LT(leaves, tables) << "30 samples rank above 15";
+    // The two calls of root_big_tables() are two sites three frames deep.
+    EXPECT_NE(run.out.find("node: 45 allocations (est.) from 3 sites"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("30 sampled live  uheap::allocate_leaf_nodes (report_cli_test.cpp:"), std::string::npos)
+        << "short names: no arguments, no anonymous namespace";
+    EXPECT_EQ(run.out.find("uheap::Heap::alloc"), std::string::npos) << "the heap's own frames are skipped";
+    EXPECT_NE(run.out.find("report_cli_test.cpp:"), std::string::npos) << "file and line";
+
+    run = run_report(dir, {(dir / "after.json").string(), "--diff", (dir / "before.json").string()});
+    ASSERT_EQ(run.status, 0) << run.err;
+    std::size_t by_site = run.out.find("sampled live objects by call site");
+    ASSERT_NE(by_site, std::string::npos) << run.out;
+    std::size_t grew = run.out.find("allocate_big_tables", by_site);
+    ASSERT_NE(grew, std::string::npos) << run.out;
+    EXPECT_LT(grew, run.out.find("allocate_leaf_nodes", by_site)) << "the site that grew comes first";
+    std::size_t line_end = run.out.find('\n', grew);
+    std::string row = run.out.substr(grew, line_end - grew);
+    EXPECT_NE(row.find(" +10"), std::string::npos) << row;  // objects
+    EXPECT_EQ(run.out.find("allocate_leaf_nodes", by_site) < grew, false);
+}
+
 TEST(ReportCli, HelpExitsZeroAndListsTheOptions) {
     fs::path dir = test_dir();
     for (const char* help : {"--help", "-h"}) {

@@ -32,6 +32,7 @@ struct Options {
     std::string color_by = "tag";
     std::string x_axis = "collection";
     std::size_t top_n = 8;
+    std::string diff_against;  ///< --diff OLD.json: compare instead of drawing
     uheap::report::HeapMapOptions map;
 };
 
@@ -90,18 +91,34 @@ bool write_file(const fs::path& path, const std::string& text, std::string* erro
     return ok;
 }
 
-// Loads the profile, draws both pictures into the output directory (created if needed) and prints
-// the summary. Every failure names the file and the reason.
-int run(const Options& o) {
+/// Reads and parses one profile and names its call sites; false (with the message printed) if
+/// it cannot be read.
+bool load(const std::string& path, uheap::report::Profile* profile) {
     std::string text, error;
-    if (!read_file(o.input, &text, &error)) {
-        std::cerr << "uheap-report: cannot read " << o.input << ": " << error << '\n';
-        return 1;
+    if (!read_file(path, &text, &error)) {
+        std::cerr << "uheap-report: cannot read " << path << ": " << error << '\n';
+        return false;
     }
+    if (!uheap::report::load_profile(text, profile, &error)) {
+        std::cerr << "uheap-report: " << path << ": " << error << '\n';
+        return false;
+    }
+    if (!profile->call_sites.empty()) uheap::report::symbolise_call_sites(profile);
+    return true;
+}
+
+// Loads the profile, draws both pictures into the output directory (created if needed) and prints
+// the summary; with --diff, prints what changed since the other profile instead. Every failure
+// names the file and the reason.
+int run(const Options& o) {
+    std::string error;
     uheap::report::Profile profile;
-    if (!uheap::report::load_profile(text, &profile, &error)) {
-        std::cerr << "uheap-report: " << o.input << ": " << error << '\n';
-        return 1;
+    if (!load(o.input, &profile)) return 1;
+    if (!o.diff_against.empty()) {
+        uheap::report::Profile before;
+        if (!load(o.diff_against, &before)) return 1;
+        uheap::report::write_diff(std::cout, before, profile, o.top_n);
+        return 0;
     }
     std::error_code ec;
     fs::create_directories(o.out_dir, ec);
@@ -163,6 +180,10 @@ int main(int argc, char** argv) {
     app.add_option("--cell-px", o.map.cell_px, "Heap map cell size in pixels")
         ->type_name("N")
         ->check(CLI::Range(1, 64));
+    app.add_option("--diff", o.diff_against, "Print what grew since this earlier profile's snapshot (per tag and per "
+                                             "call site) instead of drawing")
+        ->type_name("OLD.json")
+        ->check(not_empty);
     app.add_option("--top", o.top_n, "Tags listed in the summary")
         ->type_name("N")
         ->check(CLI::Range(1, 65536));

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct Profile {
     std::uint64_t site_sample_every = 0;  ///< version 3: 0 when call sites were not sampled
     std::vector<CallSite> call_sites;     ///< version 3, by id
     std::vector<LoadedModule> modules;    ///< version 3: where the call sites' addresses lie
+    /// Per call site, its frames as "function (file:line)" (or "0x..." where unknown), the
+    /// heap's and the profiler's own leading frames left out; empty until symbolise_call_sites().
+    std::vector<std::vector<std::string>> site_names;
 
     /// "list" for a named tag, "tag 7" otherwise.
     std::string label(std::int32_t tag) const;
@@ -88,6 +92,23 @@ void write_summary(std::ostream& out, const Profile& profile, std::size_t top_n 
 /// "p50 108.0 us, p99 253.7 us, max 4.2 ms" over the timeline's pauses (nearest rank: the
 /// smallest pause that at least p % of them do not exceed). Needs a non-empty timeline.
 std::string pause_percentiles(const Profile& profile);
+
+/// Names the call sites' frames (Profile::site_names) with addr2line from binutils, through
+/// the modules' debug information; frames it cannot name keep their address. Runs addr2line
+/// once per module; without it, every frame is an address.
+void symbolise_call_sites(Profile* p);
+/// "0x55d0c2a41f3e".
+std::string hex_address(std::uintptr_t address);
+/// A call site as one line: its first `depth` named frames, "f (a.cpp:3) <- g (b.cpp:9)".
+std::string site_label(const Profile& p, std::size_t site, std::size_t depth);
+/// Per tag (most sampled first), its `per_tag` most sampled call sites with estimated
+/// allocations and bytes and their sampled objects alive in the snapshot. Nothing without
+/// sampling.
+void write_top_sites(std::ostream& out, const Profile& p, std::size_t per_tag = 3);
+
+/// What changed between two snapshots of a run (tracemalloc's compare_to): live bytes and
+/// objects per tag, and per call site of the sampled objects, largest growth first.
+void write_diff(std::ostream& out, const Profile& before, const Profile& after, std::size_t top_n = 10);
 
 /// Escapes &, <, >, " for SVG text and attributes.
 std::string xml_escape(const std::string& text);

@@ -20,11 +20,6 @@ std::string fixed(double v, int decimals) {
     return text;
 }
 
-std::string pad(const std::string& s, std::size_t width, bool right = false) {
-    if (s.size() >= width) return s;
-    return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
-}
-
 // Ranked by what the last collection found live ("at last GC", from the timeline; version 2
 // profiles), not by what is allocated now, which includes garbage no collection has judged.
 void write_tags(std::ostream& out, const Profile& p, std::size_t top_n) {
@@ -149,6 +144,7 @@ void write_summary(std::ostream& out, const Profile& p, std::size_t top_n) {
     }
     write_snapshot(out, p);
     write_tags(out, p, top_n);
+    write_top_sites(out, p);
     write_trend(out, p);
     write_leaks(out, p);
     std::size_t large = 0, low = 0;

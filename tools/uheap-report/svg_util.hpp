@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Small helpers shared by the two SVG writers: human-readable sizes, axis steps, number text.
+// Small helpers shared by the report's writers: human-readable sizes, axis steps, number text, columns.
 #pragma once
 
 #include <cmath>
@@ -8,6 +8,12 @@
 #include <string>
 
 namespace uheap::report {
+
+/// `s` padded with spaces to `width` columns, on the left when `right` (numbers line up).
+inline std::string pad(const std::string& s, std::size_t width, bool right = false) {
+    if (s.size() >= width) return s;
+    return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
+}
 
 /// "512 B", "64 KB", "1.5 MB": binary units, at most one decimal.
 inline std::string human_bytes(double bytes) {
