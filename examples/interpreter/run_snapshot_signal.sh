@@ -55,7 +55,7 @@ wait "$child"
 status=$?
 [ "$status" -eq 0 ] || fail "uheap-scheme exited with status $status"
 
-grep -qx 'stopped: #t' stdout.txt || fail "the program did not run on until \"stop\""
+grep -qx 'stopped: #t' stdout.txt || fail "the program ran to its cap: no snapshot until its loop had ended"
 grep -qx 'uheap-scheme: wrote profile snapshot out.json.1' stderr.txt || fail "no line for out.json.1 on stderr"
 [ -s out.json ] || fail "no out.json at exit"
 "$report" out.json.1 --out report.1 >report.1.txt 2>&1 || { cat report.1.txt; fail "uheap-report rejects out.json.1"; }

@@ -150,8 +150,9 @@ struct Vm {
     std::size_t stack_limit_bytes = 0;
     std::size_t open_files = 0;
     /// --profile: a snapshot was asked for (main.cpp's SIGUSR1 handler sets it, write_snapshot
-    /// clears it). eval() tests it at its safe point, the top of its loop, and calls write_snapshot
-    /// (main.cpp's, which owns the profiler); a signal handler can only set a flag like this one.
+    /// clears it). eval.cpp tests it at its safe point, the entry to a closure's body, and calls
+    /// write_snapshot (main.cpp's, which owns the profiler); a signal handler can only set a flag
+    /// like this one.
     volatile std::sig_atomic_t snapshot_requested = 0;
     void (*write_snapshot)() = nullptr;  ///< set by main() when it installs the handler
 };
