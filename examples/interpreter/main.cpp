@@ -8,11 +8,15 @@
 // records its frame as the stack base, so every collection scans the C stack conservatively.
 // By default it collects incrementally (HeapConfig::incremental, paced by set_pacing()): every
 // store of a pointer into a heap object goes through store() / barrier() (value.hpp).
+// With --profile FILE, SIGUSR1 asks for a snapshot: FILE.1, FILE.2, ... written at the next safe
+// point (write_snapshot() below).
+#include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -101,6 +105,59 @@ bool parse_pacing(const char* text, unsigned* pause_percent, std::size_t* step_w
     return true;
 }
 
+/// --profile's snapshots on request: where they go and how many were written.
+struct Snapshots {
+    uheap::Profiler* profiler = nullptr;
+    const char* path = nullptr;  ///< FILE of --profile; snapshot N is FILE.N
+    unsigned written = 0;
+};
+Snapshots snapshots;
+
+// Why the handler does nothing but set a flag: it can interrupt anything, an allocation, a
+// collection, the profiler's bookkeeping, malloc; storing a volatile sig_atomic_t is all a handler
+// may safely do. eval.cpp answers at its safe point by calling write_snapshot(), and so does
+// main() before each top-level form (top_level_safe_point()).
+void request_snapshot(int) { vm.snapshot_requested = 1; }
+
+// Why the request is cleared before the snapshot is taken: a signal that arrives while it is being
+// written asks for another one at the next safe point instead of being lost.
+// Why SnapshotMode::now and not after_collection: collecting at a safe point would be safe for
+// memory (what comes next, the body or the form, may allocate and so collect anyway, and every
+// live Value is rooted there), but it would change the run: finalisers would close forgotten ports, weak references
+// would clear, a collection would come where the program said (gc-disable) or holds (heap-lock),
+// and a running incremental cycle would be finished at once, so what the program prints would
+// depend on when the signal came.
+void write_snapshot() {
+    vm.snapshot_requested = 0;
+    std::string path = std::string(snapshots.path) + "." + std::to_string(++snapshots.written);
+    if (snapshots.profiler->save_json(path, uheap::SnapshotMode::now)) {
+        std::fprintf(stderr, "uheap-scheme: wrote profile snapshot %s\n", path.c_str());
+    } else {
+        std::fprintf(stderr, "uheap-scheme: cannot write the profile snapshot to %s\n", path.c_str());
+    }
+}
+
+// Why main() has a safe point of its own: eval.cpp's is the entry to a closure's body, which a
+// line typed into the REPL such as (mem-info) never reaches. Between two top-level forms nothing
+// of the program is half-done.
+void top_level_safe_point() {
+    if (vm.snapshot_requested != 0) write_snapshot();
+}
+
+// Why SA_RESTART: the REPL may be waiting in fgets() when the signal comes, and the read must go
+// on waiting rather than fail with EINTR (the snapshot is then written before the next line's
+// first form is evaluated).
+bool install_snapshot_handler(uheap::Profiler* profiler, const char* path) {
+    snapshots.profiler = profiler;
+    snapshots.path = path;
+    vm.write_snapshot = &write_snapshot;  // before the handler: eval.cpp calls it once the flag is set
+    struct sigaction action {};
+    action.sa_handler = &request_snapshot;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(SIGUSR1, &action, nullptr) == 0;
+}
+
 void report_error(std::FILE* out) {
     std::fflush(stdout);
     Value raised = vm.roots.raised;
@@ -138,6 +195,7 @@ int run_file(const char* path) {
             Value datum = read_datum(text.data(), text.size(), &pos);
             if (datum == kEof) return 0;
             vm.roots.current_datum = datum;
+            top_level_safe_point();
             eval(datum, kNil);
         } catch (SchemeError&) {
             report_error(stderr);
@@ -182,6 +240,7 @@ int repl() {
                     break;
                 }
                 vm.roots.current_datum = datum;
+                top_level_safe_point();
                 Value result = eval(datum, kNil);
                 vm.roots.current_datum = 0;
                 if (result != kUnspecified) {
@@ -230,7 +289,8 @@ int usage() {
                          "  --stats         print the heap counters and the pauses at exit (to stderr)\n"
                          "  --cpu-clock     time pauses in this thread's CPU time (for measuring on a busy machine)\n"
                          "  --profile FILE  record a memory profile by type; write it as JSON at exit\n"
-                         "                  (render it with uheap-report FILE --out DIR)\n",
+                         "                  (render it with uheap-report FILE --out DIR); SIGUSR1 writes\n"
+                         "                  FILE.1, FILE.2, ... mid-run (kill -USR1 PID)\n",
                  kStressStepWords, kPausePercent, kStepWordsPerBlock);
     return 2;
 }
@@ -321,6 +381,11 @@ int main(int argc, char** argv) {
             profiler.set_tag_name(static_cast<std::uint16_t>(type), type_name(static_cast<Type>(type)));
         }
         profiler.attach(*heap);
+        // Before the program runs, so a signal sent once it has started finds the handler. Without
+        // it the profile at exit is still written: a warning, not a failure.
+        if (!install_snapshot_handler(&profiler, profile_path)) {
+            std::fprintf(stderr, "uheap-scheme: no snapshots on SIGUSR1: %s\n", std::strerror(errno));
+        }
     }
     vm.stack_base = static_cast<const char*>(__builtin_frame_address(0));
     vm.stack_limit_bytes = stack_limit_bytes();

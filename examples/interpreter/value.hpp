@@ -14,6 +14,7 @@
 // VM stack, or from C++ locals that the collector finds by scanning the C stack.
 #pragma once
 
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -148,6 +149,12 @@ struct Vm {
     const char* stack_base = nullptr;  ///< where main() started, for the recursion limit
     std::size_t stack_limit_bytes = 0;
     std::size_t open_files = 0;
+    /// --profile: a snapshot was asked for (main.cpp's SIGUSR1 handler sets it, write_snapshot
+    /// clears it). eval.cpp tests it at its safe point, the entry to a closure's body, and calls
+    /// write_snapshot (main.cpp's, which owns the profiler); a signal handler can only set a flag
+    /// like this one.
+    volatile std::sig_atomic_t snapshot_requested = 0;
+    void (*write_snapshot)() = nullptr;  ///< set by main() when it installs the handler
 };
 
 extern Vm vm;  // one interpreter per process
