@@ -61,6 +61,7 @@ ObjectRecord* Profiler::State::slot_after_growth(void* ptr) {
 
 void Profiler::State::fire(const AlarmEvent& event, const AlarmFn& fn) {
     if (alarm_log.size() < config.alarm_log_limit) alarm_log.push_back(event);
+    stream_alarm(event);
     if (fn) fn(event);
 }
 
@@ -188,6 +189,7 @@ void Profiler::State::collection_ended(const CollectionStats& stats) {
         timeline.erase(timeline.begin(), timeline.begin() + static_cast<std::ptrdiff_t>(drop));
     }
     if (config.snapshot_every != 0) keep_series_snapshot();
+    stream_collection();
     if (low_alarm_blocks == 0) return;
     std::size_t largest_blocks = stats.largest_free_bytes / kBlockBytes;
     if (largest_blocks >= low_alarm_blocks) {
@@ -213,6 +215,7 @@ void Profiler::State::fire_low_free_run(std::size_t largest_blocks, bool on_out_
 void Profiler::State::out_of_memory(std::size_t n_bytes) {
     ++out_of_memory_events;
     if (oom_log.size() < config.alarm_log_limit) oom_log.push_back(OutOfMemoryEvent{epoch, n_bytes});
+    stream_out_of_memory(OutOfMemoryEvent{epoch, n_bytes});
     if (low_alarm_blocks == 0 || !low_alarm_on_oom || !low_alarm_armed || heap == nullptr) return;
     std::size_t largest_blocks = heap->info().max_free;
     if (largest_blocks < low_alarm_blocks) fire_low_free_run(largest_blocks, true);

@@ -11,11 +11,15 @@ namespace uheap {
 using profiling::ObjectRecord;
 
 Profiler::Profiler(const ProfilerConfig& config) : state_(new State) {
+    state_->owner = this;
     state_->config = config;
     state_->restart_sampling();
 }
 
-Profiler::~Profiler() { detach(); }
+Profiler::~Profiler() {
+    detach();
+    end_stream();
+}
 
 void Profiler::attach(Heap& heap) {
     detach();
@@ -113,6 +117,7 @@ void Profiler::set_tag_name(std::uint16_t tag, const std::string& name) {
     } else {
         state_->names[tag] = name;
     }
+    state_->stream_tag_name(tag, name);
 }
 
 const std::string& Profiler::tag_name(std::uint16_t tag) const {
@@ -265,6 +270,7 @@ void Profiler::take_snapshot(SnapshotMode mode) {
     if (s.heap == nullptr) return;
     if (mode == SnapshotMode::after_collection) s.heap->collect();
     s.snapshot = s.walk_snapshot(mode == SnapshotMode::after_collection);
+    s.stream_snapshot(s.snapshot, false);
 }
 
 // Every object and free run of the heap as it is now, with what the profiler knows of each
@@ -316,6 +322,7 @@ void Profiler::State::keep_series_snapshot() {
     snapshots.push_back(walk_snapshot(true));
     snapshots.back().time_ns = last_collection_ns;  // the collection's end: this hook's moment
     snapshots.back().ns_since_collection = 0;
+    stream_snapshot(snapshots.back(), true);
     if (snapshots.size() <= std::max<std::size_t>(config.snapshot_limit, 1)) return;
     std::size_t kept = 0;
     snapshot_interval *= 2;

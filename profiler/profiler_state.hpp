@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct Profiler::State {
 
     ProfilerConfig config;
     Heap* heap = nullptr;
+    const Profiler* owner = nullptr;  ///< for the queries the stream's records repeat
 
     profiling::ObjectTable objects;
     std::vector<TagStats> tag_table;  ///< indexed by tag, grown on first use
@@ -105,6 +107,16 @@ struct Profiler::State {
     void out_of_memory(std::size_t n_bytes);
 
     EventHooks hooks();
+
+    // The stream (json_export.cpp): records written as events happen, when stream_to() is on.
+    std::FILE* stream = nullptr;
+    std::size_t streamed_sites = 0;  ///< call sites already in the stream
+    bool emit(const std::string& line);
+    void stream_collection();
+    void stream_snapshot(const HeapSnapshot& snap, bool series);
+    void stream_out_of_memory(const OutOfMemoryEvent& event);
+    void stream_alarm(const AlarmEvent& event);
+    void stream_tag_name(std::uint16_t tag, const std::string& name);
 };
 
 namespace profiling {

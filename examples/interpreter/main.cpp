@@ -2,7 +2,7 @@
 // uheap-scheme: command line, heap creation, the script runner and the REPL.
 //
 //   uheap-scheme [--heap SIZE] [--gc=incremental|stw] [--gc-stress[=WORDS]] [--gc-pacing P,S]
-//                [--stats] [--cpu-clock] [--profile FILE] [script.scm] [args...]
+//                [--stats] [--cpu-clock] [--profile FILE] [--profile-stream FILE] [--profile-sites N] [script.scm] [args...]
 //
 // The heap is a uheap::OwnedHeap of SIZE bytes (256K by default, like a microcontroller). main()
 // records its frame as the stack base, so every collection scans the C stack conservatively.
@@ -273,7 +273,8 @@ std::size_t stack_limit_bytes() {
 
 int usage() {
     std::fprintf(stderr, "usage: uheap-scheme [--heap SIZE] [--gc=MODE] [--gc-stress[=WORDS]] [--gc-pacing P,S] [--stats]\n"
-                         "                    [--cpu-clock] [--profile FILE] [script.scm] [args...]\n"
+                         "                    [--cpu-clock] [--profile FILE] [--profile-stream FILE]\n"
+                         "                    [--profile-sites N] [script.scm] [args...]\n"
                          "  --heap SIZE     heap size in bytes, K or M suffix (default 256K)\n"
                          "  --gc=incremental  collect in bounded steps between the program's work (the default)\n"
                          "  --gc=stw        stop-the-world: each collection marks everything at once\n"
@@ -290,7 +291,11 @@ int usage() {
                          "  --cpu-clock     time pauses in this thread's CPU time (for measuring on a busy machine)\n"
                          "  --profile FILE  record a memory profile by type; write it as JSON at exit\n"
                          "                  (render it with uheap-report FILE --out DIR); SIGUSR1 writes\n"
-                         "                  FILE.1, FILE.2, ... mid-run (kill -USR1 PID)\n",
+                         "                  FILE.1, FILE.2, ... mid-run (kill -USR1 PID)\n"
+                         "  --profile-stream FILE  write the profile as it goes, a line per collection and\n"
+                         "                  event, flushed, so a crash leaves it (uheap-report reads it)\n"
+                         "  --profile-sites N  record the call stack of 1 in N allocations (--profile's\n"
+                         "                  summary then names the top allocation sites of each type)\n",
                  kStressStepWords, kPausePercent, kStepWordsPerBlock);
     return 2;
 }
@@ -303,6 +308,8 @@ int main(int argc, char** argv) {
     std::size_t heap_bytes = 256u << 10;
     bool stats = false;
     const char* profile_path = nullptr;
+    const char* stream_path = nullptr;  // --profile-stream
+    unsigned long long sample_sites = 0;  // --profile-sites N
     bool incremental = kBarriers;
     std::size_t stress_words = 0;
     unsigned pause_percent = kPausePercent;
@@ -332,6 +339,12 @@ int main(int argc, char** argv) {
             stats = true;
         } else if (std::strcmp(argv[arg], "--profile") == 0 && arg + 1 < argc) {
             profile_path = argv[++arg];
+        } else if (std::strcmp(argv[arg], "--profile-stream") == 0 && arg + 1 < argc) {
+            stream_path = argv[++arg];
+        } else if (std::strcmp(argv[arg], "--profile-sites") == 0 && arg + 1 < argc) {
+            char* end = nullptr;
+            sample_sites = std::strtoull(argv[++arg], &end, 10);
+            if (end == argv[arg] || *end != '\0' || sample_sites == 0) return usage();
         } else {
             return usage();
         }
@@ -362,11 +375,12 @@ int main(int argc, char** argv) {
     if (incremental || pacing_given) heap->set_pacing(pause_percent, step_words_per_block);
     vm.incremental = incremental;
     vm.stress_step_words = incremental ? stress_words : 0;
-    vm.check_reachable = stress_words != 0 && incremental && profile_path == nullptr;
+    const bool profiling = profile_path != nullptr || stream_path != nullptr;
+    vm.check_reachable = stress_words != 0 && incremental && !profiling;
     // The hooks: every pause for --stats, and under --gc-stress (incremental) the reachability check
     // after every collection. The profiler owns the hooks when it is attached, so neither runs then.
     PauseStats pauses;
-    if (profile_path == nullptr) {
+    if (!profiling) {
         uheap::EventHooks hooks;
         hooks.user = &pauses;
         hooks.on_pause = &PauseStats::hook;
@@ -375,12 +389,23 @@ int main(int argc, char** argv) {
         vm.pauses = &pauses;
     }
     // Declared after the heap so it detaches before the heap's region goes away.
-    uheap::Profiler profiler;
-    if (profile_path != nullptr) {
+    // The profile keeps a heap snapshot after every collection (thinned to 32 spread over the run)
+    // for uheap-report's slider; call stacks only when asked for (a backtrace each).
+    uheap::ProfilerConfig profile_config;
+    profile_config.snapshot_every = 1;
+    profile_config.site_sample_every = static_cast<std::size_t>(sample_sites);
+    uheap::Profiler profiler(profile_config);
+    if (stream_path != nullptr && !profiler.stream_to(stream_path)) {
+        std::fprintf(stderr, "uheap-scheme: cannot write the profile stream to %s: %s\n", stream_path, std::strerror(errno));
+        return 1;
+    }
+    if (profiling) {
         for (unsigned type = 1; type <= static_cast<unsigned>(Type::weakref); ++type) {
             profiler.set_tag_name(static_cast<std::uint16_t>(type), type_name(static_cast<Type>(type)));
         }
         profiler.attach(*heap);
+    }
+    if (profile_path != nullptr) {
         // Before the program runs, so a signal sent once it has started finds the handler. Without
         // it the profile at exit is still written: a warning, not a failure.
         if (!install_snapshot_handler(&profiler, profile_path)) {

@@ -308,6 +308,20 @@ public:
     /// if the file cannot be written.
     bool save_json(const std::string& path, SnapshotMode mode = SnapshotMode::now);
 
+    /// Writes the profile as the run goes, to `path` (truncated): one JSON record per line
+    /// (format "uheap-profile-stream", docs/profiling.md), each written and flushed when it
+    /// happens: a header, then per collection its timeline sample with the tag table, histogram
+    /// and growing tags, every snapshot taken (the series and take_snapshot()), out-of-memory
+    /// events, alarms and tag names. A run that crashes or aborts leaves its profile up to the
+    /// last record; uheap-report reads the file like a profile. Leak suspects are not streamed
+    /// (they need the whole object table: save_json() has them). Each collection costs a line of
+    /// I/O inside its end hook. Returns false if the file cannot be opened; a write error ends
+    /// the stream (streaming() turns false). Replaces any stream already open.
+    bool stream_to(const std::string& path);
+    /// Closes the stream (also done by the destructor). No-op when none is open.
+    void end_stream();
+    bool streaming() const;  ///< a stream is open and has not failed
+
     struct State;  ///< the implementation (profiler/profiler_state.hpp)
 
 private:

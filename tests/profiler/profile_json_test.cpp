@@ -3,6 +3,10 @@
 // input is refused with a message that says what is wrong and where.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -245,6 +249,111 @@ TEST(ProfileJson, NamesTheFieldThatIsWrong) {
         c.damage(damaged);
         EXPECT_EQ(load_error(damaged.dump()), c.error);
     }
+}
+
+}  // namespace
+}  // namespace uheap
+
+namespace uheap {
+namespace {
+
+std::string read_all(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+std::string temp_path(const char* name) {
+    return ::testing::TempDir() + "uheap-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + name;
+}
+
+/// A workload with every kind of record: collections, a snapshot series, a name set late, an
+/// alarm, an out-of-memory event, an explicit snapshot.
+void streamed_run(Profiler& prof, testing::TestHeap& heap, int collections) {
+    prof.set_tag_name(1, "node");
+    prof.set_large_alloc_alarm(8, [](const AlarmEvent&) {});
+    prof.attach(*heap);
+    for (int i = 0; i < collections; ++i) {
+        heap.roots[i % 8] = heap->alloc((1 + i % 3) * kBlockBytes, 0, static_cast<std::uint16_t>(1 + i % 2));
+        heap->alloc(kBlockBytes, 0, 2);
+        if (i == 2) prof.set_tag_name(2, "leaf");
+        if (i == 3) heap->alloc(8 * kBlockBytes, 0, 1);
+        heap->collect();
+    }
+    EXPECT_EQ(heap->alloc(heap->info().free + kBlockBytes, 0, 1), nullptr);  // fits the pool, not its free space
+}
+
+// The stream read back is the profile save_json() writes, but for the leak suspects: the
+// same timeline, tags, histogram, events and snapshots.
+TEST(ProfileStream, ReadsBackAsTheProfile) {
+    testing::TestHeap heap(16 * 1024);
+    ProfilerConfig config;
+    config.snapshot_every = 2;
+    Profiler prof(config);
+    const std::string path = temp_path("stream.jsonl");
+    ASSERT_TRUE(prof.stream_to(path));
+    streamed_run(prof, heap, 6);
+    prof.take_snapshot();
+    prof.end_stream();
+    EXPECT_FALSE(prof.streaming());
+    report::Profile whole, streamed;
+    std::string error;
+    ASSERT_TRUE(report::load_profile(prof.json(), &whole, &error)) << error;
+    ASSERT_TRUE(report::load_profile(read_all(path), &streamed, &error)) << error;
+    EXPECT_EQ(streamed.collections, 7u);  // six, and the one the failing allocation ran
+    ASSERT_EQ(streamed.timeline.size(), whole.timeline.size());
+    for (std::size_t i = 0; i < whole.timeline.size(); ++i) {
+        EXPECT_EQ(streamed.timeline[i].used_bytes, whole.timeline[i].used_bytes);
+        EXPECT_EQ(streamed.timeline[i].live_by_tag.size(), whole.timeline[i].live_by_tag.size());
+    }
+    ASSERT_EQ(streamed.tags.size(), whole.tags.size());
+    for (std::size_t i = 0; i < whole.tags.size(); ++i) {
+        EXPECT_EQ(streamed.tags[i].allocations, whole.tags[i].allocations) << "tag " << whole.tags[i].tag;
+    }
+    EXPECT_EQ(streamed.label(2), "leaf") << "a name set mid-run";
+    EXPECT_EQ(streamed.alarms.size(), 1u);
+    EXPECT_EQ(streamed.out_of_memory.size(), 1u);
+    EXPECT_EQ(streamed.snapshots.size(), whole.snapshots.size());
+    EXPECT_EQ(streamed.snapshots.size(), 3u);
+    EXPECT_FALSE(streamed.snapshot.after_collection) << "the explicit snapshot came last";
+    EXPECT_EQ(streamed.snapshot.areas[0].spans.size(), whole.snapshot.areas[0].spans.size());
+    EXPECT_TRUE(streamed.leak_suspects.empty());
+}
+
+// What a stream is for: the process dies (here by SIGKILL, mid-run, as an out-of-memory abort
+// or a crash would end it) and its profile up to the last collection is in the file, readable;
+// a last line cut short by the death is dropped.
+TEST(ProfileStream, SurvivesTheProcessDying) {
+    const std::string path = temp_path("crash.jsonl");
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        testing::TestHeap heap(16 * 1024);
+        ProfilerConfig config;
+        config.snapshot_every = 1;
+        Profiler prof(config);
+        if (!prof.stream_to(path)) _exit(3);
+        streamed_run(prof, heap, 5);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+    std::string text = read_all(path);
+    report::Profile p;
+    std::string error;
+    ASSERT_TRUE(report::load_profile(text, &p, &error)) << error;
+    EXPECT_EQ(p.timeline.size(), 6u);  // five, and the one the failing allocation ran
+    EXPECT_EQ(p.snapshots.size(), 6u);
+    EXPECT_EQ(p.out_of_memory.size(), 1u);
+    EXPECT_TRUE(p.snapshot.taken) << "the last of the series stands for the snapshot";
+    text += "{\"collection\": {\"collection\": 6, \"used_by";  // a record the death cut short
+    ASSERT_TRUE(report::load_profile(text, &p, &error)) << error;
+    EXPECT_EQ(p.timeline.size(), 6u);
+    EXPECT_EQ(load_error("{\"format\": \"uheap-profile-stream\", \"version\": 3}\nnot json\n{}\n"),
+              "stream line 2: not a JSON object");
 }
 
 }  // namespace

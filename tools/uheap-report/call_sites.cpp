@@ -22,10 +22,11 @@ namespace {
 std::string short_function(std::string name) {
     const std::string anonymous = "(anonymous namespace)::";
     for (std::size_t at; (at = name.find(anonymous)) != std::string::npos;) name.erase(at, anonymous.size());
-    int depth = 0;  // of <...>: template arguments may hold parentheses (function types)
+    int depth = 0;  // of <...> and {...}: template arguments and "{lambda(int)#1}" hold parentheses
     for (std::size_t i = 0; i < name.size(); ++i) {
-        if (name[i] == '<') ++depth;
-        if (name[i] == '>' && depth > 0) --depth;
+        if (name[i] == '<' || name[i] == '{') ++depth;
+        if ((name[i] == '>' || name[i] == '}') && depth > 0) --depth;
+        if (name.compare(i, 10, "operator()") == 0) i += 9;  // the call operator's own parentheses
         if (name[i] == '(' && depth == 0 && i > 0) return name.substr(0, i);
     }
     return name;

@@ -62,13 +62,13 @@ std::string signed_bytes(std::int64_t bytes) {
 std::string signed_count(std::int64_t n) { return (n > 0 ? "+" : "") + std::to_string(n); }
 
 void write_changes(std::ostream& out, const std::vector<Change>& list, std::size_t top_n) {
-    out << "  " << pad("", 44) << pad("before", 12, true) << pad("after", 12, true) << pad("growth", 12, true)
-        << pad("objects", 10, true) << '\n';
+    out << "  " << pad("before", 10, true) << pad("after", 10, true) << pad("growth", 10, true) << pad("objects", 9, true)
+        << "  what\n";
     for (std::size_t i = 0; i < std::min(top_n, list.size()); ++i) {
         const Change& c = list[i];
-        out << "  " << pad(c.what, 44) << pad(human_bytes(double(c.before.bytes)), 12, true)
-            << pad(human_bytes(double(c.after.bytes)), 12, true) << pad(signed_bytes(c.growth()), 12, true)
-            << pad(signed_count(c.after.objects - c.before.objects), 10, true) << '\n';
+        out << "  " << pad(human_bytes(double(c.before.bytes)), 10, true) << pad(human_bytes(double(c.after.bytes)), 10, true)
+            << pad(signed_bytes(c.growth()), 10, true) << pad(signed_count(c.after.objects - c.before.objects), 9, true) << "  "
+            << c.what << '\n';
     }
 }
 
@@ -97,7 +97,7 @@ void write_diff(std::ostream& out, const Profile& before, const Profile& after, 
     auto by_site = [](const Profile& p) {
         return tally(p, [&p](const SnapshotSpan& s) {
             if (s.site < 0 || static_cast<std::size_t>(s.site) >= p.call_sites.size()) return std::string();
-            return p.label(p.call_sites[static_cast<std::size_t>(s.site)].tag) + " at " + site_label(p, static_cast<std::size_t>(s.site), 1);
+            return p.label(p.call_sites[static_cast<std::size_t>(s.site)].tag) + " at " + site_label(p, static_cast<std::size_t>(s.site), 3);
         });
     };
     out << "sampled live objects by call site (1 in " << std::max(before.site_sample_every, after.site_sample_every)

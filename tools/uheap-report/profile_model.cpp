@@ -384,17 +384,93 @@ void read_call_sites(const Field& sites, Profile* p) {
 
 /// nlohmann-json's messages start with an id ("[json.exception.parse_error.101] parse error at
 /// line 1, column 2: ..."); the rest says where and what, which is what a user needs.
-std::string parse_error_text(const Json::parse_error& e) {
+std::string parse_error_text(const Json::exception& e) {
     std::string text = e.what();
     std::size_t id_end = text.find("] ");
     return text.rfind('[', 0) == 0 && id_end != std::string::npos ? text.substr(id_end + 2) : text;
 }
 
+/// Whether `text` is a stream ("uheap-profile-stream"): its first line says so.
+bool is_stream(const std::string& text) {
+    return text.substr(0, text.find('\n')).find("\"uheap-profile-stream\"") != std::string::npos;
+}
+
+// One record of a stream into the document being built (document_from_stream()).
+void add_stream_record(const Json& record, std::size_t line_no, Json* doc_out, Json* sites_out, std::map<std::uint16_t, std::string>* names_out) {
+    Json& doc = *doc_out;
+    Json& sites = *sites_out;
+    std::map<std::uint16_t, std::string>& names = *names_out;
+    if (line_no == 1) {
+        doc["block_bytes"] = record.value("block_bytes", Json());
+        doc["profiler"] = record.value("profiler", Json());
+        sites["sample_every"] = record.value("sample_every", Json());
+        sites["modules"] = record.value("modules", Json::array());
+        for (const Json& n : record.value("tag_names", Json::array())) names[n.at(0).get<std::uint16_t>()] = n.at(1).get<std::string>();
+    } else if (record.contains("collection")) {
+        doc["timeline"].push_back(record.at("collection"));
+        doc["collections"] = record.at("collection").value("collection", Json(0u));
+        for (const char* table : {"heap", "tags", "histogram", "growing_tags"}) doc[table] = record.value(table, Json());
+        for (const Json& site : record.value("new_call_sites", Json::array())) sites["sites"].push_back(site);
+    } else if (record.contains("series_snapshot")) {  // the latest snapshot of either kind is the snapshot
+        doc["snapshots"].push_back(record.at("series_snapshot"));
+        doc["snapshot"] = record.at("series_snapshot");
+    } else if (record.contains("snapshot")) {
+        doc["snapshot"] = record.at("snapshot");
+    } else if (record.contains("out_of_memory")) {
+        doc["out_of_memory"].push_back(record.at("out_of_memory"));
+    } else if (record.contains("alarm")) {
+        doc["alarms"].push_back(record.at("alarm"));
+    } else if (record.contains("tag_name")) {
+        names[record.at("tag_name").at(0).get<std::uint16_t>()] = record.at("tag_name").at(1).get<std::string>();
+    }
+}
+
+// A stream (Profiler::stream_to()) becomes the profile document it stands for: the header's
+// settings, every collection's sample, the last collection's tables, every snapshot in the
+// series and the last one as the snapshot, the events in order. The last line may be cut short
+// by a crash: it is dropped. Any other bad line is an error naming its line number.
+Json document_from_stream(const std::string& text) {
+    Json doc = {{"format", "uheap-profile"}, {"version", 3u}, {"collections", 0u}, {"heap", nullptr},
+                {"tags", Json::array()}, {"histogram", Json::array()}, {"timeline", Json::array()},
+                {"growing_tags", Json::array()}, {"leak_suspects", Json::array()}, {"alarms", Json::array()},
+                {"out_of_memory", Json::array()}, {"snapshots", Json::array()}, {"snapshot", nullptr}};
+    Json sites = {{"sample_every", 0u}, {"modules", Json::array()}, {"sites", Json::array()}};
+    std::map<std::uint16_t, std::string> names;
+    std::size_t line_no = 0;
+    for (std::size_t begin = 0; begin < text.size();) {
+        std::size_t end = text.find('\n', begin);
+        const bool last = end == std::string::npos || text.find_first_not_of(" \t\r\n", end) == std::string::npos;
+        std::string line = text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+        begin = end == std::string::npos ? text.size() : end + 1;
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        Json record = Json::parse(line, nullptr, false);
+        if (record.is_discarded() || !record.is_object()) {
+            if (last && line_no > 1) break;  // cut short by a crash
+            throw FormatError("stream line " + std::to_string(line_no) + ": not a JSON object");
+        }
+        try {
+            add_stream_record(record, line_no, &doc, &sites, &names);
+        } catch (const Json::exception& e) {
+            throw FormatError("stream line " + std::to_string(line_no) + ": " + parse_error_text(e));
+        }
+    }
+    doc["call_sites"] = sites;
+    // Names set after a collection's record reach the tag table here.
+    for (Json& t : doc["tags"]) {
+        if (!t.is_object() || !t.contains("tag") || !t["tag"].is_number_unsigned()) continue;
+        auto it = names.find(t["tag"].get<std::uint16_t>());
+        if (it != names.end()) t["name"] = it->second;
+    }
+    return doc;
+}
+
+
 }  // namespace
 
 bool load_profile(const std::string& json_text, Profile* out, std::string* error) {
     try {
-        const Json doc = Json::parse(json_text);
+        const Json doc = is_stream(json_text) ? document_from_stream(json_text) : Json::parse(json_text);
         Field root(doc);
         const std::uint64_t version = check_format(root);
         Profile p;
