@@ -142,8 +142,8 @@ TEST(ReportCli, CallSitesAreNamedRankedAndDiffed) {
     std::size_t grew = run.out.find("allocate_big_tables", by_site);
     ASSERT_NE(grew, std::string::npos) << run.out;
     EXPECT_LT(grew, run.out.find("allocate_leaf_nodes", by_site)) << "the site that grew comes first";
-    std::size_t line_end = run.out.find('\n', grew);
-    std::string row = run.out.substr(grew, line_end - grew);
+    std::size_t line_start = run.out.rfind('\n', grew) + 1;
+    std::string row = run.out.substr(line_start, run.out.find('\n', grew) - line_start);
     EXPECT_NE(row.find(" +10"), std::string::npos) << row;  // objects
     EXPECT_EQ(run.out.find("allocate_leaf_nodes", by_site) < grew, false);
 }
