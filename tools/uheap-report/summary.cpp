@@ -150,6 +150,11 @@ void write_summary(std::ostream& out, const Profile& p, std::size_t top_n) {
     std::size_t large = 0, low = 0;
     for (const AlarmEvent& a : p.alarms) (a.kind == AlarmKind::large_alloc ? large : low) += 1;
     out << "alarms: " << large << " large allocation, " << low << " low free run\n";
+    if (!p.out_of_memory.empty()) {
+        const OutOfMemoryEvent& first = p.out_of_memory.front();
+        out << "out of memory: " << p.out_of_memory.size() << (p.out_of_memory.size() == 1 ? " allocation" : " allocations")
+            << " failed, the first at collection " << first.collection << " asking for " << human_bytes(double(first.n_bytes)) << '\n';
+    }
 }
 
 }  // namespace uheap::report
