@@ -1,16 +1,35 @@
 // SPDX-License-Identifier: MIT
 // Call sites: the sampled allocation stacks, and the modules a report needs to symbolise them.
-#include <execinfo.h>
-#include <link.h>
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "profiler_state.hpp"
 
+// The two things a platform must give: the return addresses on the stack, and the loaded
+// modules with their address ranges. glibc and the BSDs' libexecinfo have backtrace(); ELF
+// systems have dl_iterate_phdr(). Elsewhere no stack is recorded and no module is listed (the
+// report then shows no sites), and the rest of the profiler is unchanged.
+#if __has_include(<execinfo.h>) && __has_include(<link.h>)
+#include <execinfo.h>
+#include <link.h>
+#include <unistd.h>
+#define UHEAP_PROFILER_HAS_STACKS 1
+#else
+#define UHEAP_PROFILER_HAS_STACKS 0
+#endif
+
 namespace uheap {
 
 using profiling::ObjectRecord;
+
+namespace {
+
+#if UHEAP_PROFILER_HAS_STACKS
+int capture_stack(void** out, int max) { return backtrace(out, max); }
+#else
+int capture_stack(void**, int) { return 0; }
+#endif
+
+}  // namespace
 
 // A sampled allocation: its return addresses, from the profiler's own caller outwards (the
 // heap's frames and the profiler's hook are among the first; the report tool knows them by
@@ -21,7 +40,7 @@ std::uint16_t Profiler::State::sample_call_site(std::size_t n_bytes, std::uint16
     constexpr int kMaxFrames = 64;
     void* raw[kMaxFrames + 1];
     int wanted = static_cast<int>(std::min<std::size_t>(config.site_frames, kMaxFrames)) + 1;
-    int n = backtrace(raw, wanted);
+    int n = capture_stack(raw, wanted);
     std::vector<std::uintptr_t> frames;
     for (int i = 1; i < n; ++i) frames.push_back(reinterpret_cast<std::uintptr_t>(raw[i]));  // [0]: this function
     auto key = std::make_pair(tag, std::move(frames));
@@ -44,6 +63,7 @@ std::uint16_t Profiler::State::sample_call_site(std::size_t n_bytes, std::uint16
     return static_cast<std::uint16_t>(site.id + 1);
 }
 
+#if UHEAP_PROFILER_HAS_STACKS
 // Every loaded object with its lowest and highest mapped address, from the dynamic linker's
 // list. The main program's name is empty there; /proc/self/exe names it.
 std::vector<LoadedModule> Profiler::loaded_modules() {
@@ -76,5 +96,8 @@ std::vector<LoadedModule> Profiler::loaded_modules() {
         &out);
     return out;
 }
+#else
+std::vector<LoadedModule> Profiler::loaded_modules() { return {}; }
+#endif
 
 }  // namespace uheap
