@@ -274,6 +274,31 @@ TEST(Profiler, SnapshotSeriesCoversTheWholeRunEvenly) {
     EXPECT_TRUE(prof.snapshots().empty());
 }
 
+// The profiler's side table covers the areas the heap had at attach(); an area added later gets
+// its slots at its first event, and objects there are tracked like any other.
+TEST(Profiler, ObjectsInAnAreaAddedAfterAttachAreTracked) {
+    TestHeap heap(16 * 1024);
+    Profiler prof;
+    prof.attach(*heap);
+    heap.roots[0] = heap->alloc(kBlockBytes, 0, 1);
+    alignas(16) static unsigned char second[32 * 1024];
+    ASSERT_EQ(heap->add_area(second, sizeof second), Status::ok);
+    std::vector<void*> in_second;
+    for (int i = 1; i < 64 && in_second.size() < 3; ++i) {
+        void* p = heap->alloc(12 * kBlockBytes, 0, 2);
+        heap.roots[i] = p;
+        if (p >= static_cast<void*>(second) && p < static_cast<void*>(second + sizeof second)) in_second.push_back(p);
+    }
+    ASSERT_EQ(in_second.size(), 3u) << "the first area filled and the heap moved on to the second";
+    EXPECT_EQ(prof.tracked_objects(), heap->info().objects);
+    for (int i = 1; i < 64; ++i) heap.roots[i] = nullptr;
+    heap->collect();
+    EXPECT_EQ(prof.tag_stats(2).live_objects, 0u);
+    EXPECT_EQ(prof.tag_stats(2).swept, prof.tag_stats(2).allocations);
+    EXPECT_EQ(prof.tracked_objects(), 1u);
+    prof.detach();
+}
+
 TEST(Profiler, LargeAllocAlarmFiresAtThreshold) {
     TestHeap heap(64 * 1024);
     Profiler prof;
