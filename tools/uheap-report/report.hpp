@@ -85,9 +85,36 @@ void write_timeline_svg(std::ostream& out, const Profile& profile, const Timelin
 /// suspects and alarms.
 void write_summary(std::ostream& out, const Profile& profile, std::size_t top_n = 8);
 
-/// "p50 108.0 us, p99 253.7 us, max 4.2 ms" over the timeline's pauses (nearest rank: the
-/// smallest pause that at least p % of them do not exceed). Needs a non-empty timeline.
+/// The timeline's pauses ranked (nearest rank: the smallest pause that at least p % of them do
+/// not exceed), and their mean, in nanoseconds. Needs a non-empty timeline.
+struct PauseRanks {
+    std::uint64_t p50 = 0;
+    std::uint64_t p99 = 0;
+    std::uint64_t max = 0;
+    std::uint64_t mean = 0;
+};
+PauseRanks pause_ranks(const Profile& profile);
+
+/// "p50 108.0 us, p99 253.7 us, max 4.2 ms" over the timeline's pauses (pause_ranks()). Needs a
+/// non-empty timeline.
 std::string pause_percentiles(const Profile& profile);
+
+/// The headline figures as the text summary prints them ("127 KB", "49.6", "0.012", "25.4 us"),
+/// shared by the summary and the HTML report's header. Pauses are empty without a timeline.
+struct SummaryFigures {
+    std::string used, total, used_percent, largest_free, fragmentation;
+    std::string pause_p50, pause_p99, pause_max, pause_mean;
+};
+SummaryFigures summary_figures(const Profile& profile);
+
+/// The tags in the summary's order: by the bytes the last collection found live when the
+/// timeline has them per tag (`judged`, version 2 and later), else by the bytes allocated now.
+struct RankedTags {
+    bool judged = false;
+    std::vector<TagStats> tags;
+    std::vector<std::uint64_t> at_last_gc;  ///< per entry of `tags`; 0 when not judged
+};
+RankedTags rank_tags(const Profile& profile);
 
 /// Escapes &, <, >, " for SVG text and attributes.
 std::string xml_escape(const std::string& text);
