@@ -81,6 +81,23 @@ struct TimelineOptions {
 /// max. Out-of-memory events and alarms are vertical markers across the panels.
 void write_timeline_svg(std::ostream& out, const Profile& profile, const TimelineOptions& options = {});
 
+struct HtmlOptions {
+    /// The heap map's grid and colours, as for the SVG (the page draws cells smaller than
+    /// `cell_px` when the window is too narrow for `columns` of them).
+    HeapMapOptions map;
+    std::string title = "uheap profile";  ///< the page's title; uheap-report passes the profile's file name
+};
+
+/// The interactive report: one self-contained HTML file (no network: data, script and style
+/// inline) with the summary figures, the timeline (zoom, hover), the heap map of every snapshot
+/// of the profile on a slider (hover: tag, size, age, address), and the tables. The page's
+/// script and style are tools/uheap-report/html/, embedded at build time.
+void write_html_report(std::ostream& out, const Profile& profile, const HtmlOptions& options = {});
+
+/// Just the data the page reads: a JSON document (docs/profiling.md, "The interactive report"),
+/// with every '<' written as \u003c so that it can sit inside a <script> element.
+void write_report_data(std::ostream& out, const Profile& profile, const HtmlOptions& options = {});
+
 /// The text summary: heap totals, top tags by live bytes, fragmentation trend, pauses, leak
 /// suspects and alarms.
 void write_summary(std::ostream& out, const Profile& profile, std::size_t top_n = 8);
