@@ -139,7 +139,11 @@ int main(int argc, char** argv) {
     d.heap->set_finaliser([](void* user, void*) { ++static_cast<Demo*>(user)->files_closed; }, &d);
     d.heap->set_threshold(d.heap->info().total / 8);
 
-    uheap::Profiler profiler;
+    // A heap snapshot after every other collection (about a dozen over the run), so the HTML
+    // report's slider can show the map as the cache leaks and the fragmentation phase comes and goes.
+    uheap::ProfilerConfig config;
+    config.snapshot_every = 2;
+    uheap::Profiler profiler(config);
     const char* names[] = {"", "int", "str", "tuple", "list", "dict", "bytes", "file", "cache_entry"};
     for (std::uint16_t tag = kInt; tag <= kCacheEntry; ++tag) profiler.set_tag_name(tag, names[tag]);
     std::size_t large_alarms = 0;

@@ -191,7 +191,7 @@ struct CallSite {
 /// A loaded executable or shared library, so a report can turn addresses into source lines
 /// (the address minus `base` is what addr2line takes for a position-independent binary).
 struct LoadedModule {
-    std::string path;
+    std::string path;         ///< the file it was loaded from
     std::uintptr_t base = 0;  ///< the address it was loaded at
     std::uintptr_t end = 0;   ///< one past its last mapped byte
 };

@@ -251,3 +251,55 @@ TEST(ReportCli, UnwritableOutputNamesTheFileAndTheReason) {
 
 }  // namespace
 }  // namespace uheap
+
+namespace uheap {
+namespace {
+
+// --html FILE: the page beside the pictures, its directory created; the summary is unchanged
+// and a line says where the page went.
+TEST(ReportCli, HtmlWritesTheInteractiveReport) {
+    fs::path dir = test_dir();
+    std::string profile = write_profile(dir);
+    fs::path html = dir / "pages" / "new" / "report.html";
+    Outcome run = run_report(dir, {profile, "--out", (dir / "svg").string(), "--html", html.string()});
+    ASSERT_EQ(run.status, 0) << run.err;
+    EXPECT_EQ(run.err, "");
+    EXPECT_NE(run.out.find("wrote " + (dir / "svg" / "heap-map.svg").string() + " and "), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("wrote " + html.string() + " (the interactive report"), std::string::npos) << run.out;
+    std::string page = read_text(html);
+    EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+    EXPECT_NE(page.find("<title>profile.json - uheap report</title>"), std::string::npos);
+    EXPECT_NE(page.find("\"tag_names\":{\"1\":\"int\"}"), std::string::npos);
+    EXPECT_NE(page.find("\"map\":{\"columns\":128,"), std::string::npos);
+    EXPECT_TRUE(fs::exists(dir / "svg" / "timeline.svg"));
+    // The heap-map options reach the page too.
+    run = run_report(dir, {profile, "--out", (dir / "svg").string(), "--html", html.string(), "--columns", "32",
+                           "--color-by", "kind"});
+    ASSERT_EQ(run.status, 0) << run.err;
+    EXPECT_NE(read_text(html).find("\"map\":{\"columns\":32,\"max_cells\":16384,\"cell_px\":6,\"color_by\":\"kind\"}"),
+              std::string::npos);
+    // Without --html, no page.
+    fs::path other = dir / "plain";
+    run = run_report(dir, {profile, "--out", other.string()});
+    ASSERT_EQ(run.status, 0) << run.err;
+    EXPECT_EQ(run.out.find("interactive report"), std::string::npos);
+    EXPECT_FALSE(fs::exists(other / "report.html"));
+}
+
+TEST(ReportCli, HtmlRefusesAnEmptyPathAndReportsAnUnwritableOne) {
+    fs::path dir = test_dir();
+    std::string profile = write_profile(dir);
+    Outcome run = run_report(dir, {"--help"});
+    EXPECT_NE(run.out.find("--html FILE"), std::string::npos) << run.out;
+    run = run_report(dir, {profile, "--out", dir.string(), "--html", ""});
+    EXPECT_EQ(run.status, 2);
+    EXPECT_EQ(run.err, "uheap-report: --html: must not be empty\nRun uheap-report --help for the options.\n");
+    fs::create_directories(dir / "report.html");
+    run = run_report(dir, {profile, "--out", dir.string(), "--html", (dir / "report.html").string()});
+    EXPECT_EQ(run.status, 1);
+    EXPECT_EQ(run.err, "uheap-report: cannot write " + (dir / "report.html").string() + ": Is a directory\n");
+    EXPECT_EQ(run.out, "");
+}
+
+}  // namespace
+}  // namespace uheap

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// uheap-report: reads a profiler JSON, writes heap-map.svg and timeline.svg, prints a summary.
+// uheap-report: reads a profiler JSON, writes heap-map.svg and timeline.svg, prints a summary,
+// and with --html FILE writes the interactive HTML report too.
 // Exit status: 0 done (or --help), 1 the profile cannot be read or the pictures cannot be written,
 // 2 bad command line.
 #include <cerrno>
@@ -31,6 +32,7 @@ struct Options {
     std::string out_dir = ".";
     std::string color_by = "tag";
     std::string x_axis = "collection";
+    std::string html;  ///< empty: no HTML report
     std::size_t top_n = 8;
     std::string diff_against;  ///< --diff OLD.json: compare instead of drawing
     uheap::report::HeapMapOptions map;
@@ -107,9 +109,10 @@ bool load(const std::string& path, uheap::report::Profile* profile) {
     return true;
 }
 
-// Loads the profile, draws both pictures into the output directory (created if needed) and prints
-// the summary; with --diff, prints what changed since the other profile instead. Every failure
-// names the file and the reason.
+// Loads the profile, draws both pictures into the output directory (created if needed), writes
+// the HTML report if asked (its directory created too) and prints the summary; with --diff,
+// prints what changed since the other profile instead. Every failure names the file and the
+// reason.
 int run(const Options& o) {
     std::string error;
     uheap::report::Profile profile;
@@ -141,8 +144,26 @@ int run(const Options& o) {
         return false;
     };
     if (!write(map_path, map_svg) || !write(timeline_path, timeline_svg)) return 1;
+    if (!o.html.empty()) {
+        const fs::path html_path(o.html);
+        if (html_path.has_parent_path()) {
+            fs::create_directories(html_path.parent_path(), ec);
+            if (ec) {
+                std::cerr << "uheap-report: cannot create directory " << html_path.parent_path().string() << ": "
+                          << ec.message() << '\n';
+                return 1;
+            }
+        }
+        uheap::report::HtmlOptions html;
+        html.map = o.map;
+        html.title = fs::path(o.input).filename().string();
+        std::ostringstream page;
+        uheap::report::write_html_report(page, profile, html);
+        if (!write(html_path, page)) return 1;
+    }
     uheap::report::write_summary(std::cout, profile, o.top_n);
     std::cout << "wrote " << map_path.string() << " and " << timeline_path.string() << '\n';
+    if (!o.html.empty()) std::cout << "wrote " << o.html << " (the interactive report: open it in a browser)\n";
     return 0;
 }
 
@@ -154,7 +175,7 @@ int main(int argc, char** argv) {
     Options o;
     CLI::App app("Draws DIR/heap-map.svg and DIR/timeline.svg from a uheap profile (Profiler::save_json) "
                  "and prints a summary: heap totals, top tags, fragmentation trend, pauses, leak suspects, "
-                 "alarms.",
+                 "alarms. With --html FILE, also the interactive report: one self-contained HTML file.",
                  "uheap-report");
     app.option_defaults()->always_capture_default();
     app.failure_message([](const CLI::App*, const CLI::Error& e) {
@@ -164,6 +185,11 @@ int main(int argc, char** argv) {
     app.add_option("PROFILE.json", o.input, "The profiler's JSON output")->required();
     app.add_option("--out", o.out_dir, "Directory for the pictures (created if missing)")
         ->type_name("DIR")
+        ->check(not_empty);
+    app.add_option("--html", o.html, "Also write the interactive report (timeline with zoom, heap map of every "
+                                     "snapshot, tables) to this self-contained HTML file (its directory is created "
+                                     "if missing; the path is not relative to --out)")
+        ->type_name("FILE")
         ->check(not_empty);
     app.add_option("--color-by", o.color_by, "Heap map colours: by tag, or by kind (free, head, tail, no-scan, "
                                              "finaliser)")

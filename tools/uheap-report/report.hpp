@@ -85,12 +85,39 @@ struct TimelineOptions {
 /// max. Out-of-memory events and alarms are vertical markers across the panels.
 void write_timeline_svg(std::ostream& out, const Profile& profile, const TimelineOptions& options = {});
 
+struct HtmlOptions {
+    /// The heap map's grid and colours, as for the SVG (the page draws cells smaller than
+    /// `cell_px` when the window is too narrow for `columns` of them).
+    HeapMapOptions map;
+    std::string title = "uheap profile";  ///< the page's title; uheap-report passes the profile's file name
+};
+
+/// The interactive report: one self-contained HTML file (no network: data, script and style
+/// inline) with the summary figures, the timeline (zoom, hover), the heap map of every snapshot
+/// of the profile on a slider (hover: tag, size, age, address), and the tables. The page's
+/// script and style are tools/uheap-report/html/, embedded at build time.
+void write_html_report(std::ostream& out, const Profile& profile, const HtmlOptions& options = {});
+
+/// Just the data the page reads: a JSON document (docs/profiling.md, "The interactive report"),
+/// with every '<' written as \u003c so that it can sit inside a <script> element.
+void write_report_data(std::ostream& out, const Profile& profile, const HtmlOptions& options = {});
+
 /// The text summary: heap totals, top tags by live bytes, fragmentation trend, pauses, leak
 /// suspects and alarms.
 void write_summary(std::ostream& out, const Profile& profile, std::size_t top_n = 8);
 
-/// "p50 108.0 us, p99 253.7 us, max 4.2 ms" over the timeline's pauses (nearest rank: the
-/// smallest pause that at least p % of them do not exceed). Needs a non-empty timeline.
+/// The timeline's pauses ranked (nearest rank: the smallest pause that at least p % of them do
+/// not exceed), and their mean, in nanoseconds. Needs a non-empty timeline.
+struct PauseRanks {
+    std::uint64_t p50 = 0;
+    std::uint64_t p99 = 0;
+    std::uint64_t max = 0;
+    std::uint64_t mean = 0;
+};
+PauseRanks pause_ranks(const Profile& profile);
+
+/// "p50 108.0 us, p99 253.7 us, max 4.2 ms" over the timeline's pauses (pause_ranks()). Needs a
+/// non-empty timeline.
 std::string pause_percentiles(const Profile& profile);
 
 /// Names the call sites' frames (Profile::site_names) with addr2line from binutils, through
@@ -109,6 +136,23 @@ void write_top_sites(std::ostream& out, const Profile& p, std::size_t per_tag = 
 /// What changed between two snapshots of a run (tracemalloc's compare_to): live bytes and
 /// objects per tag, and per call site of the sampled objects, largest growth first.
 void write_diff(std::ostream& out, const Profile& before, const Profile& after, std::size_t top_n = 10);
+
+/// The headline figures as the text summary prints them ("127 KB", "49.6", "0.012", "25.4 us"),
+/// shared by the summary and the HTML report's header. Pauses are empty without a timeline.
+struct SummaryFigures {
+    std::string used, total, used_percent, largest_free, fragmentation;
+    std::string pause_p50, pause_p99, pause_max, pause_mean;
+};
+SummaryFigures summary_figures(const Profile& profile);
+
+/// The tags in the summary's order: by the bytes the last collection found live when the
+/// timeline has them per tag (`judged`, version 2 and later), else by the bytes allocated now.
+struct RankedTags {
+    bool judged = false;
+    std::vector<TagStats> tags;
+    std::vector<std::uint64_t> at_last_gc;  ///< per entry of `tags`; 0 when not judged
+};
+RankedTags rank_tags(const Profile& profile);
 
 /// Escapes &, <, >, " for SVG text and attributes.
 std::string xml_escape(const std::string& text);

@@ -20,25 +20,19 @@ std::string fixed(double v, int decimals) {
     return text;
 }
 
-// Ranked by what the last collection found live ("at last GC", from the timeline; version 2
-// profiles), not by what is allocated now, which includes garbage no collection has judged.
+// The first top_n tags of rank_tags(), with what is allocated now beside what the last
+// collection kept.
 void write_tags(std::ostream& out, const Profile& p, std::size_t top_n) {
-    std::map<std::uint16_t, std::uint64_t> at_last_gc;
-    const bool judged = p.version >= 2 && !p.timeline.empty();
-    if (judged) {
-        for (const TagBytes& tb : p.timeline.back().live_by_tag) at_last_gc[tb.tag] = tb.bytes;
-    }
-    std::vector<TagStats> tags = p.tags;
-    auto key = [&](const TagStats& t) { return judged ? at_last_gc[t.tag] : t.live_bytes; };
-    std::stable_sort(tags.begin(), tags.end(), [&](const TagStats& a, const TagStats& b) { return key(a) > key(b); });
+    const RankedTags ranked = rank_tags(p);
+    const bool judged = ranked.judged;
     out << (judged ? "top tags by bytes live at the last collection:\n" : "top tags by live bytes:\n") << "  " << pad("tag", 20);
     if (judged) out << pad("at last GC", 12, true);
     out << pad("objs now", 10, true) << pad("bytes now", 12, true) << pad("peak bytes", 12, true) << pad("allocs", 10, true)
         << pad("allocated", 12, true) << '\n';
-    for (std::size_t i = 0; i < tags.size() && i < top_n; ++i) {
-        const TagStats& t = tags[i];
+    for (std::size_t i = 0; i < ranked.tags.size() && i < top_n; ++i) {
+        const TagStats& t = ranked.tags[i];
         out << "  " << pad(p.label(t.tag), 20);
-        if (judged) out << pad(human_bytes(double(at_last_gc[t.tag])), 12, true);
+        if (judged) out << pad(human_bytes(double(ranked.at_last_gc[i])), 12, true);
         out << pad(std::to_string(t.live_objects), 10, true) << pad(human_bytes(double(t.live_bytes)), 12, true)
             << pad(human_bytes(double(t.peak_live_bytes)), 12, true) << pad(std::to_string(t.allocations), 10, true)
             << pad(human_bytes(double(t.bytes_allocated)), 12, true) << '\n';
@@ -68,10 +62,8 @@ void write_trend(std::ostream& out, const Profile& p) {
     out << "largest free run after a collection: " << human_bytes(double(t.back().largest_free_bytes))
         << " after the last (collection " << t.back().collection << "), smallest "
         << human_bytes(double(smallest->largest_free_bytes)) << " after collection " << smallest->collection << '\n';
-    std::uint64_t total = 0;
-    for (const auto& s : t) total += s.pause_ns;
-    out << "pauses: " << t.size() << " collections, " << pause_percentiles(p) << ", mean " << human_duration(total / t.size())
-        << '\n';
+    const SummaryFigures f = summary_figures(p);
+    out << "pauses: " << t.size() << " collections, " << pause_percentiles(p) << ", mean " << f.pause_mean << '\n';
 }
 
 // What a snapshot taken between collections shows: the objects the last collection found
@@ -126,21 +118,67 @@ void write_leaks(std::ostream& out, const Profile& p) {
 
 }  // namespace
 
-std::string pause_percentiles(const Profile& p) {
+PauseRanks pause_ranks(const Profile& p) {
     std::vector<std::uint64_t> pauses;
     for (const TimelineSample& s : p.timeline) pauses.push_back(s.pause_ns);
     std::sort(pauses.begin(), pauses.end());
     auto rank = [&](double pct) { return pauses[static_cast<std::size_t>(std::ceil(pct / 100.0 * double(pauses.size()))) - 1]; };
-    return "p50 " + human_duration(rank(50)) + ", p99 " + human_duration(rank(99)) + ", max " + human_duration(pauses.back());
+    PauseRanks r;
+    r.p50 = rank(50);
+    r.p99 = rank(99);
+    r.max = pauses.back();
+    std::uint64_t total = 0;
+    for (std::uint64_t ns : pauses) total += ns;
+    r.mean = total / pauses.size();
+    return r;
+}
+
+std::string pause_percentiles(const Profile& p) {
+    const PauseRanks r = pause_ranks(p);
+    return "p50 " + human_duration(r.p50) + ", p99 " + human_duration(r.p99) + ", max " + human_duration(r.max);
+}
+
+// Ranked by what the last collection found live ("at last GC", from the timeline; version 2
+// profiles), not by what is allocated now, which includes garbage no collection has judged.
+RankedTags rank_tags(const Profile& p) {
+    RankedTags r;
+    std::map<std::uint16_t, std::uint64_t> at_last_gc;
+    r.judged = p.version >= 2 && !p.timeline.empty();
+    if (r.judged) {
+        for (const TagBytes& tb : p.timeline.back().live_by_tag) at_last_gc[tb.tag] = tb.bytes;
+    }
+    r.tags = p.tags;
+    auto key = [&](const TagStats& t) { return r.judged ? at_last_gc[t.tag] : t.live_bytes; };
+    std::stable_sort(r.tags.begin(), r.tags.end(), [&](const TagStats& a, const TagStats& b) { return key(a) > key(b); });
+    for (const TagStats& t : r.tags) r.at_last_gc.push_back(r.judged ? at_last_gc[t.tag] : 0);
+    return r;
+}
+
+// One place formats the headline figures, so the text summary and the HTML report's header
+// cannot disagree.
+SummaryFigures summary_figures(const Profile& p) {
+    SummaryFigures f;
+    f.used = human_bytes(double(p.used_bytes));
+    f.total = human_bytes(double(p.total_bytes));
+    f.used_percent = fixed(p.total_bytes ? 100.0 * double(p.used_bytes) / double(p.total_bytes) : 0.0, 1);
+    f.largest_free = human_bytes(double(p.largest_free_bytes));
+    f.fragmentation = fixed(p.fragmentation, 3);
+    if (!p.timeline.empty()) {
+        const PauseRanks r = pause_ranks(p);
+        f.pause_p50 = human_duration(r.p50);
+        f.pause_p99 = human_duration(r.p99);
+        f.pause_max = human_duration(r.max);
+        f.pause_mean = human_duration(r.mean);
+    }
+    return f;
 }
 
 void write_summary(std::ostream& out, const Profile& p, std::size_t top_n) {
     out << "uheap profile: block " << p.block_bytes << " B, " << p.collections << " collections\n";
     if (p.has_heap) {
-        double pct = p.total_bytes ? 100.0 * double(p.used_bytes) / double(p.total_bytes) : 0.0;
-        out << "heap now: " << human_bytes(double(p.used_bytes)) << " used of " << human_bytes(double(p.total_bytes))
-            << " (" << fixed(pct, 1) << "%), " << p.objects << " objects, largest free run "
-            << human_bytes(double(p.largest_free_bytes)) << ", fragmentation " << fixed(p.fragmentation, 3) << '\n';
+        const SummaryFigures f = summary_figures(p);
+        out << "heap now: " << f.used << " used of " << f.total << " (" << f.used_percent << "%), " << p.objects
+            << " objects, largest free run " << f.largest_free << ", fragmentation " << f.fragmentation << '\n';
     }
     write_snapshot(out, p);
     write_tags(out, p, top_n);
