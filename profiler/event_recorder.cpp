@@ -65,7 +65,31 @@ void Profiler::State::fire(const AlarmEvent& event, const AlarmFn& fn) {
     if (fn) fn(event);
 }
 
+// Every allocation comes here, so the common one (a known tag other than 0, in a covered area,
+// not sampled, below the alarm) is done in a leaf that saves no register; anything else goes
+// to allocated_in_full(). Counts and tables are the same either way.
 void Profiler::State::allocated(void* ptr, std::size_t n_bytes, std::uint16_t tag) {
+    ObjectRecord* slot = objects.slot(address_of(ptr));
+    const std::size_t n_blocks = n_bytes / kBlockBytes;
+    if (slot == nullptr || until_sample <= 1 || tag == 0 || tag >= tag_seen.size() || tag_seen[tag] == 0 ||
+        (large_alarm_blocks != 0 && n_blocks >= large_alarm_blocks)) {
+        allocated_in_full(ptr, n_bytes, tag);
+        return;
+    }
+    --until_sample;
+    objects.put(slot, ObjectRecord{static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(n_blocks), tag, 0});
+    TagStats& t = tag_table[tag];
+    t.live_objects += 1;
+    t.live_bytes += n_bytes;
+    t.allocations += 1;
+    t.bytes_allocated += n_bytes;
+    note_peak(t);
+    std::size_t bucket = bucket_of(n_blocks);
+    histogram_count[bucket] += 1;
+    histogram_bytes[bucket] += n_bytes;
+}
+
+void Profiler::State::allocated_in_full(void* ptr, std::size_t n_bytes, std::uint16_t tag) {
     ObjectRecord* slot = slot_of(ptr);
     if (slot == nullptr) {  // cannot happen: the heap allocates only from its areas
         ++untracked_events;

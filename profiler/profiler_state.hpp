@@ -96,6 +96,7 @@ struct Profiler::State {
 
     // Event handlers (profiler.cpp).
     void allocated(void* ptr, std::size_t n_bytes, std::uint16_t tag);
+    [[gnu::noinline]] void allocated_in_full(void* ptr, std::size_t n_bytes, std::uint16_t tag);
     void freed(void* ptr, std::size_t n_bytes, FreeReason reason);
     profiling::ObjectRecord* slot_of(void* ptr) {
         profiling::ObjectRecord* slot = objects.slot(reinterpret_cast<std::uintptr_t>(ptr));

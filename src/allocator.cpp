@@ -230,9 +230,9 @@ UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std
         return self.commit_object(area, start, n_blocks, flags);
     }
     if (self.shared()) return self.allocate_shared(n_bytes, flags, tag);  // its thread's cache, or the lock
-    if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 &&
-        self.policy.blocks_since_collect < self.policy.observed_fast_path_limit) {
-        return self.allocate_observed(n_bytes, flags, tag);  // an on_alloc hook is set
+    if (self.cb.hooks().on_alloc != nullptr && n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 &&
+        self.policy.blocks_since_collect < self.unobserved_fast_path_limit()) {
+        return self.allocate_observed(n_bytes, flags, tag);
     }
     return self.allocate_slow(n_bytes, flags, tag);
 }
@@ -291,8 +291,8 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     return ptr;
 }
 
-// The fast path's take for a heap with an on_alloc hook (unshared; observed_fast_path_limit
-// passed the same tests as the fast path's): the current run, else first fit in the first area,
+// The fast path's take for a heap with an on_alloc hook (unshared; the tests of the fast path
+// passed, but for the hook's): the current run, else first fit in the first area,
 // then the hook. When neither has room, allocate_slow() runs in full.
 void* HeapImpl::allocate_observed(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     std::size_t n_blocks = blocks_for_bytes(n_bytes);

@@ -230,10 +230,6 @@ struct Policy {
     /// below this (0 forces every allocation through them). Recomputed by refresh_fast_path()
     /// whenever an input changes, so the fast path tests one number (Lua's "GC debt" idea).
     std::size_t fast_path_limit = 0;
-    /// What fast_path_limit would be without the on_alloc hook, and 0 when there is none: an
-    /// observed allocation (a profiler's) takes the fast path's run in allocate_slow(), then
-    /// calls the hook, instead of paying for the whole slow path.
-    std::size_t observed_fast_path_limit = 0;
 };
 
 /// A feature's part of the heap's state: held when the feature is built; when it is not, no
@@ -387,6 +383,9 @@ struct HeapImpl final : Heap {
 
     // policy.cpp
     void refresh_fast_path();
+    /// What fast_path_limit is without an on_alloc hook: an observed allocation (a profiler's)
+    /// takes the fast path's run while allocated blocks stay below it (allocate_observed()).
+    std::size_t unobserved_fast_path_limit() const;
     void* allocate_by_policy(std::size_t n_bytes, std::size_t n_blocks, unsigned flags);
     void run_automatic_collection();
     bool could_ever_fit(std::size_t n_blocks) const;

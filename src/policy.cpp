@@ -10,22 +10,22 @@ namespace uheap::detail {
 // path runs inside allocate_slow(), once it holds the lock, with the caller's own lock depth.)
 // The fast path is closed during an incremental cycle (allocate_blocks() marks new objects) and
 // with poisoning (allocate_blocks() unpoisons them).
-// An on_alloc hook closes the fast path too, but opens observed_fast_path_limit in its place.
+// An on_alloc hook closes the fast path too: Heap::alloc() then tries allocate_observed().
 void HeapImpl::refresh_fast_path() {
     const bool observed = cb.hooks().on_alloc != nullptr;
-    const bool every_allocation_checked = (policy.auto_collect && config.collect_on_every_alloc) || poisoning();
     if (shared()) {  // (thread_cache.cpp; one flag for Heap::alloc() to read)
-        const bool open = !every_allocation_checked && !observed && !__atomic_load_n(&threads->stopping, __ATOMIC_RELAXED);
+        const bool checked = (policy.auto_collect && config.collect_on_every_alloc) || poisoning();
+        const bool open = !checked && !observed && !__atomic_load_n(&threads->stopping, __ATOMIC_RELAXED);
         __atomic_store_n(&threads->caches_open, open, __ATOMIC_RELAXED);
     }
-    std::size_t limit = SIZE_MAX;
-    if (policy.locks > 0 || gc.phase != Phase::idle || every_allocation_checked) {
-        limit = 0;
-    } else if (policy.auto_collect && policy.threshold_blocks != 0) {
-        limit = policy.threshold_blocks;
-    }
-    policy.fast_path_limit = observed ? 0 : limit;
-    policy.observed_fast_path_limit = observed && !shared() ? limit : 0;
+    policy.fast_path_limit = observed ? 0 : unobserved_fast_path_limit();
+}
+
+std::size_t HeapImpl::unobserved_fast_path_limit() const {
+    const bool every_allocation_checked = (policy.auto_collect && config.collect_on_every_alloc) || poisoning();
+    if (policy.locks > 0 || gc.phase != Phase::idle || every_allocation_checked) return 0;
+    if (policy.auto_collect && policy.threshold_blocks != 0) return policy.threshold_blocks;
+    return SIZE_MAX;
 }
 
 // An automatic collection is the host's collect callback if it set one (MicroPython's
