@@ -204,8 +204,9 @@ using detail::Op;
 
 // The fast path: nothing to check (refresh_fast_path: not locked, idle, under the threshold, no
 // on_alloc hook) and the first area's current run has room. When only the room is missing, the
-// first area is searched (allocate_searching) without the slow path's checks; everything else is
-// the slow path. Both are out of line and reached by tail calls, so the fast path makes no call
+// first area is searched (allocate_searching) without the slow path's checks. With an on_alloc
+// hook (a profiler) and the other checks passing, allocate_observed() takes the same run and then
+// calls the hook; everything else is the slow path. All are out of line and reached by tail calls, so the fast path makes no call
 // of its own. n_bytes - 1 wraps for 0, which therefore takes the slow path.
 UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);

@@ -119,7 +119,7 @@ void Heap::set_event_hooks(const EventHooks& hooks) {
         return;
     }
     self.cb.set_hooks(hooks);
-    self.refresh_fast_path();  // an on_alloc hook sends every allocation through the slow path
+    self.refresh_fast_path();  // an on_alloc hook sends every allocation to allocate_observed()
 }
 EventHooks Heap::event_hooks() const {
     detail::SharedSection shared(HeapImpl::of(*this));

@@ -9,8 +9,8 @@ namespace uheap::detail {
 // the threshold, an on_alloc hook. Called whenever one of them changes. (With threads, the fast
 // path runs inside allocate_slow(), once it holds the lock, with the caller's own lock depth.)
 // The fast path is closed during an incremental cycle (allocate_blocks() marks new objects) and
-// with poisoning (allocate_blocks() unpoisons them).
-// An on_alloc hook closes the fast path too: Heap::alloc() then tries allocate_observed().
+// with poisoning (allocate_blocks() unpoisons them). An on_alloc hook closes it too: Heap::alloc()
+// then tries allocate_observed(), which takes the same run and calls the hook.
 void HeapImpl::refresh_fast_path() {
     const bool observed = cb.hooks().on_alloc != nullptr;
     if (shared()) {  // (thread_cache.cpp; one flag for Heap::alloc() to read)

@@ -510,3 +510,48 @@ TEST(Realloc, LockedIsRefusedAndChangesNothing) {
 }
 
 }  // namespace
+
+// An on_alloc hook (a profiler) sends allocations through allocate_observed(), which must place
+// every object where the fast path would have, and keep the counters and collections the same:
+// observing a heap does not change what it does. The same random run, with and without the hook,
+// object by object (offsets from each region), small and large sizes, frees and collections.
+TEST(Allocator, AnObservedHeapPlacesEveryObjectAsAnUnobservedOne) {
+    UHEAP_TEST_NEEDS(uheap::kFeatureEventHooks);
+    struct Run {
+        std::vector<std::ptrdiff_t> offsets;
+        uheap::Counters counters;
+        std::size_t observed = 0;
+    };
+    auto run = [](bool observed) {
+        Run out;
+        TestHeap heap(256 * 1024);
+        uheap_test::RootArray roots(*heap, 512);
+        uheap::EventHooks hooks;
+        hooks.user = &out;
+        if (observed) hooks.on_alloc = [](void* user, void*, std::size_t, unsigned, std::uint16_t) { ++static_cast<Run*>(user)->observed; };
+        heap->set_event_hooks(hooks);
+        std::mt19937 rng(17);
+        const auto* base = static_cast<const unsigned char*>(heap.region());
+        for (int i = 0; i < 20000; ++i) {
+            std::size_t slot = rng() % roots.size();
+            std::size_t n_bytes = rng() % 8 == 0 ? blocks(8 + rng() % 100) : 1 + rng() % (3 * uheap::kBlockBytes);
+            if (rng() % 5 == 0 && roots[slot] != nullptr) {
+                EXPECT_EQ(heap->free(roots[slot]), Status::ok);
+            }
+            roots[slot] = heap->alloc(n_bytes, rng() % 3 == 0 ? uheap::kNoScan : 0u, static_cast<std::uint16_t>(i % 7));
+            out.offsets.push_back(roots[slot] == nullptr ? -1 : static_cast<const unsigned char*>(roots[slot]) - base);
+        }
+        out.counters = heap->counters();
+        EXPECT_TRUE(heap->verify().ok()) << uheap_test::describe(heap->verify());
+        return out;
+    };
+    Run plain = run(false);
+    Run observed = run(true);
+    EXPECT_EQ(observed.observed, 20000u - static_cast<std::size_t>(std::count(observed.offsets.begin(), observed.offsets.end(), -1)));
+    ASSERT_EQ(plain.offsets.size(), observed.offsets.size());
+    EXPECT_TRUE(plain.offsets == observed.offsets) << "an object placed elsewhere once the hook was set";
+    EXPECT_EQ(plain.counters.collections, observed.counters.collections);
+    EXPECT_GT(plain.counters.collections, 2u);
+    EXPECT_EQ(plain.counters.allocations, observed.counters.allocations);
+    EXPECT_EQ(plain.counters.bytes_allocated, observed.counters.bytes_allocated);
+}
