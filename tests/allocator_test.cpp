@@ -530,6 +530,7 @@ TEST(Allocator, AnObservedHeapPlacesEveryObjectAsAnUnobservedOne) {
         hooks.user = &out;
         if (observed) hooks.on_alloc = [](void* user, void*, std::size_t, unsigned, std::uint16_t) { ++static_cast<Run*>(user)->observed; };
         heap->set_event_hooks(hooks);
+        heap->set_threshold(48 * 1024);  // collections by threshold, which the observed path must honour
         std::mt19937 rng(17);
         const auto* base = static_cast<const unsigned char*>(heap.region());
         for (int i = 0; i < 20000; ++i) {
