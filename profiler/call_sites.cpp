@@ -21,15 +21,14 @@ namespace uheap {
 
 using profiling::ObjectRecord;
 
-namespace {
-
+// A member of State, so that its name says it is the profiler's (uheap::Profiler::): the report
+// tool skips the leading frames of uheap by name, and a sanitizer's backtrace() interceptor
+// leaves this function's own frame in the stack.
 #if UHEAP_PROFILER_HAS_STACKS
-int capture_stack(void** out, int max) { return backtrace(out, max); }
+int Profiler::State::capture_stack(void** out, int max) { return backtrace(out, max); }
 #else
-int capture_stack(void**, int) { return 0; }
+int Profiler::State::capture_stack(void**, int) { return 0; }
 #endif
-
-}  // namespace
 
 // A sampled allocation: its return addresses, from the profiler's own caller outwards (the
 // heap's frames and the profiler's hook are among the first; the report tool knows them by

@@ -91,6 +91,7 @@ struct Profiler::State {
     std::uint64_t sites_dropped = 0;  ///< samples not recorded: the site table was full
     /// Records the caller's stack as a call site; its ObjectRecord::site value (id + 1, or 0).
     [[gnu::noinline]] std::uint16_t sample_call_site(std::size_t n_bytes, std::uint16_t tag);
+    static int capture_stack(void** out, int max);  ///< backtrace(), or nothing where there is none
     void restart_sampling() { until_sample = config.site_sample_every != 0 ? config.site_sample_every : ~std::uint64_t{0}; }
     std::vector<AreaPool> area_pools() const;
 
