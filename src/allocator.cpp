@@ -231,10 +231,8 @@ UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std
         return self.commit_object(area, start, n_blocks, flags);
     }
     if (self.shared()) return self.allocate_shared(n_bytes, flags, tag);  // its thread's cache, or the lock
-    if (self.cb.hooks().on_alloc != nullptr && n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 &&
-        self.policy.blocks_since_collect < self.unobserved_fast_path_limit()) {
-        return self.allocate_observed(n_bytes, flags, tag);
-    }
+    // A load and a tail call: no call before it, or this function would need a frame on every path.
+    if (self.cb.hooks().on_alloc != nullptr) return self.allocate_observed(n_bytes, flags, tag);
     return self.allocate_slow(n_bytes, flags, tag);
 }
 
@@ -292,10 +290,15 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     return ptr;
 }
 
-// The fast path's take for a heap with an on_alloc hook (unshared; the tests of the fast path
-// passed, but for the hook's): the current run, else first fit in the first area,
-// then the hook. When neither has room, allocate_slow() runs in full.
+// The fast path's take for a heap with an on_alloc hook (unshared): if the fast path's tests pass
+// but for the hook's, the current run, else first fit in the first area, then the hook. Anything
+// else, or no room, is allocate_slow()'s.
 void* HeapImpl::allocate_observed(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
+    constexpr std::size_t kObservedMaxBytes = 64 * kBlockBytes;
+    if (n_bytes - 1 >= kObservedMaxBytes || (flags & kDestructor) != 0 ||
+        policy.blocks_since_collect >= unobserved_fast_path_limit()) {
+        return allocate_slow(n_bytes, flags, tag);
+    }
     std::size_t n_blocks = blocks_for_bytes(n_bytes);
     Area& area = *areas.first;
     std::size_t start = 0;
