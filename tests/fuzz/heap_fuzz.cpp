@@ -297,6 +297,9 @@ private:
         hooks.user = this;
         hooks.on_collect_start = &Fuzz::hook_collect_start;
         hooks.on_collect_end = &Fuzz::hook_collect_end;
+        // One input in two observes its allocations, as a profiler does: they then go through
+        // allocate_observed() rather than the fast path, and the hook checks each one.
+        if (h2 & 0x01) hooks.on_alloc = &Fuzz::hook_alloc;
         heap_->set_event_hooks(hooks);
         heap_->set_finaliser(&Fuzz::cb_finaliser, this);
         heap_->set_weak_callbacks(&Fuzz::cb_weak_freed, &Fuzz::cb_weak_sweep, this);
@@ -569,6 +572,12 @@ private:
     static Fuzz& of(void* user) { return *static_cast<Fuzz*>(user); }
 
     static void hook_collect_start(void* user) { of(user).collect_started(); }
+    // Every allocation an observer hears of is a live object of exactly the whole-block size it
+    // is told, at a block boundary (size_of() is one of the queries a hook may make).
+    static void hook_alloc(void* user, void* ptr, std::size_t n_bytes, unsigned, std::uint16_t) {
+        CHECK(ptr != nullptr && n_bytes % uheap::kBlockBytes == 0 && n_bytes != 0);
+        CHECK(of(user).heap_->size_of(ptr) == n_bytes);
+    }
     static void hook_collect_end(void* user, const uheap::CollectionStats&) { of(user).collect_ended(); }
 
     bool weak_cell_watched(std::size_t i) const {
