@@ -78,15 +78,7 @@ void Profiler::State::allocated(void* ptr, std::size_t n_bytes, std::uint16_t ta
     }
     --until_sample;
     objects.put(slot, ObjectRecord{static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(n_blocks), tag, 0});
-    TagStats& t = tag_table[tag];
-    t.live_objects += 1;
-    t.live_bytes += n_bytes;
-    t.allocations += 1;
-    t.bytes_allocated += n_bytes;
-    note_peak(t);
-    std::size_t bucket = bucket_of(n_blocks);
-    histogram_count[bucket] += 1;
-    histogram_bytes[bucket] += n_bytes;
+    count_allocation(tag_table[tag], n_bytes);
 }
 
 void Profiler::State::allocated_in_full(void* ptr, std::size_t n_bytes, std::uint16_t tag) {
@@ -103,15 +95,8 @@ void Profiler::State::allocated_in_full(void* ptr, std::size_t n_bytes, std::uin
         last_zero_alloc = address_of(ptr);
         zero_peak_before = t.peak_live_bytes;
     }
-    t.live_objects += 1;
-    t.live_bytes += n_bytes;
-    t.allocations += 1;
-    t.bytes_allocated += n_bytes;
-    note_peak(t);
+    count_allocation(t, n_bytes);
     std::size_t n_blocks = n_bytes / kBlockBytes;
-    std::size_t bucket = bucket_of(n_blocks);
-    histogram_count[bucket] += 1;
-    histogram_bytes[bucket] += n_bytes;
     if (large_alarm_blocks != 0 && n_blocks >= large_alarm_blocks) fire_large_alloc(n_blocks, tag);
 }
 

@@ -16,6 +16,20 @@
 
 namespace uheap {
 
+namespace profiling {
+
+/// Index of the power-of-two bucket holding `n_blocks` (>= 1): floor(log2(n_blocks)).
+inline std::size_t bucket_of(std::size_t n_blocks) {
+    std::size_t bucket = 0;
+    while (n_blocks > 1) {
+        n_blocks >>= 1;
+        ++bucket;
+    }
+    return bucket;
+}
+
+}  // namespace profiling
+
 struct Profiler::State {
     static constexpr std::size_t kBuckets = 64;  ///< bucket i: sizes in [2^i, 2^(i+1)) blocks
 
@@ -98,6 +112,17 @@ struct Profiler::State {
     // Event handlers (profiler.cpp).
     void allocated(void* ptr, std::size_t n_bytes, std::uint16_t tag);
     [[gnu::noinline]] void allocated_in_full(void* ptr, std::size_t n_bytes, std::uint16_t tag);
+    /// What one allocation adds to its tag's figures and to the size histogram (both paths).
+    void count_allocation(TagStats& t, std::size_t n_bytes) {
+        t.live_objects += 1;
+        t.live_bytes += n_bytes;
+        t.allocations += 1;
+        t.bytes_allocated += n_bytes;
+        if (t.live_bytes > t.peak_live_bytes) t.peak_live_bytes = t.live_bytes;
+        std::size_t bucket = profiling::bucket_of(n_bytes / kBlockBytes);
+        histogram_count[bucket] += 1;
+        histogram_bytes[bucket] += n_bytes;
+    }
     void freed(void* ptr, std::size_t n_bytes, FreeReason reason);
     profiling::ObjectRecord* slot_of(void* ptr) {
         profiling::ObjectRecord* slot = objects.slot(reinterpret_cast<std::uintptr_t>(ptr));
@@ -122,16 +147,6 @@ struct Profiler::State {
 };
 
 namespace profiling {
-
-/// Index of the power-of-two bucket holding `n_blocks` (>= 1): floor(log2(n_blocks)).
-inline std::size_t bucket_of(std::size_t n_blocks) {
-    std::size_t bucket = 0;
-    while (n_blocks > 1) {
-        n_blocks >>= 1;
-        ++bucket;
-    }
-    return bucket;
-}
 
 /// Where `address` lies among `pools`: its area index and byte offset; false if in none.
 bool locate(const std::vector<AreaPool>& pools, std::uintptr_t address, std::size_t* area, std::size_t* offset);
