@@ -210,7 +210,7 @@ using detail::Op;
 // of its own. n_bytes - 1 wraps for 0, which therefore takes the slow path.
 UHEAP_WHOLE_FAST_PATH void* Heap::alloc(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
     HeapImpl& self = HeapImpl::of(*this);
-    using detail::kFastPathMaxBytes;
+    constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
     // (With threads, nothing is read before the lock: allocate_slow() takes it, then this path.)
     if (n_bytes - 1 < kFastPathMaxBytes && (flags & kDestructor) == 0 && !self.shared() &&
         self.policy.blocks_since_collect < self.policy.fast_path_limit) {
@@ -258,6 +258,7 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
     SharedSection shared(*this);
     if (shared.refused()) return nullptr;
     if (this->shared()) {  // the fast path's test and take, now that the lock is held
+        constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
         if (void* object = allocate_from_refill(shared.me(), n_bytes, flags)) return object;
         std::size_t n_blocks = blocks_for_bytes(n_bytes);
         Area& area = *areas.first;
@@ -293,7 +294,8 @@ void* HeapImpl::allocate_slow(std::size_t n_bytes, unsigned flags, std::uint16_t
 // but for the hook's, the current run, else first fit in the first area, then the hook. Anything
 // else, or no room, is allocate_slow()'s.
 void* HeapImpl::allocate_observed(std::size_t n_bytes, unsigned flags, std::uint16_t tag) {
-    if (n_bytes - 1 >= kFastPathMaxBytes || (flags & kDestructor) != 0 ||
+    constexpr std::size_t kObservedMaxBytes = 64 * kBlockBytes;
+    if (n_bytes - 1 >= kObservedMaxBytes || (flags & kDestructor) != 0 ||
         policy.blocks_since_collect >= unobserved_fast_path_limit()) {
         return allocate_slow(n_bytes, flags, tag);
     }

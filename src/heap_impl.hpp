@@ -209,9 +209,6 @@ struct MarkStackView {
 
 /// Words of marking one paced incremental step does (policy.cpp, collector.cpp).
 inline constexpr std::size_t kPacedStepWords = 4096;
-/// The largest object the fast path (and its stand-ins: the shared heap's take under the lock,
-/// allocate_observed()) carves from the current run: larger ones go to the slow path.
-inline constexpr std::size_t kFastPathMaxBytes = 64 * kBlockBytes;
 /// The least threshold pacing sets, in blocks.
 inline constexpr std::size_t kMinPacedBlocks = 16;
 
